@@ -1,0 +1,197 @@
+/*
+ * acmeva wire contract, schema major 1: the job a CA core enqueues and the result a worker
+ * posts back. Parsing validates every rule of proto/job.schema.json; writing produces
+ * documents that match proto/result.schema.json. No I/O, no event loop: a plain codec that
+ * every binary links.
+ */
+#ifndef ACMEVA_PROTO_H
+#define ACMEVA_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACMEVA_SCHEMA_MAJOR 1
+#define ACMEVA_JOB_MAX_BYTES (64 * 1024) /* a job larger than this is malformed */
+#define ACMEVA_ID_MAX 200
+#define ACMEVA_TOKEN_MIN 16
+#define ACMEVA_TOKEN_MAX 256
+#define ACMEVA_DEFAULT_REPLY_TO "acmeva:v1:results"
+
+typedef enum {
+    ACMEVA_IDENT_UNKNOWN = 0,
+    ACMEVA_IDENT_DNS,
+    ACMEVA_IDENT_IP,
+} acmeva_ident_type;
+
+typedef enum {
+    ACMEVA_CHALL_NONE = 0, /* no challenge in the job (a CAA-only job) */
+    ACMEVA_CHALL_HTTP01,
+    ACMEVA_CHALL_DNS01,
+    ACMEVA_CHALL_TLSALPN01,
+    ACMEVA_CHALL_DNSACCOUNT01,
+    ACMEVA_CHALL_DNSPERSIST01,
+    ACMEVA_CHALL_UNKNOWN,
+} acmeva_chall_type;
+
+/* The ACME problem types acmeva emits (RFC 8555 §6.7). */
+typedef enum {
+    ACMEVA_PROB_NONE = 0,
+    ACMEVA_PROB_UNAUTHORIZED, /* 403 */
+    ACMEVA_PROB_CONNECTION,   /* 400 */
+    ACMEVA_PROB_DNS,          /* 400 */
+    ACMEVA_PROB_TLS,          /* 400 */
+    ACMEVA_PROB_CAA,          /* 403 */
+    ACMEVA_PROB_MALFORMED,    /* 400 */
+    ACMEVA_PROB_SERVER_INTERNAL, /* 500 */
+    ACMEVA_PROB_REJECTED_IDENTIFIER, /* 400 */
+} acmeva_problem_type;
+
+/* acmeva_chall_type_name returns the wire name ("http-01", ...) or NULL for NONE/UNKNOWN. */
+const char *acmeva_chall_type_name(acmeva_chall_type t);
+/* acmeva_chall_type_from_name maps a wire name to its enum, ACMEVA_CHALL_UNKNOWN if unknown. */
+acmeva_chall_type acmeva_chall_type_from_name(const char *name);
+/* acmeva_problem_urn returns "urn:ietf:params:acme:error:<name>" for |t|, NULL for NONE. */
+const char *acmeva_problem_urn(acmeva_problem_type t);
+/* acmeva_problem_http_status returns the HTTP status of |t| (403, 400, 500), 0 for NONE. */
+int acmeva_problem_http_status(acmeva_problem_type t);
+
+/* A parsed and validated job. All strings are NUL-terminated and owned by the job. */
+typedef struct acmeva_job {
+    int v;
+    char *id;
+    acmeva_ident_type ident_type;
+    char *ident_value; /* as given: lowercase A-label, maybe "*.", or canonical IP text */
+    int wildcard;      /* ident_value starts with "*." */
+    acmeva_chall_type chall_type; /* ACMEVA_CHALL_NONE when the job has no challenge */
+    char *token;                  /* NULL for dns-persist-01 and CAA-only jobs */
+    char *key_authorization;      /* NULL for dns-persist-01 and CAA-only jobs */
+    char *account_uri;            /* NULL when absent */
+    int has_caa;                  /* the job asks for a CAA check */
+    char **issuer_domains;        /* caa.issuerDomains, NULL when absent */
+    size_t n_issuer_domains;
+    int has_deadline;
+    int64_t deadline_ms; /* unix ms, valid when has_deadline */
+    char *reply_to;      /* never NULL: defaults to ACMEVA_DEFAULT_REPLY_TO */
+} acmeva_job;
+
+/* Why a job was refused: the field (a JSON path such as "identifier.value") and the rule. */
+typedef struct acmeva_job_error {
+    char *id; /* the job's id when it could be read and is itself valid, else NULL; owned */
+    char field[64];
+    char detail[256]; /* human-readable, names the field and the rule broken */
+} acmeva_job_error;
+
+/*
+ * acmeva_job_parse parses |len| bytes of JSON as a job and checks every rule of schema
+ * major 1. On success returns 0 and sets |*out| to a new job the caller frees with
+ * acmeva_job_free. On failure returns a negative value, leaves |*out| NULL and fills |err|
+ * (whose |id| the caller frees with acmeva_job_error_clear). Input larger than
+ * ACMEVA_JOB_MAX_BYTES is refused.
+ */
+int acmeva_job_parse(const char *buf, size_t len, acmeva_job **out, acmeva_job_error *err);
+/* acmeva_job_free frees |job| and everything it owns. acmeva_job_free(NULL) is a no-op. */
+void acmeva_job_free(acmeva_job *job);
+/* acmeva_job_error_clear frees what |err| owns (its id). */
+void acmeva_job_error_clear(acmeva_job_error *err);
+
+/* acmeva_is_dns_name returns 1 when |s| is a lowercase A-label name within DNS limits
+ * (253 bytes, labels 1..63 of [a-z0-9-] not starting or ending with '-', at least two labels,
+ * no trailing dot). A leading "*." is accepted only when |allow_wildcard| is set. */
+int acmeva_is_dns_name(const char *s, int allow_wildcard);
+/* acmeva_is_canonical_ip returns 4 or 6 when |s| is canonical IPv4 or IPv6 text (what
+ * inet_ntop prints for it), else 0. */
+int acmeva_is_canonical_ip(const char *s);
+/* acmeva_is_base64url returns 1 when |s| (length |len|) is unpadded base64url. */
+int acmeva_is_base64url(const char *s, size_t len);
+
+/* A growable list of owned strings. */
+typedef struct acmeva_strlist {
+    char **v;
+    size_t n, cap;
+} acmeva_strlist;
+
+/* acmeva_strlist_add appends a copy of |s| (|len| bytes). Returns 0 or -1 on no memory. */
+int acmeva_strlist_add(acmeva_strlist *l, const char *s, size_t len);
+/* acmeva_strlist_clear frees every string and the array and leaves |l| empty. */
+void acmeva_strlist_clear(acmeva_strlist *l);
+
+/* One validation record (RFC 8555 challenge objects as ACME CAs fill them). NULL members and
+ * empty lists are left out of the JSON. One record per HTTP hop, per TLS connection, per DNS
+ * name queried. */
+typedef struct acmeva_vrecord {
+    char *url;      /* http-01 */
+    char *hostname; /* the name connected to or queried */
+    char *port;     /* decimal text, as ACME CAs write it */
+    acmeva_strlist addresses_resolved;
+    char *address_used;
+    acmeva_strlist addresses_tried;
+    acmeva_strlist resolver_addrs;
+    char *dnssec;          /* "secure" or "insecure" (DNS answers) */
+    char *rcode;           /* "NOERROR", "NXDOMAIN", ... (DNS answers) */
+    acmeva_strlist records; /* the TXT values seen (escaped), at most 100 */
+    char *matched_record;  /* dns-persist-01: the record that matched */
+} acmeva_vrecord;
+
+typedef struct acmeva_problem {
+    acmeva_problem_type type; /* ACMEVA_PROB_NONE: no problem */
+    char *detail;             /* owned; already escaped, valid UTF-8 */
+} acmeva_problem;
+
+/* The outcome of one validation, which becomes one result document. Every string owned. */
+typedef struct acmeva_result {
+    char *id; /* NULL is written as "id": null */
+    int valid;
+    char *ident_type; /* "dns" / "ip", NULL when unknown (a malformed job) */
+    char *ident_value;
+    char *chall_type; /* NULL: no "challenge" member */
+    char *token;
+    acmeva_vrecord *records;
+    size_t n_records, cap_records;
+    acmeva_problem problem; /* present exactly when !valid */
+    int has_caa;            /* write the "caa" object */
+    int caa_valid;
+    char *caa_found_at;
+    acmeva_strlist caa_records; /* the relevant records, as "flags tag value" text */
+    char *caa_note;             /* e.g. "CAA is not checked for IP identifiers" */
+    acmeva_problem caa_problem;
+    char *perspective;
+    char *rir;
+    char *worker;
+    int attempt;
+    int64_t started_ms;
+    double duration_ms;
+} acmeva_result;
+
+/* acmeva_result_new returns a zeroed result with attempt 1, or NULL on no memory. */
+acmeva_result *acmeva_result_new(void);
+/* acmeva_result_free frees |r| and everything it owns. NULL is a no-op. */
+void acmeva_result_free(acmeva_result *r);
+/* acmeva_result_add_record appends an empty record and returns it (owned by |r|), or NULL. */
+acmeva_vrecord *acmeva_result_add_record(acmeva_result *r);
+/* acmeva_result_set_problem sets r->problem to |type| with |detail| copied, and valid = 0. */
+int acmeva_result_set_problem(acmeva_result *r, acmeva_problem_type type, const char *detail);
+/* acmeva_result_new_malformed returns an invalid result with a malformed problem: |err|'s
+ * id (or null) and its detail. Used for jobs that fail acmeva_job_parse. */
+acmeva_result *acmeva_result_new_malformed(const acmeva_job_error *err);
+/* acmeva_result_set_job copies the id, identifier and challenge of |job| into |r|. */
+int acmeva_result_set_job(acmeva_result *r, const acmeva_job *job);
+
+/*
+ * acmeva_result_to_json writes |r| as one line of compact JSON (no newline) that matches
+ * proto/result.schema.json. Returns a new NUL-terminated string the caller frees with free(),
+ * or NULL on no memory.
+ */
+char *acmeva_result_to_json(const acmeva_result *r);
+
+/* acmeva_strdup_n returns a NUL-terminated copy of |len| bytes of |s|, or NULL. */
+char *acmeva_strdup_n(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

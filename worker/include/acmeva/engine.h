@@ -1,0 +1,113 @@
+/*
+ * The acmeva validation engine: runs ACME challenge validations (http-01, dns-01,
+ * tls-alpn-01, dns-account-01, dns-persist-01) and CAA checks on one libuv loop, with
+ * c-ares for DNS and BoringSSL for TLS. It knows nothing of Redis: the daemon and the CLI
+ * are thin shells that feed it jobs and write its results.
+ *
+ * Threading: an engine belongs to the thread that runs its loop. Several engines (one per
+ * loop thread) may share one read-only acmeva_engine_config and one SSL_CTX.
+ */
+#ifndef ACMEVA_ENGINE_H
+#define ACMEVA_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "acmeva/proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACMEVA_MAX_RESOLVERS 8
+#define ACMEVA_MAX_ISSUER_DOMAINS 16
+
+/* Engine options, shared by acmeva-worker and acmeva check (DESIGN.md "Engine options"). */
+typedef struct acmeva_engine_config {
+    char *resolvers[ACMEVA_MAX_RESOLVERS]; /* "IP" or "IP:PORT" / "[IPv6]:PORT"; none: system */
+    size_t n_resolvers;
+    uint16_t http_port;  /* default 80 */
+    uint16_t https_port; /* default 443: the port of https redirect hops */
+    uint16_t tls_port;   /* default 443: tls-alpn-01 */
+    int allow_private;   /* dial reserved and private addresses (tests only) */
+    char *user_agent;
+    int64_t timeout_ms; /* the deadline of a job that has none; default 30000 */
+    char *issuer_domains[ACMEVA_MAX_ISSUER_DOMAINS];
+    size_t n_issuer_domains;
+    int dns_tries;      /* tries per DNS query, rotating resolvers; default 3 */
+    int dns_timeout_ms; /* per try; default 1000 */
+    int64_t connect_timeout_ms; /* per connect; default 10000 */
+    int64_t tls_timeout_ms;     /* per TLS handshake; default 10000 */
+    char *perspective; /* written into every result; default "default" */
+    char *rir;         /* default "" */
+    char *worker_id;   /* written into every result; default "host:pid:0" */
+} acmeva_engine_config;
+
+/* acmeva_engine_config_init sets every default. */
+void acmeva_engine_config_init(acmeva_engine_config *cfg);
+/* acmeva_engine_config_clear frees the strings |cfg| owns. */
+void acmeva_engine_config_clear(acmeva_engine_config *cfg);
+
+/*
+ * acmeva_engine_config_option tries to consume the engine option at argv[*i] (and its value,
+ * "--opt v" or "--opt=v"). Returns 1 and advances *i past what it consumed when it was an
+ * engine option, 0 when argv[*i] is not one (the caller handles it), and -1 after printing
+ * one clear line to stderr when it is one with a bad value.
+ */
+int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv, int *i);
+/* acmeva_engine_config_usage is the --help text of the engine options. */
+extern const char acmeva_engine_config_usage[];
+
+typedef struct acmeva_engine acmeva_engine;
+typedef struct acmeva_validation acmeva_validation;
+
+/*
+ * acmeva_validation_cb receives the result of one validation, exactly once, unless the
+ * validation was cancelled. The callee owns |result| (acmeva_result_free).
+ */
+typedef void (*acmeva_validation_cb)(acmeva_result *result, void *arg);
+
+/*
+ * acmeva_engine_new creates an engine on |loop|. |cfg| is borrowed and must outlive the
+ * engine. |ssl_ctx| (an SSL_CTX *, from acmeva_tls_ctx_new) is borrowed and may be shared by
+ * engines on other threads; NULL makes the engine create its own. Returns 0 or a negative
+ * error and writes a message to |err|.
+ */
+int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ssl_ctx,
+                      acmeva_engine **out, char *err, size_t errlen);
+
+/*
+ * acmeva_engine_validate starts validating |job| (taken: the engine frees it). |cb| is called
+ * later, from the loop, never from inside this call. |*handle| (when non-NULL) may be used to
+ * cancel until |cb| runs. The job's deadline (or cfg->timeout_ms from now) bounds everything.
+ * Returns 0, or a negative error (no memory), in which case |job| is freed and |cb| is not
+ * called.
+ */
+int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt,
+                           acmeva_validation_cb cb, void *arg, acmeva_validation **handle);
+
+/* acmeva_validation_cancel stops a validation; its callback is never called. */
+void acmeva_validation_cancel(acmeva_validation *v);
+
+/* acmeva_engine_inflight returns how many validations are running. */
+size_t acmeva_engine_inflight(const acmeva_engine *e);
+
+/*
+ * acmeva_engine_free cancels every running validation (their callbacks are not called),
+ * closes the engine's handles and frees it once they are closed: run the loop afterwards
+ * until it has no more handles. NULL is a no-op.
+ */
+void acmeva_engine_free(acmeva_engine *e);
+
+/* acmeva_tls_ctx_new returns a new client SSL_CTX (as void *) set up for validations: TLS 1.2
+ * minimum, no certificate verification (challenge certificates are checked by hand). */
+void *acmeva_tls_ctx_new(void);
+/* acmeva_tls_ctx_free releases a context from acmeva_tls_ctx_new. NULL is a no-op. */
+void acmeva_tls_ctx_free(void *ssl_ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
