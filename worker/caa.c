@@ -1,0 +1,275 @@
+/*
+ * CAA (RFC 8659 §3, RFC 8657, BR 3.2.2.8): CAA is looked up at the name and at every parent
+ * up to and including the TLD, all at once; the closest non-empty set is the relevant one,
+ * decided by caapolicy.c. A lookup error at or below the first non-empty level fails the
+ * check (an answer we could not get may have forbidden issuance); NXDOMAIN counts as empty;
+ * a truncated answer is an error. IP identifiers are not checked (no CAA tree for them;
+ * BR 3.2.2.8 applies CAA to domain names).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caapolicy.h"
+#include "engine_int.h"
+#include "escape.h"
+
+#define CAA_MAX_LEVELS 127 /* labels of a 253-byte name */
+#define CAA_MAX_RELEVANT 100
+
+typedef struct caa_level {
+    struct caa_check *c;
+    acmeva_dns_query *q;
+    const char *name; /* points into c->name */
+    int done;
+    int failed;
+    char error[400];
+    size_t n_caa;     /* CAA records in the answer */
+    uint8_t *rrs;     /* copies of the CAA rdata, each prefixed by a 2-byte length */
+    size_t rrs_len;
+    char resolver[64];
+    int secure;
+} caa_level;
+
+typedef struct caa_check {
+    acmeva_validation *v;
+    uv_timer_t *timer;
+    char name[256];
+    caa_level levels[CAA_MAX_LEVELS];
+    size_t n_levels, pending;
+} caa_check;
+
+static void release(caa_check *c)
+{
+    for (size_t i = 0; i < c->n_levels; i++) {
+        acmeva_dns_query_cancel(c->levels[i].q);
+        c->levels[i].q = NULL;
+        free(c->levels[i].rrs);
+        c->levels[i].rrs = NULL;
+    }
+    acmeva_timer_free(c->timer);
+    c->timer = NULL;
+}
+
+static void finish(caa_check *c, int ok, acmeva_problem_type type, const char *detail)
+{
+    acmeva_validation *v = c->v;
+    acmeva_result *r = v->result;
+    r->caa_valid = ok;
+    if (!ok) {
+        r->caa_problem.type = type;
+        free(r->caa_problem.detail);
+        r->caa_problem.detail = strdup(detail);
+    }
+    v->caa_ok = ok;
+    release(c);
+    free(c);
+    acmeva_validation_check_done(v, ACMEVA_CHECK_CAA);
+}
+
+/* Every level answered (or the deadline hit): pick the relevant set and decide. */
+static void decide(caa_check *c)
+{
+    acmeva_validation *v = c->v;
+    acmeva_result *r = v->result;
+    const acmeva_job *job = v->job;
+    char detail[1024];
+    for (size_t i = 0; i < c->n_levels; i++) {
+        caa_level *l = &c->levels[i];
+        if (l->failed) {
+            snprintf(detail, sizeof(detail), "While processing CAA for %s: %s", job->ident_value,
+                     l->error);
+            finish(c, 0, ACMEVA_PROB_DNS, detail);
+            return;
+        }
+        if (l->n_caa == 0)
+            continue;
+        /* The relevant record set (RFC 8659 §3): the closest non-empty one. */
+        acmeva_caa_record recs[CAA_MAX_RELEVANT];
+        size_t n = 0;
+        const uint8_t *p = l->rrs, *end = l->rrs + l->rrs_len;
+        while (p + 2 <= end && n < CAA_MAX_RELEVANT) {
+            size_t len = (size_t)p[0] << 8 | p[1];
+            acmeva_caa_rr rr;
+            if (acmeva_dns_caa_parse(p + 2, len, &rr) == 0) {
+                recs[n].flags = rr.flags;
+                recs[n].tag = rr.tag;
+                recs[n].tag_len = rr.tag_len;
+                recs[n].value = rr.value;
+                recs[n].value_len = rr.value_len;
+                /* Keep the record text for the result: "flags tag value", escaped. */
+                char *val = acmeva_escape_dup(rr.value, rr.value_len, 0);
+                char *tag = acmeva_escape_dup((const uint8_t *)rr.tag, rr.tag_len, 0);
+                char text[1400];
+                int tl = snprintf(text, sizeof(text), "%u %s \"%s\"", rr.flags, tag ? tag : "",
+                                  val ? val : "");
+                if (tl > 0)
+                    acmeva_strlist_add(&r->caa_records, text,
+                                       (size_t)tl < sizeof(text) ? (size_t)tl : sizeof(text) - 1);
+                free(val);
+                free(tag);
+                n++;
+            } else {
+                /* A CAA record whose rdata does not parse cannot be honoured: treat it as a
+                 * critical unknown record, which forbids issuance (fail closed). */
+                static const char bad_tag[] = "malformed";
+                recs[n].flags = 128;
+                recs[n].tag = bad_tag;
+                recs[n].tag_len = sizeof(bad_tag) - 1;
+                recs[n].value = NULL;
+                recs[n].value_len = 0;
+                acmeva_strlist_add(&r->caa_records, "malformed CAA record", 20);
+                n++;
+            }
+            p += 2 + len;
+        }
+        r->caa_found_at = strdup(l->name);
+        const char *const *issuers = (const char *const *)v->e->cfg->issuer_domains;
+        size_t n_issuers = v->e->cfg->n_issuer_domains;
+        if (job->issuer_domains != NULL) {
+            issuers = (const char *const *)job->issuer_domains;
+            n_issuers = job->n_issuer_domains;
+        }
+        acmeva_caa_request req = {issuers, n_issuers, job->wildcard, job->account_uri,
+                                  acmeva_chall_type_name(job->chall_type)};
+        char reason[256];
+        if (acmeva_caa_permits(recs, n, &req, reason, sizeof(reason)) == 1) {
+            finish(c, 1, ACMEVA_PROB_NONE, NULL);
+            return;
+        }
+        snprintf(detail, sizeof(detail),
+                 "While processing CAA for %s: CAA record for %s prevents issuance",
+                 job->ident_value, l->name);
+        finish(c, 0, ACMEVA_PROB_CAA, detail);
+        return;
+    }
+    /* No CAA record anywhere up the tree: any CA may issue (RFC 8659 §3). */
+    finish(c, 1, ACMEVA_PROB_NONE, NULL);
+}
+
+static void level_cb(void *arg, const acmeva_dns_answer *ans)
+{
+    caa_level *l = arg;
+    caa_check *c = l->c;
+    l->q = NULL;
+    l->done = 1;
+    snprintf(l->resolver, sizeof(l->resolver), "%s", ans->resolver ? ans->resolver : "");
+    if (acmeva_dns_problem(ans, "CAA", l->name, l->error, sizeof(l->error))) {
+        /* NXDOMAIN is an empty set: the name does not exist, so it has no CAA records. */
+        l->failed = !(ans->status == ACMEVA_DNS_OK && ans->msg->rcode == ACMEVA_RCODE_NXDOMAIN);
+    } else if (ans->msg->tc) {
+        l->failed = 1;
+        snprintf(l->error, sizeof(l->error),
+                 "DNS problem: truncated answer looking up CAA for %s", l->name);
+    } else {
+        l->secure = ans->msg->ad;
+        size_t need = 0;
+        for (size_t i = 0; i < ans->msg->n_answers; i++)
+            if (ans->msg->answers[i].type == ACMEVA_DNS_CAA)
+                need += 2 + ans->msg->answers[i].rdlen;
+        if (need > 0 && (l->rrs = malloc(need)) != NULL) {
+            for (size_t i = 0; i < ans->msg->n_answers; i++) {
+                const acmeva_dns_rr *rr = &ans->msg->answers[i];
+                if (rr->type != ACMEVA_DNS_CAA)
+                    continue;
+                l->rrs[l->rrs_len] = (uint8_t)(rr->rdlen >> 8);
+                l->rrs[l->rrs_len + 1] = (uint8_t)rr->rdlen;
+                memcpy(l->rrs + l->rrs_len + 2, rr->rdata, rr->rdlen);
+                l->rrs_len += 2 + rr->rdlen;
+                l->n_caa++;
+            }
+        } else if (need > 0) {
+            l->failed = 1;
+            snprintf(l->error, sizeof(l->error), "out of memory");
+        }
+        if (ans->msg->n_answers_dropped > 0 && l->n_caa > 0) {
+            /* More records than we consider: we cannot know the whole set. */
+            l->failed = 1;
+            snprintf(l->error, sizeof(l->error),
+                     "DNS problem: too many records looking up CAA for %s", l->name);
+        }
+    }
+    if (--c->pending == 0)
+        decide(c);
+}
+
+static void caa_timeout_cb(uv_timer_t *t)
+{
+    caa_check *c = t->data;
+    for (size_t i = 0; i < c->n_levels; i++) {
+        caa_level *l = &c->levels[i];
+        if (!l->done) {
+            acmeva_dns_query_cancel(l->q);
+            l->q = NULL;
+            l->done = 1;
+            l->failed = 1;
+            snprintf(l->error, sizeof(l->error),
+                     "DNS problem: query timed out looking up CAA for %s", l->name);
+        }
+    }
+    c->pending = 0;
+    decide(c);
+}
+
+static int caa_start(acmeva_validation *v, void **state)
+{
+    const acmeva_job *job = v->job;
+    acmeva_result *r = v->result;
+    r->has_caa = 1;
+    if (job->ident_type == ACMEVA_IDENT_IP) {
+        r->caa_valid = 1;
+        v->caa_ok = 1;
+        r->caa_note = strdup("CAA is not checked for IP identifiers");
+        *state = NULL;
+        acmeva_validation_check_done(v, ACMEVA_CHECK_CAA);
+        return 0;
+    }
+    caa_check *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -1;
+    c->v = v;
+    const char *name = job->ident_value;
+    if (job->wildcard)
+        name += 2; /* "*.example.com": CAA of example.com, issuewild first (RFC 8659 §4.3) */
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->timer = acmeva_timer_new(v->e->loop, c);
+    if (c->timer == NULL) {
+        free(c);
+        return -1;
+    }
+    /* The name and each parent up to and including the TLD. */
+    const char *p = c->name;
+    while (p != NULL && *p != '\0' && c->n_levels < CAA_MAX_LEVELS) {
+        caa_level *l = &c->levels[c->n_levels++];
+        l->c = c;
+        l->name = p;
+        p = strchr(p, '.');
+        if (p != NULL)
+            p++;
+    }
+    *state = c;
+    uv_timer_start(c->timer, caa_timeout_cb, acmeva_phase_ms(v, 0), 0);
+    for (size_t i = 0; i < c->n_levels; i++) {
+        caa_level *l = &c->levels[i];
+        if (acmeva_dns_query_start(v->e->resolver, l->name, ACMEVA_DNS_CAA, level_cb, l, &l->q) !=
+            0) {
+            l->done = 1;
+            l->failed = 1;
+            snprintf(l->error, sizeof(l->error), "cannot start a DNS query");
+            continue;
+        }
+        c->pending++;
+    }
+    if (c->pending == 0)
+        decide(c);
+    return 0;
+}
+
+static void caa_cancel(void *state)
+{
+    caa_check *c = state;
+    release(c);
+    free(c);
+}
+
+const acmeva_check_ops acmeva_caa_ops = {caa_start, caa_cancel};

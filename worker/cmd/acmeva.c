@@ -1,0 +1,504 @@
+/*
+ * acmeva: the command-line shell over the engine.
+ *   acmeva check  validates jobs locally, with no Redis (DESIGN.md "Commands")
+ *   acmeva submit enqueues jobs on Redis (worker/queue/submit.c)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "acmeva/engine.h"
+#include "acmeva/proto.h"
+#ifdef ACMEVA_HAVE_QUEUE
+#include "submit.h"
+#endif
+
+#define CHECK_DEFAULT_MAX_INFLIGHT 1000
+#define CHECK_READ_CHUNK (64 * 1024)
+
+static const char check_usage[] =
+    "usage: acmeva check [engine options] [--max-inflight N]\n"
+    "                    (--job FILE|- | --type T --identifier V [--token T]\n"
+    "                     [--key-authorization KA] [--account-uri U] [--caa] [--id ID])\n"
+    "\n"
+    "Validates ACME challenges locally, with no Redis. --job reads NDJSON (one job a line,\n"
+    "the schema of proto/job.schema.json) from FILE or standard input and runs the jobs\n"
+    "concurrently, at most --max-inflight at once (default 1000). The flags form builds one\n"
+    "job: --type is http-01, dns-01, tls-alpn-01, dns-account-01 or dns-persist-01 (or\n"
+    "omitted with --caa for a CAA-only check); the identifier is an IP when it is IP text.\n"
+    "--caa adds a CAA check against the --issuer-domain values.\n"
+    "\n"
+    "Prints one result a line as JSON on standard output as each finishes (logs and errors\n"
+    "go to standard error). Exit status: 0 when all are valid, 1 when any is invalid, 2 for\n"
+    "bad usage or bad input (a batch with a bad line still runs its other jobs).\n"
+    "\n";
+
+typedef struct pending_line {
+    struct pending_line *next;
+    size_t len;
+    int too_long;
+    char data[];
+} pending_line;
+
+typedef struct check_run {
+    uv_loop_t *loop;
+    acmeva_engine *engine;
+    acmeva_engine_config cfg;
+    size_t max_inflight;
+    /* input */
+    int fd;
+    uv_stream_t *stream; /* pipe or tty */
+    uv_fs_t fs_req;
+    char *chunk;
+    int64_t file_off;
+    int reading, input_done;
+    char *line;
+    size_t line_len, line_cap;
+    int line_too_long;
+    pending_line *head, *tail;
+    size_t n_pending;
+    /* outcome */
+    size_t started, finished;
+    int any_invalid, bad_input;
+} check_run;
+
+static void pump(check_run *run);
+static void input_resume(check_run *run);
+
+static void print_result(check_run *run, acmeva_result *r)
+{
+    char *json = acmeva_result_to_json(r);
+    if (json == NULL) {
+        fprintf(stderr, "acmeva: out of memory writing a result\n");
+        run->bad_input = 1;
+        return;
+    }
+    fputs(json, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+    free(json);
+    if (!r->valid)
+        run->any_invalid = 1;
+}
+
+static void on_result(acmeva_result *r, void *arg)
+{
+    check_run *run = arg;
+    print_result(run, r);
+    acmeva_result_free(r);
+    run->finished++;
+    pump(run);
+}
+
+static void run_line(check_run *run, const char *data, size_t len, int too_long)
+{
+    acmeva_job *job = NULL;
+    acmeva_job_error err;
+    memset(&err, 0, sizeof(err));
+    int rc;
+    if (too_long) {
+        snprintf(err.detail, sizeof(err.detail), "job larger than %d bytes",
+                 ACMEVA_JOB_MAX_BYTES);
+        rc = -1;
+    } else {
+        rc = acmeva_job_parse(data, len, &job, &err);
+    }
+    if (rc != 0) {
+        acmeva_result *r = acmeva_result_new_malformed(&err);
+        fprintf(stderr, "acmeva: malformed job%s%s: %s\n", err.id ? " " : "",
+                err.id ? err.id : "", err.detail);
+        if (r != NULL)
+            print_result(run, r);
+        acmeva_result_free(r);
+        acmeva_job_error_clear(&err);
+        run->bad_input = 1;
+        return;
+    }
+    run->started++;
+    if (acmeva_engine_validate(run->engine, job, 1, on_result, run, NULL) != 0) {
+        fprintf(stderr, "acmeva: cannot start a validation: out of memory\n");
+        run->started--;
+        run->bad_input = 1;
+    }
+}
+
+/* Start queued jobs while there is room; resume reading when the queue runs low. */
+static void pump(check_run *run)
+{
+    while (run->head != NULL && acmeva_engine_inflight(run->engine) < run->max_inflight) {
+        pending_line *p = run->head;
+        run->head = p->next;
+        if (run->head == NULL)
+            run->tail = NULL;
+        run->n_pending--;
+        run_line(run, p->data, p->len, p->too_long);
+        free(p);
+    }
+    if (!run->input_done && !run->reading && run->n_pending < run->max_inflight)
+        input_resume(run);
+}
+
+static void queue_line(check_run *run, const char *data, size_t len, int too_long)
+{
+    while (len > 0 && (data[len - 1] == '\r' || data[len - 1] == ' ' || data[len - 1] == '\t'))
+        len--;
+    size_t skip = 0;
+    while (skip < len && (data[skip] == ' ' || data[skip] == '\t'))
+        skip++;
+    if (len == skip && !too_long)
+        return; /* blank lines are allowed between jobs */
+    pending_line *p = malloc(sizeof(*p) + (too_long ? 0 : len - skip));
+    if (p == NULL) {
+        fprintf(stderr, "acmeva: out of memory\n");
+        run->bad_input = 1;
+        return;
+    }
+    p->next = NULL;
+    p->too_long = too_long;
+    p->len = too_long ? 0 : len - skip;
+    if (!too_long)
+        memcpy(p->data, data + skip, p->len);
+    if (run->tail != NULL)
+        run->tail->next = p;
+    else
+        run->head = p;
+    run->tail = p;
+    run->n_pending++;
+}
+
+/* Split input into lines; a line over the job size cap is reported, never buffered whole. */
+static void consume(check_run *run, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t take = nl ? (size_t)(nl - (buf + i)) : n - i;
+        if (!run->line_too_long) {
+            if (run->line_len + take > ACMEVA_JOB_MAX_BYTES + 2) {
+                run->line_too_long = 1;
+                run->line_len = 0;
+            } else {
+                if (run->line_len + take > run->line_cap) {
+                    size_t cap = run->line_cap ? run->line_cap : 4096;
+                    while (cap < run->line_len + take)
+                        cap *= 2;
+                    char *nl2 = realloc(run->line, cap);
+                    if (nl2 == NULL) {
+                        run->line_too_long = 1;
+                        run->line_len = 0;
+                        goto next;
+                    }
+                    run->line = nl2;
+                    run->line_cap = cap;
+                }
+                memcpy(run->line + run->line_len, buf + i, take);
+                run->line_len += take;
+            }
+        }
+    next:
+        i += take;
+        if (nl != NULL) {
+            queue_line(run, run->line, run->line_len, run->line_too_long);
+            run->line_len = 0;
+            run->line_too_long = 0;
+            i++;
+        }
+    }
+}
+
+static void input_end(check_run *run)
+{
+    run->input_done = 1;
+    run->reading = 0;
+    if (run->line_len > 0 || run->line_too_long)
+        queue_line(run, run->line, run->line_len, run->line_too_long);
+    run->line_len = 0;
+    if (run->stream != NULL)
+        uv_close((uv_handle_t *)run->stream, (uv_close_cb)free);
+    run->stream = NULL;
+}
+
+static void stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    check_run *run = h->data;
+    buf->base = run->chunk;
+    buf->len = CHECK_READ_CHUNK;
+}
+
+static void stream_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    check_run *run = s->data;
+    if (n < 0) {
+        if (n != UV_EOF) {
+            fprintf(stderr, "acmeva: reading jobs: %s\n", uv_strerror((int)n));
+            run->bad_input = 1;
+        }
+        input_end(run);
+    } else if (n > 0) {
+        consume(run, buf->base, (size_t)n);
+        if (run->n_pending >= run->max_inflight) {
+            uv_read_stop(s);
+            run->reading = 0;
+        }
+    }
+    pump(run);
+}
+
+static void file_read_cb(uv_fs_t *req)
+{
+    check_run *run = req->data;
+    ssize_t n = req->result;
+    uv_fs_req_cleanup(req);
+    run->reading = 0;
+    if (n < 0) {
+        fprintf(stderr, "acmeva: reading jobs: %s\n", uv_strerror((int)n));
+        run->bad_input = 1;
+        input_end(run);
+    } else if (n == 0) {
+        input_end(run);
+    } else {
+        run->file_off += n;
+        consume(run, run->chunk, (size_t)n);
+    }
+    pump(run);
+}
+
+static void input_resume(check_run *run)
+{
+    if (run->stream != NULL) {
+        if (uv_read_start(run->stream, stream_alloc, stream_read) == 0)
+            run->reading = 1;
+        return;
+    }
+    uv_buf_t b = uv_buf_init(run->chunk, CHECK_READ_CHUNK);
+    run->fs_req.data = run;
+    if (uv_fs_read(run->loop, &run->fs_req, run->fd, &b, 1, run->file_off, file_read_cb) == 0)
+        run->reading = 1;
+    else
+        input_end(run);
+}
+
+static int input_open(check_run *run, const char *path)
+{
+    if (strcmp(path, "-") == 0) {
+        run->fd = 0;
+    } else {
+        run->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (run->fd < 0) {
+            fprintf(stderr, "acmeva: cannot open %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+    }
+    run->chunk = malloc(CHECK_READ_CHUNK);
+    if (run->chunk == NULL)
+        return -1;
+    uv_handle_type t = uv_guess_handle(run->fd);
+    if (t == UV_NAMED_PIPE || t == UV_TTY) {
+        uv_pipe_t *p = malloc(sizeof(*p));
+        if (p == NULL)
+            return -1;
+        if (t == UV_TTY) {
+            uv_tty_t *tty = (uv_tty_t *)realloc(p, sizeof(uv_tty_t));
+            if (tty == NULL || uv_tty_init(run->loop, tty, run->fd, 1) != 0) {
+                free(tty ? (void *)tty : (void *)p);
+                return -1;
+            }
+            run->stream = (uv_stream_t *)tty;
+        } else {
+            if (uv_pipe_init(run->loop, p, 0) != 0 || uv_pipe_open(p, run->fd) != 0) {
+                free(p);
+                return -1;
+            }
+            run->stream = (uv_stream_t *)p;
+        }
+        run->stream->data = run;
+    }
+    return 0;
+}
+
+/* Build one job from flags, as JSON, so that it meets exactly the rules of a queued job. */
+static char *job_from_flags(const char *type, const char *ident, const char *token,
+                            const char *ka, const char *account, const char *id, int caa)
+{
+    uint8_t buf[16];
+    json_t *j = json_object();
+    json_object_set_new(j, "v", json_integer(ACMEVA_SCHEMA_MAJOR));
+    json_object_set_new(j, "id", json_string(id ? id : "cli"));
+    int is_ip = inet_pton(AF_INET, ident, buf) == 1 || inet_pton(AF_INET6, ident, buf) == 1;
+    json_object_set_new(j, "identifier",
+                        json_pack("{s:s,s:s}", "type", is_ip ? "ip" : "dns", "value", ident));
+    if (type != NULL) {
+        json_t *c = json_pack("{s:s}", "type", type);
+        if (token != NULL)
+            json_object_set_new(c, "token", json_string(token));
+        json_object_set_new(j, "challenge", c);
+    }
+    if (ka != NULL)
+        json_object_set_new(j, "keyAuthorization", json_string(ka));
+    if (account != NULL)
+        json_object_set_new(j, "accountUri", json_string(account));
+    if (caa)
+        json_object_set_new(j, "caa", json_object());
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+static int check_main(int argc, char **argv)
+{
+    check_run run;
+    const char *job_path = NULL, *type = NULL, *ident = NULL, *token = NULL, *ka = NULL;
+    const char *account = NULL, *id = NULL;
+    int caa = 0, rc = 2;
+    char err[256];
+    memset(&run, 0, sizeof(run));
+    run.max_inflight = CHECK_DEFAULT_MAX_INFLIGHT;
+    run.fd = -1;
+    acmeva_engine_config_init(&run.cfg);
+
+    for (int i = 1; i < argc;) {
+        int r = acmeva_engine_config_option(&run.cfg, argc, argv, &i);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
+        const char *a = argv[i];
+        const char **dst = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(check_usage, stdout);
+            fputs(acmeva_engine_config_usage, stdout);
+            rc = 0;
+            goto out;
+        } else if (strcmp(a, "--caa") == 0) {
+            caa = 1;
+            i++;
+            continue;
+        } else if (strcmp(a, "--job") == 0) {
+            dst = &job_path;
+        } else if (strcmp(a, "--type") == 0) {
+            dst = &type;
+        } else if (strcmp(a, "--identifier") == 0) {
+            dst = &ident;
+        } else if (strcmp(a, "--token") == 0) {
+            dst = &token;
+        } else if (strcmp(a, "--key-authorization") == 0) {
+            dst = &ka;
+        } else if (strcmp(a, "--account-uri") == 0) {
+            dst = &account;
+        } else if (strcmp(a, "--id") == 0) {
+            dst = &id;
+        } else if (strcmp(a, "--max-inflight") == 0) {
+            char *end;
+            errno = 0;
+            unsigned long n = i + 1 < argc ? strtoul(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || errno != 0 || *end != '\0' || n < 1 || n > 1000000) {
+                fprintf(stderr, "acmeva: --max-inflight: a number from 1 to 1000000\n");
+                goto out;
+            }
+            run.max_inflight = n;
+            i += 2;
+            continue;
+        } else {
+            fprintf(stderr, "acmeva check: unknown option '%s' (see --help)\n", a);
+            goto out;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "acmeva check: %s needs a value\n", a);
+            goto out;
+        }
+        *dst = argv[i + 1];
+        i += 2;
+    }
+    if ((job_path != NULL) == (ident != NULL)) {
+        fprintf(stderr, "acmeva check: give either --job FILE|- or --identifier (see --help)\n");
+        goto out;
+    }
+    if (job_path != NULL && (type || token || ka || account || id || caa)) {
+        fprintf(stderr, "acmeva check: --job cannot be combined with the flags of one job\n");
+        goto out;
+    }
+
+    run.loop = uv_default_loop();
+    if (acmeva_engine_new(run.loop, &run.cfg, NULL, &run.engine, err, sizeof(err)) != 0) {
+        fprintf(stderr, "acmeva: %s\n", err);
+        goto out;
+    }
+    if (job_path != NULL) {
+        if (input_open(&run, job_path) != 0) {
+            acmeva_engine_free(run.engine);
+            uv_run(run.loop, UV_RUN_DEFAULT);
+            goto out;
+        }
+        input_resume(&run);
+    } else {
+        char *line = job_from_flags(type, ident, token, ka, account, id, caa);
+        if (line == NULL) {
+            fprintf(stderr, "acmeva: out of memory\n");
+            goto out;
+        }
+        run.input_done = 1;
+        queue_line(&run, line, strlen(line), 0);
+        free(line);
+        pump(&run);
+    }
+    uv_run(run.loop, UV_RUN_DEFAULT);
+    acmeva_engine_free(run.engine);
+    uv_run(run.loop, UV_RUN_DEFAULT);
+    rc = run.bad_input ? 2 : run.any_invalid ? 1 : 0;
+
+out:
+    if (run.fd > 0)
+        close(run.fd);
+    free(run.chunk);
+    free(run.line);
+    while (run.head != NULL) {
+        pending_line *p = run.head;
+        run.head = p->next;
+        free(p);
+    }
+    acmeva_engine_config_clear(&run.cfg);
+    if (run.loop != NULL)
+        uv_loop_close(run.loop);
+    return rc;
+}
+
+static const char main_usage[] =
+    "usage: acmeva <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  check   validate ACME challenges locally, with no Redis\n"
+    "  submit  enqueue jobs on a Redis stream for acmeva-worker (and wait for results)\n"
+    "\n"
+    "Run 'acmeva <command> --help' for the options of a command.\n";
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "check") == 0)
+        return check_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "submit") == 0) {
+#ifdef ACMEVA_HAVE_QUEUE
+        return acmeva_submit_main(argc - 1, argv + 1);
+#else
+        fprintf(stderr, "acmeva: this build has no Redis queue support\n");
+        return 2;
+#endif
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(main_usage, stdout);
+        return 0;
+    }
+    fprintf(stderr, "acmeva: unknown command '%s'\n", argv[1]);
+    fputs(main_usage, stderr);
+    return 2;
+}

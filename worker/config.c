@@ -1,0 +1,220 @@
+/* Engine options, shared by acmeva-worker and acmeva check (DESIGN.md "Engine options"). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acmeva/engine.h"
+
+const char acmeva_engine_config_usage[] =
+    "Engine options:\n"
+    "  --resolver IP[:PORT]      DNS resolver to use (repeatable, at most 8; default: the\n"
+    "                            system's nameservers). Use a validating resolver (Unbound).\n"
+    "  --http-port N             port of http-01 requests (default 80)\n"
+    "  --https-port N            port of https redirect hops (default 443)\n"
+    "  --tls-port N              port of tls-alpn-01 connections (default 443)\n"
+    "  --allow-private-addresses dial reserved and private addresses, loopback included\n"
+    "                            (default off; for tests only, never in production)\n"
+    "  --user-agent S            User-Agent of http-01 requests (default acmeva/" "0.1)\n"
+    "  --timeout-ms N            deadline of a job that has none, and cap of any job's\n"
+    "                            deadline (default 30000)\n"
+    "  --issuer-domain D         the CA's CAA issuer domain name (repeatable, at most 16)\n"
+    "  --dns-tries N             tries per DNS query, rotating resolvers, retried only on\n"
+    "                            timeout (default 3)\n"
+    "  --dns-timeout-ms N        time per DNS try (default 1000)\n"
+    "  --connect-timeout-ms N    time per TCP connect (default 10000)\n"
+    "  --tls-timeout-ms N        time per TLS handshake (default 10000)\n"
+    "The port and address options exist so that tests can run on loopback; production\n"
+    "leaves them at their defaults. A job can never choose a port or an address.\n";
+
+void acmeva_engine_config_init(acmeva_engine_config *cfg)
+{
+    char host[256];
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->http_port = 80;
+    cfg->https_port = 443;
+    cfg->tls_port = 443;
+    cfg->timeout_ms = 30000;
+    cfg->dns_tries = 3;
+    cfg->dns_timeout_ms = 1000;
+    cfg->connect_timeout_ms = 10000;
+    cfg->tls_timeout_ms = 10000;
+    cfg->user_agent = strdup("acmeva/0.1");
+    cfg->perspective = strdup("default");
+    cfg->rir = strdup("");
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    char id[300];
+    snprintf(id, sizeof(id), "%s:%ld:0", host, (long)getpid());
+    cfg->worker_id = strdup(id);
+}
+
+void acmeva_engine_config_clear(acmeva_engine_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_resolvers; i++)
+        free(cfg->resolvers[i]);
+    for (size_t i = 0; i < cfg->n_issuer_domains; i++)
+        free(cfg->issuer_domains[i]);
+    free(cfg->user_agent);
+    free(cfg->perspective);
+    free(cfg->rir);
+    free(cfg->worker_id);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Matches "--name" (value in the next argument) or "--name=value". */
+static int match_opt(int argc, char **argv, int *i, const char *name, int has_value,
+                     const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (!has_value)
+        return a[n] == '\0';
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        *value = NULL;
+        return 1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+static int parse_num(const char *opt, const char *v, long long min, long long max, long long *out)
+{
+    char *end;
+    if (v == NULL || *v == '\0') {
+        fprintf(stderr, "acmeva: %s needs a value\n", opt);
+        return -1;
+    }
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max) {
+        fprintf(stderr, "acmeva: %s: '%s' is not a number from %lld to %lld\n", opt, v, min,
+                max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int valid_resolver(const char *v)
+{
+    char host[64];
+    uint8_t buf[16];
+    const char *end = NULL;
+    size_t hl;
+    if (v[0] == '[') {
+        const char *rb = strchr(v, ']');
+        if (rb == NULL)
+            return 0;
+        hl = (size_t)(rb - v - 1);
+        v++;
+        end = rb + 1;
+        if (*end != '\0' && *end != ':')
+            return 0;
+    } else if (strchr(v, ':') != strrchr(v, ':')) {
+        hl = strlen(v);
+        end = v + hl;
+    } else {
+        const char *c = strchr(v, ':');
+        hl = c ? (size_t)(c - v) : strlen(v);
+        end = v + hl;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return 0;
+    memcpy(host, v, hl);
+    host[hl] = '\0';
+    if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+        return 0;
+    if (*end == ':') {
+        char *pe;
+        unsigned long p = strtoul(end + 1, &pe, 10);
+        if (end[1] == '\0' || *pe != '\0' || p == 0 || p > 65535)
+            return 0;
+    }
+    return 1;
+}
+
+int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv, int *i)
+{
+    const char *v = NULL;
+    long long n;
+    if (match_opt(argc, argv, i, "--resolver", 1, &v)) {
+        if (v == NULL || !valid_resolver(v)) {
+            fprintf(stderr, "acmeva: --resolver: '%s' is not IP[:PORT] or [IPv6]:PORT\n",
+                    v ? v : "");
+            return -1;
+        }
+        if (cfg->n_resolvers >= ACMEVA_MAX_RESOLVERS) {
+            fprintf(stderr, "acmeva: --resolver: at most %d resolvers\n", ACMEVA_MAX_RESOLVERS);
+            return -1;
+        }
+        cfg->resolvers[cfg->n_resolvers++] = strdup(v);
+    } else if (match_opt(argc, argv, i, "--http-port", 1, &v)) {
+        if (parse_num("--http-port", v, 1, 65535, &n))
+            return -1;
+        cfg->http_port = (uint16_t)n;
+    } else if (match_opt(argc, argv, i, "--https-port", 1, &v)) {
+        if (parse_num("--https-port", v, 1, 65535, &n))
+            return -1;
+        cfg->https_port = (uint16_t)n;
+    } else if (match_opt(argc, argv, i, "--tls-port", 1, &v)) {
+        if (parse_num("--tls-port", v, 1, 65535, &n))
+            return -1;
+        cfg->tls_port = (uint16_t)n;
+    } else if (match_opt(argc, argv, i, "--allow-private-addresses", 0, &v)) {
+        cfg->allow_private = 1;
+    } else if (match_opt(argc, argv, i, "--user-agent", 1, &v)) {
+        if (v == NULL || *v == '\0' || strlen(v) > 256 || strpbrk(v, "\r\n") != NULL) {
+            fprintf(stderr, "acmeva: --user-agent: 1 to 256 bytes on one line\n");
+            return -1;
+        }
+        free(cfg->user_agent);
+        cfg->user_agent = strdup(v);
+    } else if (match_opt(argc, argv, i, "--timeout-ms", 1, &v)) {
+        if (parse_num("--timeout-ms", v, 1, 3600000, &n))
+            return -1;
+        cfg->timeout_ms = n;
+    } else if (match_opt(argc, argv, i, "--issuer-domain", 1, &v)) {
+        if (v == NULL || !acmeva_is_dns_name(v, 0)) {
+            fprintf(stderr, "acmeva: --issuer-domain: '%s' is not a lowercase DNS name\n",
+                    v ? v : "");
+            return -1;
+        }
+        if (cfg->n_issuer_domains >= ACMEVA_MAX_ISSUER_DOMAINS) {
+            fprintf(stderr, "acmeva: --issuer-domain: at most %d\n", ACMEVA_MAX_ISSUER_DOMAINS);
+            return -1;
+        }
+        cfg->issuer_domains[cfg->n_issuer_domains++] = strdup(v);
+    } else if (match_opt(argc, argv, i, "--dns-tries", 1, &v)) {
+        if (parse_num("--dns-tries", v, 1, 10, &n))
+            return -1;
+        cfg->dns_tries = (int)n;
+    } else if (match_opt(argc, argv, i, "--dns-timeout-ms", 1, &v)) {
+        if (parse_num("--dns-timeout-ms", v, 10, 60000, &n))
+            return -1;
+        cfg->dns_timeout_ms = (int)n;
+    } else if (match_opt(argc, argv, i, "--connect-timeout-ms", 1, &v)) {
+        if (parse_num("--connect-timeout-ms", v, 1, 600000, &n))
+            return -1;
+        cfg->connect_timeout_ms = n;
+    } else if (match_opt(argc, argv, i, "--tls-timeout-ms", 1, &v)) {
+        if (parse_num("--tls-timeout-ms", v, 1, 600000, &n))
+            return -1;
+        cfg->tls_timeout_ms = n;
+    } else {
+        return 0;
+    }
+    (*i)++;
+    return 1;
+}

@@ -1,0 +1,67 @@
+/*
+ * One outgoing TCP connection on the loop, optionally wrapped in TLS. Used by http-01 (plain
+ * and https hops) and tls-alpn-01. The connection owns its uv_tcp_t and frees itself from the
+ * close callback; the owner keeps the timers (one per request, re-armed per phase).
+ *
+ * TLS runs over memory BIOs fed from the same uv_tcp_t reads and flushed with uv_write,
+ * rather than SSL on a non-blocking socket watched by uv_poll_t: one I/O path serves plain
+ * and TLS connections alike, libuv keeps ownership of the socket (connect, errors, close),
+ * and BoringSSL never touches a file descriptor, so it can never block.
+ */
+#ifndef ACMEVA_CONN_H
+#define ACMEVA_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <uv.h>
+
+typedef struct acmeva_conn acmeva_conn;
+
+typedef struct acmeva_conn_cbs {
+    /* The TCP connect finished: 0 or a libuv error (UV_ECONNREFUSED, ...). */
+    void (*on_connect)(void *arg, int status);
+    /* The TLS handshake finished: 0 or a negative error; |reason| says what went wrong. */
+    void (*on_handshake)(void *arg, int status, const char *reason);
+    /* Application bytes (plaintext for TLS). |n| < 0: UV_EOF or a libuv error. */
+    void (*on_read)(void *arg, const char *buf, ssize_t n);
+} acmeva_conn_cbs;
+
+/*
+ * acmeva_conn_connect starts a TCP connection to |addr|. The callbacks run later from the
+ * loop until acmeva_conn_close. Returns 0 or a libuv error (then no callback runs).
+ */
+int acmeva_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
+                        const acmeva_conn_cbs *cbs, void *arg, acmeva_conn **out);
+
+/*
+ * acmeva_conn_start_tls starts a TLS client handshake on a connected |c| with |ssl_ctx|
+ * (an SSL_CTX *, borrowed), SNI |sni| (NULL: none) and the ALPN protocol list |alpn| in wire
+ * form (NULL: none). on_handshake reports the result. Returns 0 or a negative error.
+ */
+int acmeva_conn_start_tls(acmeva_conn *c, void *ssl_ctx, const char *sni, const uint8_t *alpn,
+                          size_t alpn_len);
+
+/* acmeva_conn_peer_spoke_http returns 1 when the peer answered our TLS ClientHello with
+ * plain HTTP ("HTTP/..."), for the problem detail "Server only speaks HTTP, not TLS". */
+int acmeva_conn_peer_spoke_http(const acmeva_conn *c);
+
+/* acmeva_conn_ssl returns the connection's SSL * (as void *), NULL for plain TCP. */
+void *acmeva_conn_ssl(acmeva_conn *c);
+
+/*
+ * acmeva_conn_write sends |len| bytes (copied; encrypted first under TLS) and starts reading.
+ * Returns 0 or a negative error.
+ */
+int acmeva_conn_write(acmeva_conn *c, const char *buf, size_t len);
+
+/* acmeva_conn_read_start starts delivering on_read (acmeva_conn_write does it too). */
+int acmeva_conn_read_start(acmeva_conn *c);
+
+/* acmeva_conn_close detaches |c| from its owner (no callback runs after this call), closes
+ * the socket with a reset when |abort| is set, and frees |c| once libuv has closed it.
+ * NULL is a no-op. */
+void acmeva_conn_close(acmeva_conn *c, int abort);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * The engine: one validation per job, running its challenge check and its CAA check at once
+ * (DESIGN.md "Job": when both are given, the job is valid only if both pass), with one way
+ * to finish that reports exactly once and frees exactly once.
+ */
+#include "engine_int.h"
+
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static int64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void *acmeva_tls_ctx_new(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    if (ctx == NULL)
+        return NULL;
+    /* BR 3.2.2.4.19 and RFC 8737 §3: TLS 1.2 or newer. Challenge certificates are
+     * self-signed and checked by hand (certcheck.c), so there is no chain or date check. */
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return ctx;
+}
+
+void acmeva_tls_ctx_free(void *ssl_ctx)
+{
+    SSL_CTX_free(ssl_ctx);
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+uv_timer_t *acmeva_timer_new(uv_loop_t *loop, void *data)
+{
+    uv_timer_t *t = malloc(sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    uv_timer_init(loop, t);
+    t->data = data;
+    return t;
+}
+
+void acmeva_timer_free(uv_timer_t *t)
+{
+    if (t == NULL)
+        return;
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, timer_close_cb);
+}
+
+uint64_t acmeva_validation_remaining_ms(const acmeva_validation *v)
+{
+    uint64_t now = uv_now(v->e->loop);
+    return v->deadline > now ? v->deadline - now : 0;
+}
+
+uint64_t acmeva_phase_ms(const acmeva_validation *v, int64_t limit_ms)
+{
+    uint64_t left = acmeva_validation_remaining_ms(v);
+    if (limit_ms > 0 && (uint64_t)limit_ms < left)
+        left = (uint64_t)limit_ms;
+    return left > 0 ? left : 1;
+}
+
+int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ssl_ctx,
+                      acmeva_engine **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    acmeva_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    e->loop = loop;
+    e->cfg = cfg;
+    e->ssl_ctx = ssl_ctx;
+    if (e->ssl_ctx == NULL) {
+        e->ssl_ctx = acmeva_tls_ctx_new();
+        e->own_ssl_ctx = 1;
+        if (e->ssl_ctx == NULL) {
+            snprintf(err, errlen, "cannot create the TLS context");
+            free(e);
+            return -1;
+        }
+    }
+    if (acmeva_resolver_new(loop, cfg, &e->resolver, err, errlen) != 0) {
+        if (e->own_ssl_ctx)
+            acmeva_tls_ctx_free(e->ssl_ctx);
+        free(e);
+        return -1;
+    }
+    *out = e;
+    return 0;
+}
+
+size_t acmeva_engine_inflight(const acmeva_engine *e)
+{
+    return e->inflight;
+}
+
+static void validation_unlink_free(acmeva_validation *v)
+{
+    acmeva_engine *e = v->e;
+    if (v->prev != NULL)
+        v->prev->next = v->next;
+    else
+        e->head = v->next;
+    if (v->next != NULL)
+        v->next->prev = v->prev;
+    e->inflight--;
+    acmeva_job_free(v->job);
+    acmeva_result_free(v->result);
+    free(v);
+}
+
+static int copy_problem(acmeva_problem *dst, const acmeva_problem *src)
+{
+    dst->type = src->type;
+    free(dst->detail);
+    dst->detail = src->detail ? strdup(src->detail) : NULL;
+    return src->detail != NULL && dst->detail == NULL ? -1 : 0;
+}
+
+/* Every check has reported: assemble the outcome, report it once, free once. */
+static void validation_finish(acmeva_validation *v)
+{
+    acmeva_result *r = v->result;
+    int has_chall = v->ops[ACMEVA_CHECK_CHALLENGE] != NULL;
+    int has_caa = v->ops[ACMEVA_CHECK_CAA] != NULL;
+    if (has_chall && !v->challenge_ok) {
+        r->valid = 0; /* the challenge's problem is already in r->problem */
+    } else if (has_caa && !v->caa_ok) {
+        r->valid = 0;
+        copy_problem(&r->problem, &r->caa_problem);
+    } else {
+        r->valid = 1;
+    }
+    if (r->valid) {
+        free(r->problem.detail);
+        r->problem.detail = NULL;
+        r->problem.type = ACMEVA_PROB_NONE;
+    } else if (r->problem.type == ACMEVA_PROB_NONE) {
+        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, "validation failed");
+    }
+    r->duration_ms = (double)(uv_hrtime() - v->start_hr) / 1e6;
+    v->result = NULL;
+    acmeva_validation_cb cb = v->cb;
+    void *arg = v->arg;
+    validation_unlink_free(v);
+    cb(r, arg);
+}
+
+void acmeva_validation_check_done(acmeva_validation *v, int which)
+{
+    v->state[which] = NULL;
+    if (v->starting)
+        return; /* acmeva_engine_validate defers the finish */
+    for (int i = 0; i < ACMEVA_CHECK_MAX; i++)
+        if (v->state[i] != NULL)
+            return;
+    validation_finish(v);
+}
+
+static const acmeva_check_ops *challenge_ops(acmeva_chall_type t)
+{
+    switch (t) {
+    case ACMEVA_CHALL_HTTP01:
+        return &acmeva_http01_ops;
+    default:
+        return NULL;
+    }
+}
+
+/* A validation whose checks all ended inside acmeva_engine_validate (deadline passed, an
+ * unsupported type, CAA skipped for an IP) still reports from the loop, never from inside
+ * that call: a zero timer defers the finish. */
+static void deferred_finish_cb(uv_timer_t *t)
+{
+    acmeva_validation *v = t->data;
+    acmeva_timer_free(t);
+    v->defer = NULL;
+    validation_finish(v);
+}
+
+int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt,
+                           acmeva_validation_cb cb, void *arg, acmeva_validation **handle)
+{
+    const acmeva_engine_config *cfg = e->cfg;
+    if (handle != NULL)
+        *handle = NULL;
+    acmeva_validation *v = calloc(1, sizeof(*v));
+    acmeva_result *r = acmeva_result_new();
+    if (v == NULL || r == NULL || acmeva_result_set_job(r, job) != 0) {
+        free(v);
+        acmeva_result_free(r);
+        acmeva_job_free(job);
+        return -1;
+    }
+    v->e = e;
+    v->job = job;
+    v->result = r;
+    v->cb = cb;
+    v->arg = arg;
+    v->start_hr = uv_hrtime();
+    r->attempt = attempt > 0 ? attempt : 1;
+    r->started_ms = wall_ms();
+    r->perspective = strdup(cfg->perspective ? cfg->perspective : "default");
+    r->rir = strdup(cfg->rir ? cfg->rir : "");
+    r->worker = strdup(cfg->worker_id ? cfg->worker_id : "");
+
+    int64_t budget = job->has_deadline ? job->deadline_ms - r->started_ms : cfg->timeout_ms;
+    if (job->has_deadline && cfg->timeout_ms > 0 && budget > cfg->timeout_ms)
+        budget = cfg->timeout_ms; /* the operator's limit caps any job's deadline */
+    v->deadline = uv_now(e->loop) + (budget > 0 ? (uint64_t)budget : 0);
+
+    v->next = e->head;
+    if (e->head != NULL)
+        e->head->prev = v;
+    e->head = v;
+    e->inflight++;
+
+    if (budget <= 0) {
+        /* DESIGN.md: a job picked up after its deadline is not validated. */
+        if (acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL,
+                                      "The job's deadline passed before validation started"))
+            goto fail;
+    } else if (job->chall_type != ACMEVA_CHALL_NONE && challenge_ops(job->chall_type) == NULL) {
+        if (acmeva_result_set_problem(r, ACMEVA_PROB_MALFORMED,
+                                      "This worker does not support this challenge type"))
+            goto fail;
+    } else {
+        if (job->chall_type != ACMEVA_CHALL_NONE)
+            v->ops[ACMEVA_CHECK_CHALLENGE] = challenge_ops(job->chall_type);
+        if (job->has_caa)
+            v->ops[ACMEVA_CHECK_CAA] = &acmeva_caa_ops;
+    }
+    v->starting = 1;
+    for (int i = 0; i < ACMEVA_CHECK_MAX; i++) {
+        if (v->ops[i] != NULL && v->ops[i]->start(v, &v->state[i]) != 0)
+            goto fail;
+    }
+    v->starting = 0;
+    int running = 0;
+    for (int i = 0; i < ACMEVA_CHECK_MAX; i++)
+        running |= v->state[i] != NULL;
+    if (!running) {
+        v->defer = acmeva_timer_new(e->loop, v);
+        if (v->defer == NULL)
+            goto fail;
+        uv_timer_start(v->defer, deferred_finish_cb, 0, 0);
+    }
+    if (handle != NULL)
+        *handle = v;
+    return 0;
+
+fail:
+    acmeva_validation_cancel(v);
+    return -1;
+}
+
+void acmeva_validation_cancel(acmeva_validation *v)
+{
+    if (v == NULL)
+        return;
+    for (int i = 0; i < ACMEVA_CHECK_MAX; i++)
+        if (v->state[i] != NULL)
+            v->ops[i]->cancel(v->state[i]);
+    acmeva_timer_free(v->defer);
+    validation_unlink_free(v);
+}
+
+void acmeva_engine_free(acmeva_engine *e)
+{
+    if (e == NULL)
+        return;
+    while (e->head != NULL)
+        acmeva_validation_cancel(e->head);
+    acmeva_resolver_free(e->resolver);
+    if (e->own_ssl_ctx)
+        acmeva_tls_ctx_free(e->ssl_ctx);
+    free(e);
+}

@@ -1,0 +1,75 @@
+/*
+ * Engine internals shared by the challenge and CAA checks: the engine, one validation (one
+ * job), and the small helpers every check uses. Not installed; not part of the API.
+ */
+#ifndef ACMEVA_ENGINE_INT_H
+#define ACMEVA_ENGINE_INT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "acmeva/engine.h"
+#include "resolver.h"
+
+struct acmeva_engine {
+    uv_loop_t *loop;
+    const acmeva_engine_config *cfg;
+    void *ssl_ctx; /* SSL_CTX *, shared read-only */
+    int own_ssl_ctx;
+    acmeva_resolver *resolver;
+    acmeva_validation *head; /* running validations */
+    size_t inflight;
+};
+
+/* One kind of check (a challenge type, or CAA). start() returns 0 and later calls
+ * acmeva_validation_check_done() exactly once, or returns a negative error synchronously
+ * (no memory) and never calls it. cancel() stops a running check silently and frees it. */
+typedef struct acmeva_check_ops {
+    int (*start)(acmeva_validation *v, void **state);
+    void (*cancel)(void *state);
+} acmeva_check_ops;
+
+enum { ACMEVA_CHECK_CHALLENGE = 0, ACMEVA_CHECK_CAA = 1, ACMEVA_CHECK_MAX = 2 };
+
+struct acmeva_validation {
+    acmeva_engine *e;
+    acmeva_validation *prev, *next;
+    acmeva_job *job;
+    acmeva_result *result;
+    acmeva_validation_cb cb;
+    void *arg;
+    uint64_t deadline;  /* loop time (ms) by which everything must have finished */
+    uint64_t start_hr;  /* uv_hrtime() at start, for durationMs */
+    const acmeva_check_ops *ops[ACMEVA_CHECK_MAX];
+    void *state[ACMEVA_CHECK_MAX]; /* NULL once that check is done */
+    int challenge_ok;
+    int caa_ok;
+    int starting;      /* inside acmeva_engine_validate: finishing is deferred */
+    uv_timer_t *defer; /* the zero timer of a deferred finish */
+};
+
+/* acmeva_validation_check_done is called by a check once it has recorded its outcome in
+ * v->result and released its handles (or handed them to their close callbacks). */
+void acmeva_validation_check_done(acmeva_validation *v, int which);
+
+/* acmeva_validation_remaining_ms returns the milliseconds left before the job's deadline
+ * (0 when it has passed). */
+uint64_t acmeva_validation_remaining_ms(const acmeva_validation *v);
+
+/* acmeva_phase_ms returns min(|limit_ms|, time left), at least 1 ms. */
+uint64_t acmeva_phase_ms(const acmeva_validation *v, int64_t limit_ms);
+
+/* acmeva_timer_new allocates and initializes a timer on |loop| with |data|; the memory is
+ * freed by acmeva_timer_free from the close callback. Returns NULL on no memory. */
+uv_timer_t *acmeva_timer_new(uv_loop_t *loop, void *data);
+/* acmeva_timer_free stops and closes |t| and frees it once closed. NULL is a no-op. */
+void acmeva_timer_free(uv_timer_t *t);
+
+/* The checks (one file each). */
+extern const acmeva_check_ops acmeva_http01_ops;
+extern const acmeva_check_ops acmeva_dns01_ops;        /* dns-01 and dns-account-01 */
+extern const acmeva_check_ops acmeva_dnspersist01_ops;
+extern const acmeva_check_ops acmeva_tlsalpn01_ops;
+extern const acmeva_check_ops acmeva_caa_ops;
+
+#endif

@@ -1,0 +1,530 @@
+/*
+ * http-01 (RFC 8555 §8.3, BR 3.2.2.4.19), as Boulder's VA does it: GET
+ * http://<identifier>/.well-known/acme-challenge/<token>, redirects followed by our own policy
+ * (redirect.c) with a fresh lookup and a validation record per hop, the first IPv6 address
+ * then the first IPv4 address (fallback only when the connect fails), status exactly 200,
+ * at most 128 body bytes, trailing whitespace trimmed, exact compare.
+ *
+ * One struct, one state, one timer re-armed per phase (resolve, connect, TLS, response),
+ * each phase bounded by its own limit and by the job's deadline; one finish().
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addrpolicy.h"
+#include "conn.h"
+#include "engine_int.h"
+#include "escape.h"
+#include "httpreader.h"
+#include "redirect.h"
+
+/* Boulder follows a redirect while fewer than 11 were followed before it: the 11th is
+ * followed and the 12th fails (va/http.go, numRedirects > maxRedirect with maxRedirect 10). */
+#define HTTP01_MAX_REDIRECTS 10
+/* Time to the first response byte after the request is sent. */
+#define HTTP01_FIRST_BYTE_MS 10000
+#define HTTP01_URL_MAX 2200
+
+typedef enum {
+    HTTP01_RESOLVING,
+    HTTP01_CONNECTING,
+    HTTP01_TLS,
+    HTTP01_WAITING, /* request sent, no byte back yet */
+    HTTP01_READING,
+    HTTP01_DONE,
+} http01_state;
+
+typedef struct http01 {
+    acmeva_validation *v;
+    http01_state state;
+    uv_timer_t *timer;
+    acmeva_host_lookup *lookup;
+    acmeva_conn *conn;
+    acmeva_httpreader reader;
+    acmeva_url url; /* the current hop */
+    char url_text[HTTP01_URL_MAX];
+    size_t rec; /* index of the current hop's validation record */
+    acmeva_strlist seen;
+    int redirects;
+    /* The addresses of this hop, in order of use: the first IPv6, then the first IPv4. */
+    int fam[2];
+    uint8_t addr[2][16];
+    int n_addrs, cur;
+    char addr_text[256]; /* the address in use, or the host before one is chosen */
+} http01;
+
+static void hop_begin(http01 *h);
+
+static acmeva_vrecord *record(http01 *h)
+{
+    return &h->v->result->records[h->rec];
+}
+
+static void set_state(http01 *h, http01_state s, int64_t limit_ms, uv_timer_cb cb)
+{
+    h->state = s;
+    if (cb != NULL)
+        uv_timer_start(h->timer, cb, acmeva_phase_ms(h->v, limit_ms), 0);
+}
+
+static void release(http01 *h, int abort)
+{
+    acmeva_host_lookup_cancel(h->lookup);
+    h->lookup = NULL;
+    acmeva_conn_close(h->conn, abort);
+    h->conn = NULL;
+    acmeva_timer_free(h->timer);
+    h->timer = NULL;
+    acmeva_httpreader_clear(&h->reader);
+    acmeva_url_clear(&h->url);
+    acmeva_strlist_clear(&h->seen);
+}
+
+/* The one way out: record the outcome, release everything, report once, free once. */
+static void finish(http01 *h, int ok)
+{
+    acmeva_validation *v = h->v;
+    h->state = HTTP01_DONE;
+    release(h, !ok);
+    v->challenge_ok = ok;
+    free(h);
+    acmeva_validation_check_done(v, ACMEVA_CHECK_CHALLENGE);
+}
+
+static void fail(http01 *h, acmeva_problem_type type, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    acmeva_result_set_problem(h->v->result, type, detail);
+    finish(h, 0);
+}
+
+/* A connection problem as Boulder words it: "<ip>: Fetching <url>: <what>". */
+static void fail_fetch(http01 *h, const char *what)
+{
+    fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", h->addr_text, h->url_text, what);
+}
+
+static const char *uv_error_text(int status)
+{
+    switch (status) {
+    case UV_ECONNREFUSED:
+        return "Connection refused";
+    case UV_ECONNRESET:
+        return "Connection reset by peer";
+    case UV_ENETUNREACH:
+        return "Network is unreachable";
+    case UV_EHOSTUNREACH:
+        return "No route to host";
+    case UV_ETIMEDOUT:
+        return "Timeout during connect (likely firewall problem)";
+    case UV_EPIPE:
+        return "Connection closed by peer";
+    default:
+        return uv_strerror(status);
+    }
+}
+
+/* ---- connecting --------------------------------------------------------------------------- */
+
+static void on_connect(void *arg, int status);
+static void on_handshake(void *arg, int status, const char *reason);
+static void on_read(void *arg, const char *buf, ssize_t n);
+static const acmeva_conn_cbs http01_conn_cbs = {on_connect, on_handshake, on_read};
+
+static void connect_timeout_cb(uv_timer_t *t);
+static void connect_next(http01 *h);
+
+/* Boulder (va/http.go fallbackErr): a failed connect to the IPv6 address falls back to the
+ * IPv4 address; any later error does not. */
+static void connect_failed(http01 *h, const char *what)
+{
+    if (h->cur + 1 < h->n_addrs && acmeva_validation_remaining_ms(h->v) > 0) {
+        acmeva_conn_close(h->conn, 1);
+        h->conn = NULL;
+        acmeva_strlist_add(&record(h)->addresses_tried, h->addr_text, strlen(h->addr_text));
+        h->cur++;
+        connect_next(h);
+        return;
+    }
+    fail_fetch(h, what);
+}
+
+static void connect_next(http01 *h)
+{
+    struct sockaddr_storage ss;
+    int fam = h->fam[h->cur];
+    memset(&ss, 0, sizeof(ss));
+    if (fam == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(h->url.port);
+        memcpy(&s6->sin6_addr, h->addr[h->cur], 16);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(h->url.port);
+        memcpy(&s4->sin_addr, h->addr[h->cur], 4);
+    }
+    acmeva_addr_format(fam, h->addr[h->cur], h->addr_text, sizeof(h->addr_text));
+    acmeva_vrecord *rec = record(h);
+    free(rec->address_used);
+    rec->address_used = strdup(h->addr_text);
+    set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
+    int rc = acmeva_conn_connect(h->v->e->loop, (struct sockaddr *)&ss, &http01_conn_cbs, h,
+                                 &h->conn);
+    if (rc != 0)
+        connect_failed(h, uv_error_text(rc));
+}
+
+static void connect_timeout_cb(uv_timer_t *t)
+{
+    connect_failed(t->data, "Timeout during connect (likely firewall problem)");
+}
+
+static void response_timeout_cb(uv_timer_t *t)
+{
+    fail_fetch(t->data, "Timeout after connect (your server may be slow or overloaded)");
+}
+
+static void tls_timeout_cb(uv_timer_t *t)
+{
+    fail_fetch(t->data, "Timeout during TLS handshake (your server may be slow or overloaded)");
+}
+
+static void send_request(http01 *h)
+{
+    char req[HTTP01_URL_MAX + 1024];
+    const char *ua = h->v->e->cfg->user_agent;
+    /* Host carries no port: Boulder sets req.Host to the bare host name (va/http.go). */
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\n"
+                     "Host: %s%s%s\r\n"
+                     "User-Agent: %s\r\n"
+                     "Accept: */*\r\n"
+                     "Connection: close\r\n"
+                     "\r\n",
+                     h->url.path, h->url.host_is_ip == 6 ? "[" : "", h->url.host,
+                     h->url.host_is_ip == 6 ? "]" : "", ua ? ua : "acmeva");
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        fail_fetch(h, "request too long");
+        return;
+    }
+    acmeva_httpreader_init(&h->reader, 1);
+    set_state(h, HTTP01_WAITING, HTTP01_FIRST_BYTE_MS, response_timeout_cb);
+    int rc = acmeva_conn_write(h->conn, req, (size_t)n);
+    if (rc != 0)
+        fail_fetch(h, uv_error_text(rc));
+}
+
+static void on_connect(void *arg, int status)
+{
+    http01 *h = arg;
+    if (status != 0) {
+        connect_failed(h, uv_error_text(status));
+        return;
+    }
+    if (!h->url.https) {
+        send_request(h);
+        return;
+    }
+    /* https hops (BR 3.2.2.4.19 permits them as redirect targets): TLS 1.2 or newer, no
+     * certificate checks, SNI = the redirect's host name (none for an IP literal). */
+    set_state(h, HTTP01_TLS, h->v->e->cfg->tls_timeout_ms, tls_timeout_cb);
+    static const uint8_t alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    if (acmeva_conn_start_tls(h->conn, h->v->e->ssl_ctx, h->url.host_is_ip ? NULL : h->url.host,
+                              alpn, sizeof(alpn)) != 0)
+        fail_fetch(h, "TLS setup failed");
+}
+
+static void on_handshake(void *arg, int status, const char *reason)
+{
+    http01 *h = arg;
+    if (status != 0) {
+        if (acmeva_conn_peer_spoke_http(h->conn))
+            fail_fetch(h, "Server only speaks HTTP, not TLS");
+        else
+            fail(h, ACMEVA_PROB_TLS, "%s: Fetching %s: TLS handshake failed: %s", h->addr_text,
+                 h->url_text, reason ? reason : "error");
+        return;
+    }
+    send_request(h);
+}
+
+/* ---- the response ------------------------------------------------------------------------- */
+
+/* Trailing white space as Go's unicode.IsSpace sees it (Boulder trims with
+ * strings.TrimRightFunc(body, unicode.IsSpace)): ASCII space, \t \n \v \f \r, and the
+ * UTF-8 forms of U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000. */
+static size_t trim_trailing_space(const uint8_t *b, size_t n)
+{
+    while (n > 0) {
+        uint8_t c = b[n - 1];
+        if (c == ' ' || (c >= '\t' && c <= '\r')) {
+            n--;
+        } else if (n >= 2 && b[n - 2] == 0xc2 && (c == 0x85 || c == 0xa0)) {
+            n -= 2;
+        } else if (n >= 3) {
+            const uint8_t *p = b + n - 3;
+            unsigned cp = ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) |
+                          (p[2] & 0x3f);
+            int is3 = (p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80;
+            if (is3 && (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+                        cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000))
+                n -= 3;
+            else
+                break;
+        } else {
+            break;
+        }
+    }
+    return n;
+}
+
+static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
+{
+    const acmeva_engine_config *cfg = h->v->e->cfg;
+    acmeva_redirect_policy pol = {cfg->http_port, cfg->https_port};
+    acmeva_url next;
+    char detail[512];
+    memset(&next, 0, sizeof(next));
+    if (h->redirects > HTTP01_MAX_REDIRECTS) {
+        fail_fetch(h, "Too many redirects");
+        return;
+    }
+    if (acmeva_redirect_resolve(&h->url, loc, loc_len, &pol, &next, detail, sizeof(detail)) != 0) {
+        acmeva_url_clear(&next);
+        fail_fetch(h, detail);
+        return;
+    }
+    char text[HTTP01_URL_MAX];
+    if (acmeva_url_format(&next, text, sizeof(text)) != 0) {
+        acmeva_url_clear(&next);
+        fail_fetch(h, "Redirect target too long");
+        return;
+    }
+    for (size_t i = 0; i < h->seen.n; i++) {
+        if (strcmp(h->seen.v[i], text) == 0) {
+            acmeva_url_clear(&next);
+            fail_fetch(h, "Redirect loop detected");
+            return;
+        }
+    }
+    acmeva_conn_close(h->conn, 0);
+    h->conn = NULL;
+    acmeva_httpreader_clear(&h->reader);
+    acmeva_url_clear(&h->url);
+    h->url = next;
+    h->redirects++;
+    hop_begin(h);
+}
+
+static void response_done(http01 *h)
+{
+    acmeva_validation *v = h->v;
+    int status = acmeva_httpreader_status(&h->reader);
+    size_t loc_len = 0;
+    const char *loc = acmeva_httpreader_location(&h->reader, &loc_len);
+    /* Boulder follows 301, 302, 307 and 308 only; a 303 or any other status fails below. */
+    if ((status == 301 || status == 302 || status == 307 || status == 308) && loc != NULL) {
+        follow_redirect(h, loc, loc_len);
+        return;
+    }
+    if (status != 200) {
+        fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: %d", h->addr_text,
+             h->url_text, status);
+        return;
+    }
+    size_t body_len = 0;
+    const uint8_t *body = acmeva_httpreader_body(&h->reader, &body_len);
+    if (acmeva_httpreader_body_over_cap(&h->reader)) {
+        char *esc = acmeva_escape_dup(body, body_len, 0);
+        fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: \"%s\"", h->addr_text,
+             h->url_text, esc ? esc : "");
+        free(esc);
+        return;
+    }
+    size_t n = trim_trailing_space(body, body_len);
+    const char *ka = v->job->key_authorization;
+    if (n == strlen(ka) && memcmp(body, ka, n) == 0) {
+        finish(h, 1);
+        return;
+    }
+    char *esc = acmeva_escape_dup(body, n, 0);
+    fail(h, ACMEVA_PROB_UNAUTHORIZED,
+         "The key authorization file from the server did not match this challenge. "
+         "Expected \"%s\" (got \"%s\")",
+         ka, esc ? esc : "");
+    free(esc);
+}
+
+static void reader_failed(http01 *h)
+{
+    switch (acmeva_httpreader_error(&h->reader)) {
+    case ACMEVA_HTTPERR_HTTP2:
+        fail_fetch(h, "Server is speaking HTTP/2 over HTTP");
+        return;
+    case ACMEVA_HTTPERR_TRUNCATED:
+        fail_fetch(h, "Connection closed before the response was complete");
+        return;
+    default: {
+        char what[256];
+        snprintf(what, sizeof(what), "Malformed HTTP response: %s",
+                 acmeva_httpreader_error_text(&h->reader));
+        fail_fetch(h, what);
+        return;
+    }
+    }
+}
+
+static void on_read(void *arg, const char *buf, ssize_t n)
+{
+    http01 *h = arg;
+    int rc;
+    if (n < 0) {
+        if (n != UV_EOF) {
+            fail_fetch(h, uv_error_text((int)n));
+            return;
+        }
+        rc = acmeva_httpreader_eof(&h->reader);
+    } else {
+        if (h->state == HTTP01_WAITING) {
+            /* First byte in: the rest of the response gets what is left of the deadline. */
+            set_state(h, HTTP01_READING, 0, response_timeout_cb);
+        }
+        rc = acmeva_httpreader_feed(&h->reader, buf, (size_t)n);
+    }
+    if (rc < 0)
+        reader_failed(h);
+    else if (rc == ACMEVA_HTTP_DONE)
+        response_done(h);
+}
+
+/* ---- one hop: lookup, then connect ------------------------------------------------------ */
+
+static void resolve_timeout_cb(uv_timer_t *t)
+{
+    http01 *h = t->data;
+    acmeva_host_lookup_cancel(h->lookup);
+    h->lookup = NULL;
+    fail(h, ACMEVA_PROB_DNS, "DNS problem: query timed out looking up A for %s", h->url.host);
+}
+
+static void use_addresses(http01 *h, const acmeva_host_addrs *a)
+{
+    h->n_addrs = 0;
+    h->cur = 0;
+    if (a->n6 > 0) {
+        h->fam[h->n_addrs] = AF_INET6;
+        memcpy(h->addr[h->n_addrs++], a->v6[0], 16);
+    }
+    if (a->n4 > 0) {
+        h->fam[h->n_addrs] = AF_INET;
+        memcpy(h->addr[h->n_addrs++], a->v4[0], 4);
+    }
+    connect_next(h);
+}
+
+static void on_lookup(void *arg, acmeva_host_addrs *a)
+{
+    http01 *h = arg;
+    acmeva_vrecord *rec = record(h);
+    h->lookup = NULL;
+    for (size_t i = 0; i < a->resolved.n; i++)
+        acmeva_strlist_add(&rec->addresses_resolved, a->resolved.v[i], strlen(a->resolved.v[i]));
+    for (size_t i = 0; i < a->resolvers.n; i++)
+        acmeva_strlist_add(&rec->resolver_addrs, a->resolvers.v[i], strlen(a->resolvers.v[i]));
+    if (a->failed) {
+        fail(h, ACMEVA_PROB_DNS, "%s", a->detail);
+        return;
+    }
+    use_addresses(h, a);
+}
+
+static void hop_begin(http01 *h)
+{
+    acmeva_validation *v = h->v;
+    char port[8];
+    if (acmeva_url_format(&h->url, h->url_text, sizeof(h->url_text)) != 0) {
+        fail(h, ACMEVA_PROB_CONNECTION, "Redirect target too long");
+        return;
+    }
+    acmeva_vrecord *rec = acmeva_result_add_record(v->result);
+    if (rec == NULL) {
+        fail(h, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
+        return;
+    }
+    h->rec = v->result->n_records - 1;
+    snprintf(port, sizeof(port), "%u", (unsigned)h->url.port);
+    rec->url = strdup(h->url_text);
+    rec->hostname = strdup(h->url.host);
+    rec->port = strdup(port);
+    acmeva_strlist_add(&h->seen, h->url_text, strlen(h->url_text));
+    snprintf(h->addr_text, sizeof(h->addr_text), "%s", h->url.host);
+
+    if (h->url.host_is_ip) {
+        /* An IP identifier (RFC 8738 §3) or an IP literal redirect target: no lookup, but
+         * the same address policy. */
+        int fam = h->url.host_is_ip == 6 ? AF_INET6 : AF_INET;
+        acmeva_strlist_add(&rec->addresses_resolved, h->url.host, strlen(h->url.host));
+        if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, h->url.ip)) {
+            fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: IP address is reserved",
+                 h->url.host, h->url_text);
+            return;
+        }
+        h->n_addrs = 1;
+        h->cur = 0;
+        h->fam[0] = fam;
+        memcpy(h->addr[0], h->url.ip, fam == AF_INET6 ? 16 : 4);
+        connect_next(h);
+        return;
+    }
+    set_state(h, HTTP01_RESOLVING, 0, resolve_timeout_cb);
+    if (acmeva_host_lookup_start(v->e->resolver, h->url.host, v->e->cfg->allow_private,
+                                 on_lookup, h, &h->lookup) != 0)
+        fail(h, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", h->url.host);
+}
+
+/* ---- the check ---------------------------------------------------------------------------- */
+
+static int http01_start(acmeva_validation *v, void **state)
+{
+    const acmeva_job *job = v->job;
+    char path[512];
+    http01 *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return -1;
+    h->v = v;
+    h->timer = acmeva_timer_new(v->e->loop, h);
+    if (h->timer == NULL) {
+        free(h);
+        return -1;
+    }
+    /* The token is base64url (checked by the codec) before it reaches the path. */
+    snprintf(path, sizeof(path), "/.well-known/acme-challenge/%s", job->token);
+    if (acmeva_url_build(&h->url, 0, job->ident_value, v->e->cfg->http_port, path) != 0) {
+        acmeva_timer_free(h->timer);
+        free(h);
+        return -1;
+    }
+    *state = h;
+    hop_begin(h);
+    return 0;
+}
+
+static void http01_cancel(void *state)
+{
+    http01 *h = state;
+    release(h, 1);
+    free(h);
+}
+
+const acmeva_check_ops acmeva_http01_ops = {http01_start, http01_cancel};
