@@ -176,6 +176,11 @@ static const acmeva_check_ops *challenge_ops(acmeva_chall_type t)
     switch (t) {
     case ACMEVA_CHALL_HTTP01:
         return &acmeva_http01_ops;
+    case ACMEVA_CHALL_DNS01:
+    case ACMEVA_CHALL_DNSACCOUNT01:
+        return &acmeva_dns01_ops;
+    case ACMEVA_CHALL_DNSPERSIST01:
+        return &acmeva_dnspersist01_ops;
     default:
         return NULL;
     }
