@@ -1,6 +1,7 @@
 /* One outgoing TCP connection, optionally TLS over memory BIOs (see conn.h). */
 #include "conn.h"
 
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
@@ -278,4 +279,41 @@ int acmeva_conn_write(acmeva_conn *c, const char *buf, size_t len)
     if (rc != 0)
         return rc;
     return acmeva_conn_read_start(c);
+}
+
+void acmeva_sockaddr_make(struct sockaddr_storage *ss, int family, const uint8_t *addr,
+                          uint16_t port)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        memcpy(&s6->sin6_addr, addr, 16);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        memcpy(&s4->sin_addr, addr, 4);
+    }
+}
+
+const char *acmeva_conn_error_text(int status)
+{
+    switch (status) {
+    case UV_ECONNREFUSED:
+        return "Connection refused";
+    case UV_ECONNRESET:
+        return "Connection reset by peer";
+    case UV_ENETUNREACH:
+        return "Network is unreachable";
+    case UV_EHOSTUNREACH:
+        return "No route to host";
+    case UV_ETIMEDOUT:
+        return "Timeout during connect (likely firewall problem)";
+    case UV_EPIPE:
+        return "Connection closed by peer";
+    default:
+        return uv_strerror(status);
+    }
 }

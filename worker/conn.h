@@ -28,6 +28,14 @@ typedef struct acmeva_conn_cbs {
     void (*on_read)(void *arg, const char *buf, ssize_t n);
 } acmeva_conn_cbs;
 
+/* acmeva_sockaddr_make fills |ss| with |addr| (4 or 16 bytes per |family|) and |port|. */
+void acmeva_sockaddr_make(struct sockaddr_storage *ss, int family, const uint8_t *addr,
+                          uint16_t port);
+
+/* acmeva_conn_error_text returns the problem wording of a libuv error ("Connection refused",
+ * "Connection reset by peer", ...), as Boulder's VA words them. */
+const char *acmeva_conn_error_text(int status);
+
 /*
  * acmeva_conn_connect starts a TCP connection to |addr|. The callbacks run later from the
  * loop until acmeva_conn_close. Returns 0 or a libuv error (then no callback runs).

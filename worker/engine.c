@@ -181,6 +181,8 @@ static const acmeva_check_ops *challenge_ops(acmeva_chall_type t)
         return &acmeva_dns01_ops;
     case ACMEVA_CHALL_DNSPERSIST01:
         return &acmeva_dnspersist01_ops;
+    case ACMEVA_CHALL_TLSALPN01:
+        return &acmeva_tlsalpn01_ops;
     default:
         return NULL;
     }

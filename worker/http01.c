@@ -112,26 +112,6 @@ static void fail_fetch(http01 *h, const char *what)
     fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", h->addr_text, h->url_text, what);
 }
 
-static const char *uv_error_text(int status)
-{
-    switch (status) {
-    case UV_ECONNREFUSED:
-        return "Connection refused";
-    case UV_ECONNRESET:
-        return "Connection reset by peer";
-    case UV_ENETUNREACH:
-        return "Network is unreachable";
-    case UV_EHOSTUNREACH:
-        return "No route to host";
-    case UV_ETIMEDOUT:
-        return "Timeout during connect (likely firewall problem)";
-    case UV_EPIPE:
-        return "Connection closed by peer";
-    default:
-        return uv_strerror(status);
-    }
-}
-
 /* ---- connecting --------------------------------------------------------------------------- */
 
 static void on_connect(void *arg, int status);
@@ -161,18 +141,7 @@ static void connect_next(http01 *h)
 {
     struct sockaddr_storage ss;
     int fam = h->fam[h->cur];
-    memset(&ss, 0, sizeof(ss));
-    if (fam == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(h->url.port);
-        memcpy(&s6->sin6_addr, h->addr[h->cur], 16);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(h->url.port);
-        memcpy(&s4->sin_addr, h->addr[h->cur], 4);
-    }
+    acmeva_sockaddr_make(&ss, fam, h->addr[h->cur], h->url.port);
     acmeva_addr_format(fam, h->addr[h->cur], h->addr_text, sizeof(h->addr_text));
     acmeva_vrecord *rec = record(h);
     free(rec->address_used);
@@ -181,7 +150,7 @@ static void connect_next(http01 *h)
     int rc = acmeva_conn_connect(h->v->e->loop, (struct sockaddr *)&ss, &http01_conn_cbs, h,
                                  &h->conn);
     if (rc != 0)
-        connect_failed(h, uv_error_text(rc));
+        connect_failed(h, acmeva_conn_error_text(rc));
 }
 
 static void connect_timeout_cb(uv_timer_t *t)
@@ -221,14 +190,14 @@ static void send_request(http01 *h)
     set_state(h, HTTP01_WAITING, HTTP01_FIRST_BYTE_MS, response_timeout_cb);
     int rc = acmeva_conn_write(h->conn, req, (size_t)n);
     if (rc != 0)
-        fail_fetch(h, uv_error_text(rc));
+        fail_fetch(h, acmeva_conn_error_text(rc));
 }
 
 static void on_connect(void *arg, int status)
 {
     http01 *h = arg;
     if (status != 0) {
-        connect_failed(h, uv_error_text(status));
+        connect_failed(h, acmeva_conn_error_text(status));
         return;
     }
     if (!h->url.https) {
@@ -391,7 +360,7 @@ static void on_read(void *arg, const char *buf, ssize_t n)
     int rc;
     if (n < 0) {
         if (n != UV_EOF) {
-            fail_fetch(h, uv_error_text((int)n));
+            fail_fetch(h, acmeva_conn_error_text((int)n));
             return;
         }
         rc = acmeva_httpreader_eof(&h->reader);
@@ -418,35 +387,18 @@ static void resolve_timeout_cb(uv_timer_t *t)
     fail(h, ACMEVA_PROB_DNS, "DNS problem: query timed out looking up A for %s", h->url.host);
 }
 
-static void use_addresses(http01 *h, const acmeva_host_addrs *a)
-{
-    h->n_addrs = 0;
-    h->cur = 0;
-    if (a->n6 > 0) {
-        h->fam[h->n_addrs] = AF_INET6;
-        memcpy(h->addr[h->n_addrs++], a->v6[0], 16);
-    }
-    if (a->n4 > 0) {
-        h->fam[h->n_addrs] = AF_INET;
-        memcpy(h->addr[h->n_addrs++], a->v4[0], 4);
-    }
-    connect_next(h);
-}
-
 static void on_lookup(void *arg, acmeva_host_addrs *a)
 {
     http01 *h = arg;
-    acmeva_vrecord *rec = record(h);
     h->lookup = NULL;
-    for (size_t i = 0; i < a->resolved.n; i++)
-        acmeva_strlist_add(&rec->addresses_resolved, a->resolved.v[i], strlen(a->resolved.v[i]));
-    for (size_t i = 0; i < a->resolvers.n; i++)
-        acmeva_strlist_add(&rec->resolver_addrs, a->resolvers.v[i], strlen(a->resolvers.v[i]));
+    acmeva_host_addrs_record(a, record(h));
     if (a->failed) {
         fail(h, ACMEVA_PROB_DNS, "%s", a->detail);
         return;
     }
-    use_addresses(h, a);
+    h->n_addrs = acmeva_host_addrs_pick(a, h->fam, h->addr);
+    h->cur = 0;
+    connect_next(h);
 }
 
 static void hop_begin(http01 *h)

@@ -659,3 +659,25 @@ void acmeva_host_lookup_cancel(acmeva_host_lookup *h)
     acmeva_strlist_clear(&h->resolved6);
     free(h);
 }
+
+int acmeva_host_addrs_pick(const acmeva_host_addrs *a, int fam[2], uint8_t addr[2][16])
+{
+    int n = 0;
+    if (a->n6 > 0) {
+        fam[n] = AF_INET6;
+        memcpy(addr[n++], a->v6[0], 16);
+    }
+    if (a->n4 > 0) {
+        fam[n] = AF_INET;
+        memcpy(addr[n++], a->v4[0], 4);
+    }
+    return n;
+}
+
+void acmeva_host_addrs_record(const acmeva_host_addrs *a, acmeva_vrecord *rec)
+{
+    for (size_t i = 0; i < a->resolved.n; i++)
+        acmeva_strlist_add(&rec->addresses_resolved, a->resolved.v[i], strlen(a->resolved.v[i]));
+    for (size_t i = 0; i < a->resolvers.n; i++)
+        acmeva_strlist_add(&rec->resolver_addrs, a->resolvers.v[i], strlen(a->resolvers.v[i]));
+}

@@ -1,0 +1,287 @@
+/*
+ * tls-alpn-01 (RFC 8737, RFC 8738 §6, BR 3.2.2.4.20), as Boulder's VA does it: a TLS 1.2+
+ * handshake to port 443 of the first IPv6 address, then the first IPv4 address after any
+ * error, with SNI = the identifier (the reverse name for an IP identifier) and exactly one
+ * ALPN protocol offered, "acme-tls/1"; the negotiated protocol must be acme-tls/1 and the
+ * leaf certificate must prove control (certcheck.c). Nothing is sent after the handshake, and
+ * a server that closes right after it is fine: the check is done by then.
+ */
+#include <arpa/inet.h>
+#include <openssl/pool.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addrpolicy.h"
+#include "certcheck.h"
+#include "conn.h"
+#include "engine_int.h"
+
+static const uint8_t acme_tls_1[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
+
+typedef enum {
+    TLSALPN_RESOLVING,
+    TLSALPN_CONNECTING,
+    TLSALPN_HANDSHAKE,
+    TLSALPN_DONE,
+} tlsalpn_state;
+
+typedef struct tlsalpn {
+    acmeva_validation *v;
+    tlsalpn_state state;
+    uv_timer_t *timer;
+    acmeva_host_lookup *lookup;
+    acmeva_conn *conn;
+    char sni[ACMEVA_REVERSE_NAME_MAX + 256];
+    uint8_t ident_ip[16];
+    size_t ident_ip_len;
+    int fam[2];
+    uint8_t addr[2][16];
+    int n_addrs, cur;
+    char peer[300]; /* "ip:port" / "[ip]:port" of the current address */
+    char addr_text[64];
+    char last_error[512];
+    acmeva_problem_type last_type;
+} tlsalpn;
+
+static void release(tlsalpn *t)
+{
+    acmeva_host_lookup_cancel(t->lookup);
+    t->lookup = NULL;
+    acmeva_conn_close(t->conn, 1);
+    t->conn = NULL;
+    acmeva_timer_free(t->timer);
+    t->timer = NULL;
+}
+
+static void finish(tlsalpn *t, int ok)
+{
+    acmeva_validation *v = t->v;
+    t->state = TLSALPN_DONE;
+    release(t);
+    v->challenge_ok = ok;
+    free(t);
+    acmeva_validation_check_done(v, ACMEVA_CHECK_CHALLENGE);
+}
+
+static void fail(tlsalpn *t, acmeva_problem_type type, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    acmeva_result_set_problem(t->v->result, type, detail);
+    finish(t, 0);
+}
+
+static acmeva_vrecord *record(tlsalpn *t)
+{
+    return &t->v->result->records[0];
+}
+
+static void try_next(tlsalpn *t);
+
+/* Boulder (va/tlsalpn.go): any error on the IPv6 address falls back to the IPv4 address. */
+static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *what)
+{
+    snprintf(t->last_error, sizeof(t->last_error), "%s: %s", t->addr_text, what);
+    t->last_type = type;
+    if (t->cur + 1 < t->n_addrs && acmeva_validation_remaining_ms(t->v) > 0) {
+        acmeva_conn_close(t->conn, 1);
+        t->conn = NULL;
+        acmeva_strlist_add(&record(t)->addresses_tried, t->addr_text, strlen(t->addr_text));
+        t->cur++;
+        try_next(t);
+        return;
+    }
+    fail(t, type, "%s", t->last_error);
+}
+
+static void check_certificate(tlsalpn *t)
+{
+    const acmeva_job *job = t->v->job;
+    SSL *ssl = acmeva_conn_ssl(t->conn);
+    const uint8_t *proto = NULL;
+    unsigned proto_len = 0;
+    SSL_get0_alpn_selected(ssl, &proto, &proto_len);
+    if (proto_len != sizeof(acme_tls_1) - 1 || memcmp(proto, acme_tls_1 + 1, proto_len) != 0) {
+        /* RFC 8737 §3: the server must negotiate acme-tls/1. */
+        fail(t, ACMEVA_PROB_UNAUTHORIZED,
+             "Cannot negotiate ALPN protocol \"acme-tls/1\" for tls-alpn-01 challenge");
+        return;
+    }
+    const STACK_OF(CRYPTO_BUFFER) *certs = SSL_get0_peer_certificates(ssl);
+    if (certs == NULL || sk_CRYPTO_BUFFER_num(certs) == 0) {
+        fail(t, ACMEVA_PROB_UNAUTHORIZED, "No certs presented for tls-alpn-01 challenge");
+        return;
+    }
+    const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(certs, 0);
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256((const uint8_t *)job->key_authorization, strlen(job->key_authorization), digest);
+    char reason[512];
+    int is_ip = job->ident_type == ACMEVA_IDENT_IP;
+    if (acmeva_tlsalpn01_check_cert(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), is_ip,
+                                    is_ip ? NULL : job->ident_value, t->ident_ip,
+                                    t->ident_ip_len, digest, reason, sizeof(reason)) != 0) {
+        fail(t, ACMEVA_PROB_UNAUTHORIZED,
+             "Incorrect validation certificate for tls-alpn-01 challenge. Requested %s from %s. %s",
+             t->sni, t->peer, reason);
+        return;
+    }
+    finish(t, 1);
+}
+
+static void on_connect(void *arg, int status);
+static void on_handshake(void *arg, int status, const char *reason);
+static void on_read(void *arg, const char *buf, ssize_t n)
+{
+    /* Nothing is read after the handshake; bytes or a close then are no concern. */
+}
+static const acmeva_conn_cbs tlsalpn_conn_cbs = {on_connect, on_handshake, on_read};
+
+static void connect_timeout_cb(uv_timer_t *tm)
+{
+    attempt_failed(tm->data, ACMEVA_PROB_CONNECTION,
+                   "Timeout during connect (likely firewall problem)");
+}
+
+static void handshake_timeout_cb(uv_timer_t *tm)
+{
+    attempt_failed(tm->data, ACMEVA_PROB_CONNECTION,
+                   "Timeout during TLS handshake (your server may be slow or overloaded)");
+}
+
+static void on_connect(void *arg, int status)
+{
+    tlsalpn *t = arg;
+    if (status != 0) {
+        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(status));
+        return;
+    }
+    t->state = TLSALPN_HANDSHAKE;
+    uv_timer_start(t->timer, handshake_timeout_cb,
+                   acmeva_phase_ms(t->v, t->v->e->cfg->tls_timeout_ms), 0);
+    if (acmeva_conn_start_tls(t->conn, t->v->e->ssl_ctx, t->sni, acme_tls_1,
+                              sizeof(acme_tls_1)) != 0)
+        attempt_failed(t, ACMEVA_PROB_TLS, "TLS setup failed");
+}
+
+static void on_handshake(void *arg, int status, const char *reason)
+{
+    tlsalpn *t = arg;
+    if (status != 0) {
+        char what[400];
+        if (acmeva_conn_peer_spoke_http(t->conn))
+            snprintf(what, sizeof(what), "Server only speaks HTTP, not TLS");
+        else
+            snprintf(what, sizeof(what), "TLS handshake failed: %s", reason ? reason : "error");
+        attempt_failed(t, ACMEVA_PROB_TLS, what);
+        return;
+    }
+    uv_timer_stop(t->timer);
+    check_certificate(t);
+}
+
+static void try_next(tlsalpn *t)
+{
+    const acmeva_engine_config *cfg = t->v->e->cfg;
+    struct sockaddr_storage ss;
+    int fam = t->fam[t->cur];
+    acmeva_sockaddr_make(&ss, fam, t->addr[t->cur], cfg->tls_port);
+    acmeva_addr_format(fam, t->addr[t->cur], t->addr_text, sizeof(t->addr_text));
+    snprintf(t->peer, sizeof(t->peer), fam == AF_INET6 ? "[%s]:%u" : "%s:%u", t->addr_text,
+             (unsigned)cfg->tls_port);
+    acmeva_vrecord *rec = record(t);
+    free(rec->address_used);
+    rec->address_used = strdup(t->addr_text);
+    t->state = TLSALPN_CONNECTING;
+    uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, cfg->connect_timeout_ms),
+                   0);
+    int rc = acmeva_conn_connect(t->v->e->loop, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t,
+                                 &t->conn);
+    if (rc != 0)
+        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(rc));
+}
+
+static void on_lookup(void *arg, acmeva_host_addrs *a)
+{
+    tlsalpn *t = arg;
+    t->lookup = NULL;
+    acmeva_host_addrs_record(a, record(t));
+    if (a->failed) {
+        fail(t, ACMEVA_PROB_DNS, "%s", a->detail);
+        return;
+    }
+    t->n_addrs = acmeva_host_addrs_pick(a, t->fam, t->addr);
+    t->cur = 0;
+    try_next(t);
+}
+
+static void resolve_timeout_cb(uv_timer_t *tm)
+{
+    tlsalpn *t = tm->data;
+    fail(t, ACMEVA_PROB_DNS, "DNS problem: query timed out looking up A for %s",
+         t->v->job->ident_value);
+}
+
+static int tlsalpn_start(acmeva_validation *v, void **state)
+{
+    const acmeva_job *job = v->job;
+    tlsalpn *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->v = v;
+    acmeva_vrecord *rec = acmeva_result_add_record(v->result);
+    t->timer = rec ? acmeva_timer_new(v->e->loop, t) : NULL;
+    if (t->timer == NULL) {
+        free(t);
+        return -1;
+    }
+    char port[8];
+    snprintf(port, sizeof(port), "%u", (unsigned)v->e->cfg->tls_port);
+    rec->hostname = strdup(job->ident_value);
+    rec->port = strdup(port);
+    *state = t;
+
+    if (job->ident_type == ACMEVA_IDENT_IP) {
+        /* RFC 8738 §6: SNI is the reverse name; the connection goes to the address itself. */
+        int fam = inet_pton(AF_INET, job->ident_value, t->ident_ip) == 1 ? AF_INET : AF_INET6;
+        if (fam == AF_INET6 && inet_pton(AF_INET6, job->ident_value, t->ident_ip) != 1) {
+            fail(t, ACMEVA_PROB_MALFORMED, "Invalid IP identifier %s", job->ident_value);
+            return 0;
+        }
+        t->ident_ip_len = fam == AF_INET ? 4 : 16;
+        acmeva_tlsalpn01_reverse_name(fam, t->ident_ip, t->sni, sizeof(t->sni));
+        acmeva_strlist_add(&rec->addresses_resolved, job->ident_value, strlen(job->ident_value));
+        if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, t->ident_ip)) {
+            fail(t, ACMEVA_PROB_CONNECTION, "%s: IP address is reserved", job->ident_value);
+            return 0;
+        }
+        t->n_addrs = 1;
+        t->fam[0] = fam;
+        memcpy(t->addr[0], t->ident_ip, t->ident_ip_len);
+        try_next(t);
+        return 0;
+    }
+    snprintf(t->sni, sizeof(t->sni), "%s", job->ident_value);
+    t->state = TLSALPN_RESOLVING;
+    uv_timer_start(t->timer, resolve_timeout_cb, acmeva_phase_ms(v, 0), 0);
+    if (acmeva_host_lookup_start(v->e->resolver, job->ident_value, v->e->cfg->allow_private,
+                                 on_lookup, t, &t->lookup) != 0)
+        fail(t, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s",
+             job->ident_value);
+    return 0;
+}
+
+static void tlsalpn_cancel(void *state)
+{
+    tlsalpn *t = state;
+    release(t);
+    free(t);
+}
+
+const acmeva_check_ops acmeva_tlsalpn01_ops = {tlsalpn_start, tlsalpn_cancel};
