@@ -163,7 +163,11 @@ static int channel_init(acmeva_resolver *r, dns_channel *c, const char *server, 
     opts.tries = 1;
     opts.sock_state_cb = sock_state_cb;
     opts.sock_state_cb_data = c;
-    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
+    /* Thousands of queries in flight on one UDP socket: the default receive buffer (about
+     * 200 KiB) overflows under a burst of answers and every lost answer costs a retry. */
+    opts.socket_receive_buffer_size = 4 * 1024 * 1024;
+    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+               ARES_OPT_SOCK_RCVBUF;
     c->r = r;
     int rc = ares_init_options(&c->channel, &opts, mask);
     if (rc != ARES_SUCCESS) {
