@@ -112,6 +112,11 @@ static void run_line(check_run *run, const char *data, size_t len, int too_long)
     }
     if (rc != 0) {
         acmeva_result *r = acmeva_result_new_malformed(&err);
+        if (r != NULL) {
+            r->perspective = strdup(run->cfg.perspective);
+            r->rir = strdup(run->cfg.rir);
+            r->worker = strdup(run->cfg.worker_id);
+        }
         fprintf(stderr, "acmeva: malformed job%s%s: %s\n", err.id ? " " : "",
                 err.id ? err.id : "", err.detail);
         if (r != NULL)
