@@ -1,0 +1,361 @@
+/*
+ * dns-persist-01 records (draft-ietf-acme-dns-persist-02, BR 3.2.2.4.22). The rules are listed
+ * at the top of dnspersist.h; the parameter grammar is RFC 8659 §4.2's, shared with CAA.
+ */
+#include "dnspersist.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/base64.h>
+#include <openssl/sha.h>
+
+#include "caapolicy.h"
+
+#define PERSIST_QUOTE_MAX 120 /* record bytes quoted in a reason; longer ones are cut */
+
+/* ---- text output: bounded, always NUL-terminated, silently cut ------------------------- */
+
+struct text {
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+static void text_init(struct text *t, char *buf, size_t cap)
+{
+    t->buf = cap > 0 ? buf : NULL;
+    t->cap = t->buf != NULL ? cap : 0;
+    t->len = 0;
+    if (t->cap > 0)
+        t->buf[0] = '\0';
+}
+
+static void text_printf(struct text *t, const char *fmt, ...)
+{
+    if (t->cap == 0 || t->len + 1 >= t->cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    t->len += (size_t)n;
+    if (t->len >= t->cap)
+        t->len = t->cap - 1;
+}
+
+/* text_quote appends |s| in double quotes, bytes outside printable ASCII and '"', '\' as
+ * \xNN, cut after PERSIST_QUOTE_MAX bytes with "...". */
+static void text_quote(struct text *t, const char *s, size_t n)
+{
+    text_printf(t, "\"");
+    size_t shown = n < PERSIST_QUOTE_MAX ? n : PERSIST_QUOTE_MAX;
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c <= 0x7e && c != '"' && c != '\\')
+            text_printf(t, "%c", c);
+        else
+            text_printf(t, "\\x%02x", c);
+    }
+    text_printf(t, "%s\"", shown < n ? "..." : "");
+}
+
+/* ---- issuer-domain-name ----------------------------------------------------------------- */
+
+static int is_wsp(char c)
+{
+    return c == ' ' || c == '\t'; /* RFC 5234 WSP */
+}
+
+static int is_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/*
+ * issuer_span finds the issuer-domain-name of a record: the bytes before the first ';' (or
+ * all of them), WSP trimmed, one trailing dot dropped (draft §9.2 step 4). Sets [*b, *e) and
+ * *semi (the offset of the first ';', |len| when there is none).
+ */
+static void issuer_span(const char *txt, size_t len, size_t *b, size_t *e, size_t *semi)
+{
+    const char *p = len > 0 ? memchr(txt, ';', len) : NULL;
+    size_t end = p != NULL ? (size_t)(p - txt) : len;
+    *semi = end;
+    size_t start = 0;
+    while (start < end && is_wsp(txt[start]))
+        start++;
+    while (end > start && is_wsp(txt[end - 1]))
+        end--;
+    if (end > start && txt[end - 1] == '.')
+        end--;
+    *b = start;
+    *e = end;
+}
+
+/* RFC 8659 §4.2: issuer-domain-name = label *("." label),
+ * label = (ALPHA / DIGIT) *( *("-") (ALPHA / DIGIT)). */
+static int issuer_ok(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == '.') {
+            if (i == start || !is_alnum(s[start]) || !is_alnum(s[i - 1]))
+                return 0;
+            start = i + 1;
+            continue;
+        }
+        if (!is_alnum(s[i]) && s[i] != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* draft §4.2, §7.6: issuer names compare after normalization (ASCII lowercase, no trailing
+ * dot); the configured names are normalized the same way here. */
+static int issuer_is_ours(const char *s, size_t n, const char *const *issuers, size_t n_issuers)
+{
+    if (n == 0 || issuers == NULL)
+        return 0;
+    for (size_t i = 0; i < n_issuers; i++) {
+        const char *d = issuers[i];
+        if (d == NULL)
+            continue;
+        size_t dn = strlen(d);
+        if (dn > 0 && d[dn - 1] == '.')
+            dn--;
+        if (dn == n && strncasecmp(s, d, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- parameters ------------------------------------------------------------------------- */
+
+/* draft §4.1 item 5: a base-10 integer. Like Boulder's strconv.ParseInt: an optional sign,
+ * then digits, within int64. */
+static int parse_unix_seconds(const char *s, int64_t *out)
+{
+    int neg = 0;
+    if (*s == '+' || *s == '-')
+        neg = *s++ == '-';
+    if (*s == '\0')
+        return -1;
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t mag = 0;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (mag > (limit - d) / 10)
+            return -1;
+        mag = mag * 10 + d;
+    }
+    if (neg)
+        *out = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
+    else
+        *out = (int64_t)mag;
+    return 0;
+}
+
+int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out, char *err,
+                         size_t errlen)
+{
+    struct text e;
+    text_init(&e, err, errlen);
+    if (out == NULL || (txt == NULL && len > 0)) {
+        text_printf(&e, "invalid arguments");
+        return ACMEVA_PERSIST_EINVAL;
+    }
+    if (txt == NULL)
+        txt = "";
+    memset(out, 0, sizeof(*out));
+
+    size_t b, end, semi;
+    issuer_span(txt, len, &b, &end, &semi);
+    if (b == end) {
+        text_printf(&e, "missing issuer-domain-name");
+        return ACMEVA_PERSIST_ESYNTAX;
+    }
+    if (end - b > ACMEVA_PERSIST_MAX_ISSUER || !issuer_ok(txt + b, end - b)) {
+        text_printf(&e, "invalid issuer-domain-name ");
+        text_quote(&e, txt + b, end - b);
+        return ACMEVA_PERSIST_ESYNTAX;
+    }
+    for (size_t i = b; i < end; i++) {
+        char c = txt[i];
+        out->issuer[i - b] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out->issuer[end - b] = '\0';
+
+    /* The rest is "; parameters" of the RFC 8659 §4.2 issue-value (draft §4.1 item 1): parse
+     * it as a value with an empty issuer-domain-name. */
+    acmeva_caa_value val;
+    val.n_params = 0;
+    if (semi < len) {
+        char perr[128];
+        int rc = acmeva_caa_value_parse_err((const uint8_t *)txt + semi, len - semi, &val, perr,
+                                            sizeof(perr));
+        if (rc != 0) {
+            text_printf(&e, "parameters: %s", perr);
+            return ACMEVA_PERSIST_ESYNTAX;
+        }
+    }
+
+    /* draft §9.3.1: duplicate parameters are malformed; RFC 8659 §4.1: tags without case. */
+    for (size_t i = 0; i < val.n_params; i++) {
+        for (size_t j = i + 1; j < val.n_params; j++) {
+            if (strcasecmp(val.params[i].tag, val.params[j].tag) == 0) {
+                text_printf(&e, "parameter \"%s\" repeated", val.params[j].tag);
+                return ACMEVA_PERSIST_ESYNTAX;
+            }
+        }
+    }
+
+    for (size_t i = 0; i < val.n_params; i++) {
+        const acmeva_caa_param *p = &val.params[i];
+        if (strcasecmp(p->tag, "accounturi") == 0) {
+            /* ACMEVA_CAA_MAX_PARAM_VALUE + 1 == sizeof(out->account_uri) */
+            size_t n = strlen(p->value);
+            memcpy(out->account_uri, p->value, n + 1);
+            out->has_account_uri = 1;
+        } else if (strcasecmp(p->tag, "policy") == 0) {
+            /* draft §4.1 item 4: values compare without case; any other value is as if the
+             * parameter were absent. */
+            out->policy_wildcard = strcasecmp(p->value, "wildcard") == 0;
+        } else if (strcasecmp(p->tag, "persistUntil") == 0) {
+            if (parse_unix_seconds(p->value, &out->persist_until) != 0) {
+                text_printf(&e, "persistUntil \"%s\" is not a base-10 integer", p->value);
+                return ACMEVA_PERSIST_ESYNTAX;
+            }
+            out->has_persist_until = 1;
+        }
+        /* draft §4.1 item 1: unknown tags are ignored. */
+    }
+
+    /* draft §4.1 item 3, §9.3.1: accounturi is mandatory. */
+    if (!out->has_account_uri) {
+        text_printf(&e, "missing mandatory accounturi parameter");
+        return ACMEVA_PERSIST_ESYNTAX;
+    }
+    if (out->account_uri[0] == '\0') {
+        text_printf(&e, "empty accounturi parameter");
+        return ACMEVA_PERSIST_ESYNTAX;
+    }
+    return 0;
+}
+
+/* ---- judgement -------------------------------------------------------------------------- */
+
+acmeva_persist_verdict acmeva_persist_judge(const char *txt, size_t len, const char *const *issuers,
+                                            size_t n_issuers, const char *account_uri, int wildcard,
+                                            int64_t now_s, char *why, size_t why_len)
+{
+    struct text w;
+    text_init(&w, why, why_len);
+    if (txt == NULL && len > 0) {
+        text_printf(&w, "no record");
+        return ACMEVA_PERSIST_OTHER_ISSUER;
+    }
+    if (txt == NULL)
+        txt = "";
+
+    /* draft §4.3.2 step 2: records for other issuers are ignored. */
+    size_t b, e, semi;
+    issuer_span(txt, len, &b, &e, &semi);
+    if (!issuer_is_ours(txt + b, e - b, issuers, n_issuers)) {
+        text_printf(&w, "issuer-domain-name ");
+        text_quote(&w, txt + b, e - b);
+        text_printf(&w, " is not this CA's");
+        return ACMEVA_PERSIST_OTHER_ISSUER;
+    }
+
+    acmeva_persist_value v;
+    if (acmeva_persist_parse(txt, len, &v, why, why_len) != 0)
+        return ACMEVA_PERSIST_MALFORMED;
+
+    /* draft §4.1 item 3, §4.2: simple string comparison, no normalization. */
+    if (account_uri == NULL) {
+        text_printf(&w, "no account URI to compare accounturi with");
+        return ACMEVA_PERSIST_MISMATCH;
+    }
+    if (strcmp(v.account_uri, account_uri) != 0) {
+        text_printf(&w, "accounturi mismatch: expected ");
+        text_quote(&w, account_uri, strlen(account_uri));
+        text_printf(&w, ", got ");
+        text_quote(&w, v.account_uri, strlen(v.account_uri));
+        return ACMEVA_PERSIST_MISMATCH;
+    }
+    /* draft §5: only policy=wildcard extends a record to wildcard names. */
+    if (wildcard && !v.policy_wildcard) {
+        text_printf(&w, "a wildcard identifier needs policy=wildcard");
+        return ACMEVA_PERSIST_MISMATCH;
+    }
+    /* draft §4.1 item 5: after T the record is not valid for new validations. */
+    if (v.has_persist_until && now_s > v.persist_until) {
+        text_printf(&w, "persistUntil %lld is in the past (now %lld)", (long long)v.persist_until,
+                    (long long)now_s);
+        return ACMEVA_PERSIST_MISMATCH;
+    }
+    text_printf(&w, "record for issuer %s matches", v.issuer);
+    return ACMEVA_PERSIST_MATCH;
+}
+
+/* ---- draft-02 hashed account URI -------------------------------------------------------- */
+
+static int is_b64url(char c)
+{
+    return is_alnum(c) || c == '-' || c == '_';
+}
+
+int acmeva_persist_hashed_account_uri(const char *prefix, const char *domain,
+                                      const char *thumbprint, const char *account_url, char *out,
+                                      size_t outlen)
+{
+    if (out != NULL && outlen > 0)
+        out[0] = '\0';
+    if (prefix == NULL || domain == NULL || thumbprint == NULL || account_url == NULL ||
+        out == NULL || outlen == 0)
+        return ACMEVA_PERSIST_EINVAL;
+    size_t dn = strlen(domain);
+    if (dn == 0 || dn > 255) /* one length octet (draft §4.1 item 3.1) */
+        return ACMEVA_PERSIST_EINVAL;
+    /* draft §4.1 item 3.3: the 43 octets of the unpadded base64url JWK thumbprint. */
+    if (strlen(thumbprint) != 43)
+        return ACMEVA_PERSIST_EINVAL;
+    for (size_t i = 0; i < 43; i++) {
+        if (!is_b64url(thumbprint[i]))
+            return ACMEVA_PERSIST_EINVAL;
+    }
+
+    uint8_t lenbyte = (uint8_t)dn;
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, &lenbyte, 1);
+    SHA256_Update(&ctx, domain, dn);
+    SHA256_Update(&ctx, thumbprint, 43);
+    SHA256_Update(&ctx, account_url, strlen(account_url));
+    SHA256_Final(digest, &ctx);
+
+    uint8_t b64[45]; /* 44 characters (one '=') and a NUL */
+    EVP_EncodeBlock(b64, digest, sizeof(digest));
+    char hash[44];
+    for (size_t i = 0; i < 43; i++) {
+        char c = (char)b64[i];
+        hash[i] = c == '+' ? '-' : c == '/' ? '_' : c; /* RFC 4648 §5 */
+    }
+    hash[43] = '\0';
+    int n = snprintf(out, outlen, "%ssha-256/%s", prefix, hash);
+    if (n < 0 || (size_t)n >= outlen) {
+        out[0] = '\0';
+        return ACMEVA_PERSIST_ENOSPC;
+    }
+    return 0;
+}
