@@ -20,6 +20,17 @@ extern "C" {
 #define ACMEVA_TOKEN_MIN 16
 #define ACMEVA_TOKEN_MAX 256
 #define ACMEVA_DEFAULT_REPLY_TO "acmeva:v1:results"
+#define ACMEVA_THUMBPRINT_MAX 128                 /* keyAuthorization: the part after "<token>." */
+#define ACMEVA_ACCOUNT_URI_MAX 1024               /* accountUri */
+#define ACMEVA_REPLY_TO_MAX 256                   /* replyTo */
+#define ACMEVA_JOB_ISSUER_DOMAINS_MAX 16          /* caa.issuerDomains */
+#define ACMEVA_DEADLINE_MS_MAX 9007199254740992LL /* 2^53: deadlineMs */
+#define ACMEVA_RESULT_MAX_BYTES (4 * 1024 * 1024) /* acmeva_result_check_json refuses more */
+#define ACMEVA_RESULT_MAX_RECORDS 256             /* acmeva_result_add_record refuses more */
+
+/* Error codes of the codec. */
+#define ACMEVA_PROTO_EINVAL (-1) /* the document breaks a rule (the error says which) */
+#define ACMEVA_PROTO_ENOMEM (-2) /* out of memory */
 
 typedef enum {
     ACMEVA_IDENT_UNKNOWN = 0,
@@ -90,7 +101,9 @@ typedef struct acmeva_job_error {
  * major 1. On success returns 0 and sets |*out| to a new job the caller frees with
  * acmeva_job_free. On failure returns a negative value, leaves |*out| NULL and fills |err|
  * (whose |id| the caller frees with acmeva_job_error_clear). Input larger than
- * ACMEVA_JOB_MAX_BYTES is refused.
+ * ACMEVA_JOB_MAX_BYTES is refused. |err| may be NULL; it is overwritten on entry (clear a
+ * reused one first) and left empty on success. The negative value is ACMEVA_PROTO_EINVAL for a
+ * job that breaks a rule (duplicate object keys included) and ACMEVA_PROTO_ENOMEM on no memory.
  */
 int acmeva_job_parse(const char *buf, size_t len, acmeva_job **out, acmeva_job_error *err);
 /* acmeva_job_free frees |job| and everything it owns. acmeva_job_free(NULL) is a no-op. */
@@ -100,12 +113,16 @@ void acmeva_job_error_clear(acmeva_job_error *err);
 
 /* acmeva_is_dns_name returns 1 when |s| is a lowercase A-label name within DNS limits
  * (253 bytes, labels 1..63 of [a-z0-9-] not starting or ending with '-', at least two labels,
- * no trailing dot). A leading "*." is accepted only when |allow_wildcard| is set. */
+ * no trailing dot). A leading "*." is accepted only when |allow_wildcard| is set.
+ * Also refused: a last label of digits only (so an IP address never passes as a name,
+ * RFC 3696 §2) and labels of the reserved form "??--" other than "xn--" (RFC 5890 §2.3.1). */
 int acmeva_is_dns_name(const char *s, int allow_wildcard);
 /* acmeva_is_canonical_ip returns 4 or 6 when |s| is canonical IPv4 or IPv6 text (what
  * inet_ntop prints for it), else 0. */
 int acmeva_is_canonical_ip(const char *s);
-/* acmeva_is_base64url returns 1 when |s| (length |len|) is unpadded base64url. */
+/* acmeva_is_base64url returns 1 when |s| (length |len|) is unpadded base64url: at least one
+ * character, only [A-Za-z0-9_-], and a length that an encoding can have (not 4k+1), RFC 4648
+ * §5. */
 int acmeva_is_base64url(const char *s, size_t len);
 
 /* A growable list of owned strings. */
@@ -114,7 +131,8 @@ typedef struct acmeva_strlist {
     size_t n, cap;
 } acmeva_strlist;
 
-/* acmeva_strlist_add appends a copy of |s| (|len| bytes). Returns 0 or -1 on no memory. */
+/* acmeva_strlist_add appends a copy of |s| (|len| bytes). Returns 0 or -1 on no memory (or
+ * when the list already holds 65536 strings). */
 int acmeva_strlist_add(acmeva_strlist *l, const char *s, size_t len);
 /* acmeva_strlist_clear frees every string and the array and leaves |l| empty. */
 void acmeva_strlist_clear(acmeva_strlist *l);
@@ -170,25 +188,50 @@ typedef struct acmeva_result {
 acmeva_result *acmeva_result_new(void);
 /* acmeva_result_free frees |r| and everything it owns. NULL is a no-op. */
 void acmeva_result_free(acmeva_result *r);
-/* acmeva_result_add_record appends an empty record and returns it (owned by |r|), or NULL. */
+/* acmeva_result_add_record appends an empty record and returns it (owned by |r|), or NULL on
+ * no memory or when |r| already has ACMEVA_RESULT_MAX_RECORDS. The pointer is valid until the
+ * next call. */
 acmeva_vrecord *acmeva_result_add_record(acmeva_result *r);
-/* acmeva_result_set_problem sets r->problem to |type| with |detail| copied, and valid = 0. */
+/* acmeva_result_set_problem sets r->problem to |type| with |detail| copied, and valid = 0.
+ * Returns 0, ACMEVA_PROTO_EINVAL for ACMEVA_PROB_NONE (nothing changed) or ACMEVA_PROTO_ENOMEM. */
 int acmeva_result_set_problem(acmeva_result *r, acmeva_problem_type type, const char *detail);
 /* acmeva_result_new_malformed returns an invalid result with a malformed problem: |err|'s
  * id (or null) and its detail. Used for jobs that fail acmeva_job_parse. */
 acmeva_result *acmeva_result_new_malformed(const acmeva_job_error *err);
-/* acmeva_result_set_job copies the id, identifier and challenge of |job| into |r|. */
+/* acmeva_result_set_job copies the id, identifier and challenge of |job| into |r| (replacing
+ * what |r| had). Returns 0, ACMEVA_PROTO_EINVAL for NULL arguments or ACMEVA_PROTO_ENOMEM. */
 int acmeva_result_set_job(acmeva_result *r, const acmeva_job *job);
 
 /*
  * acmeva_result_to_json writes |r| as one line of compact JSON (no newline) that matches
  * proto/result.schema.json. Returns a new NUL-terminated string the caller frees with free(),
- * or NULL on no memory.
+ * or NULL on no memory. Invalid UTF-8 in any string is written as U+FFFD; NULL members and
+ * empty lists of a record are left out; "error" is written exactly when !valid (as
+ * serverInternal if no problem was set), "caa" when has_caa (its "error" null when caa_valid);
+ * NULL perspective/rir/worker are written as ""; durationMs is rounded to 0.1 ms.
  */
 char *acmeva_result_to_json(const acmeva_result *r);
 
 /* acmeva_strdup_n returns a NUL-terminated copy of |len| bytes of |s|, or NULL. */
 char *acmeva_strdup_n(const char *s, size_t len);
+
+/*
+ * acmeva_result_check_json checks that |len| bytes of |buf| are one result document of schema
+ * major 1 with every required field of proto/result.schema.json, each of the right type (and
+ * "error" present exactly when "status" is "invalid"). Returns 0 when it is; otherwise returns
+ * ACMEVA_PROTO_EINVAL (or ACMEVA_PROTO_ENOMEM) and writes "<field>: <what is wrong>" to |err|
+ * (|errlen| bytes, always NUL-terminated when |errlen| > 0; |err| may be NULL). Unknown fields
+ * are accepted, as readers of a major must accept additions. Used by `acmeva submit --wait`.
+ */
+int acmeva_result_check_json(const char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * acmeva_utf8_sanitize returns a NUL-terminated copy of |len| bytes of |s| in which every byte
+ * that does not start a well-formed UTF-8 sequence (RFC 3629 §4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) and every NUL is replaced by U+FFFD. The caller frees the
+ * copy with free(). Returns NULL on no memory.
+ */
+char *acmeva_utf8_sanitize(const char *s, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,226 @@
+/*
+ * A reader's check of a result document (proto/result.schema.json): every required field
+ * present with the right type. What a worker sends back is checked before a tool trusts it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "acmeva/proto.h"
+
+typedef struct {
+    char *buf;
+    size_t len;
+} check_err;
+
+static int bad(check_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int bad(check_err *e, const char *fmt, ...)
+{
+    if (e->buf != NULL && e->len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->buf, e->len, fmt, ap);
+        va_end(ap);
+    }
+    return ACMEVA_PROTO_EINVAL;
+}
+
+static int is_int_ge(json_t *v, json_int_t min)
+{
+    return json_is_integer(v) && json_integer_value(v) >= min;
+}
+
+/* check_string_member: |key| of |obj| must be a string (when |required|, or when present). */
+static int check_string_member(json_t *obj, const char *path, const char *key, int required,
+                               check_err *e)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return required ? bad(e, "%s%s: missing (required string)", path, key) : 0;
+    if (!json_is_string(v))
+        return bad(e, "%s%s: must be a string", path, key);
+    return 0;
+}
+
+static int check_string_array_member(json_t *obj, const char *path, const char *key, check_err *e)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    if (!json_is_array(v))
+        return bad(e, "%s%s: must be an array of strings", path, key);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (!json_is_string(json_array_get(v, i)))
+            return bad(e, "%s%s[%zu]: must be a string", path, key, i);
+    return 0;
+}
+
+/* check_problem: an RFC 8555 §6.7 problem document with an ACME error URN. */
+static int check_problem(json_t *p, const char *path, check_err *e)
+{
+    static const char urn[] = "urn:ietf:params:acme:error:";
+    if (!json_is_object(p))
+        return bad(e, "%s: must be a problem object", path);
+    json_t *type = json_object_get(p, "type");
+    if (!json_is_string(type))
+        return bad(e, "%s.type: missing or not a string", path);
+    if (strncmp(json_string_value(type), urn, sizeof(urn) - 1) != 0 ||
+        json_string_length(type) == sizeof(urn) - 1)
+        return bad(e, "%s.type: not an ACME error URN (%s<name>)", path, urn);
+    if (!json_is_string(json_object_get(p, "detail")))
+        return bad(e, "%s.detail: missing or not a string", path);
+    json_t *status = json_object_get(p, "status");
+    if (!json_is_integer(status) || json_integer_value(status) < 100 ||
+        json_integer_value(status) > 599)
+        return bad(e, "%s.status: missing or not an HTTP status code", path);
+    return 0;
+}
+
+static int check_status(json_t *obj, const char *path, check_err *e)
+{
+    const char *s = json_string_value(json_object_get(obj, "status"));
+    if (s == NULL || (strcmp(s, "valid") != 0 && strcmp(s, "invalid") != 0))
+        return bad(e, "%sstatus: missing, or not \"valid\" or \"invalid\"", path);
+    return strcmp(s, "valid") == 0;
+}
+
+static int check_records(json_t *root, check_err *e)
+{
+    static const char *const strings[] = {"url",    "hostname", "port",         "addressUsed",
+                                          "dnssec", "rcode",    "matchedRecord"};
+    static const char *const lists[] = {"addressesResolved", "addressesTried", "resolverAddrs",
+                                        "records"};
+    json_t *records = json_object_get(root, "validationRecord");
+    if (!json_is_array(records))
+        return bad(e, "validationRecord: missing or not an array");
+    for (size_t i = 0; i < json_array_size(records); i++) {
+        json_t *rec = json_array_get(records, i);
+        char path[48];
+        snprintf(path, sizeof(path), "validationRecord[%zu].", i);
+        if (!json_is_object(rec))
+            return bad(e, "validationRecord[%zu]: must be an object", i);
+        for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++)
+            if (check_string_member(rec, path, strings[k], 0, e) < 0)
+                return ACMEVA_PROTO_EINVAL;
+        for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+            if (check_string_array_member(rec, path, lists[k], e) < 0)
+                return ACMEVA_PROTO_EINVAL;
+    }
+    return 0;
+}
+
+static int check_caa(json_t *root, check_err *e)
+{
+    json_t *caa = json_object_get(root, "caa");
+    if (caa == NULL)
+        return 0;
+    if (!json_is_object(caa))
+        return bad(e, "caa: must be an object");
+    int valid = check_status(caa, "caa.", e);
+    if (valid < 0)
+        return valid;
+    json_t *found = json_object_get(caa, "foundAt");
+    if (found == NULL || !(json_is_null(found) || json_is_string(found)))
+        return bad(e, "caa.foundAt: missing, or not a string or null");
+    if (check_string_array_member(caa, "caa.", "records", e) < 0 ||
+        check_string_member(caa, "caa.", "note", 0, e) < 0)
+        return ACMEVA_PROTO_EINVAL;
+    json_t *err = json_object_get(caa, "error");
+    if (err == NULL)
+        return bad(e, "caa.error: missing (null or a problem object)");
+    if (valid && !json_is_null(err))
+        return bad(e, "caa.error: must be null when caa.status is \"valid\"");
+    if (!valid && check_problem(err, "caa.error", e) < 0)
+        return ACMEVA_PROTO_EINVAL;
+    return 0;
+}
+
+static int check_result(json_t *root, check_err *e)
+{
+    if (!json_is_object(root))
+        return bad(e, "result: not a JSON object");
+    json_t *v = json_object_get(root, "v");
+    if (!json_is_integer(v))
+        return bad(e, "v: missing or not an integer");
+    if (json_integer_value(v) != ACMEVA_SCHEMA_MAJOR)
+        return bad(e, "v: schema major %lld, this reader speaks %d",
+                   (long long)json_integer_value(v), ACMEVA_SCHEMA_MAJOR);
+    json_t *id = json_object_get(root, "id");
+    if (id == NULL || !(json_is_null(id) || json_is_string(id)))
+        return bad(e, "id: missing, or not a string or null");
+    int valid = check_status(root, "", e);
+    if (valid < 0)
+        return valid;
+
+    json_t *ident = json_object_get(root, "identifier");
+    if (ident != NULL) {
+        if (!json_is_object(ident))
+            return bad(e, "identifier: must be an object");
+        const char *t = json_string_value(json_object_get(ident, "type"));
+        if (t == NULL || (strcmp(t, "dns") != 0 && strcmp(t, "ip") != 0))
+            return bad(e, "identifier.type: missing, or not \"dns\" or \"ip\"");
+        if (check_string_member(ident, "identifier.", "value", 1, e) < 0)
+            return ACMEVA_PROTO_EINVAL;
+    }
+    json_t *chall = json_object_get(root, "challenge");
+    if (chall != NULL) {
+        if (!json_is_object(chall))
+            return bad(e, "challenge: must be an object");
+        if (check_string_member(chall, "challenge.", "type", 1, e) < 0 ||
+            check_string_member(chall, "challenge.", "token", 0, e) < 0)
+            return ACMEVA_PROTO_EINVAL;
+    }
+    if (check_records(root, e) < 0)
+        return ACMEVA_PROTO_EINVAL;
+
+    /* DESIGN.md "Result": error is present exactly when status is invalid. */
+    json_t *err = json_object_get(root, "error");
+    if (valid && err != NULL)
+        return bad(e, "error: present although status is \"valid\"");
+    if (!valid && err == NULL)
+        return bad(e, "error: missing (required when status is \"invalid\")");
+    if (!valid && check_problem(err, "error", e) < 0)
+        return ACMEVA_PROTO_EINVAL;
+    if (check_caa(root, e) < 0)
+        return ACMEVA_PROTO_EINVAL;
+
+    if (check_string_member(root, "", "perspective", 1, e) < 0 ||
+        check_string_member(root, "", "rir", 1, e) < 0 ||
+        check_string_member(root, "", "worker", 1, e) < 0)
+        return ACMEVA_PROTO_EINVAL;
+    if (!is_int_ge(json_object_get(root, "attempt"), 1))
+        return bad(e, "attempt: missing or not an integer >= 1");
+    if (!is_int_ge(json_object_get(root, "startedMs"), 0))
+        return bad(e, "startedMs: missing or not an integer >= 0");
+    json_t *dur = json_object_get(root, "durationMs");
+    if (!json_is_number(dur) || json_number_value(dur) < 0)
+        return bad(e, "durationMs: missing or not a number >= 0");
+    return 0;
+}
+
+int acmeva_result_check_json(const char *buf, size_t len, char *err, size_t errlen)
+{
+    check_err e = {err, errlen};
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (len > ACMEVA_RESULT_MAX_BYTES)
+        return bad(&e, "result: %zu bytes is more than the limit of %d bytes", len,
+                   ACMEVA_RESULT_MAX_BYTES);
+    if (buf == NULL && len > 0)
+        return bad(&e, "result: no input");
+    json_error_t je;
+    json_t *root = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (root == NULL) {
+        if (json_error_code(&je) == json_error_out_of_memory) {
+            bad(&e, "result: out of memory");
+            return ACMEVA_PROTO_ENOMEM;
+        }
+        return bad(&e, "result: not valid JSON (line %d column %d)", je.line, je.column);
+    }
+    int rc = check_result(root, &e);
+    json_decref(root);
+    return rc;
+}
