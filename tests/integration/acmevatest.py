@@ -15,8 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+
+sys.dont_write_bytecode = True  # tests import fixtures; leave no __pycache__ in the tree
 
 BUILD = os.environ.get("ACMEVA_BUILD_DIR", "")
 SOURCE = os.environ.get("ACMEVA_SOURCE_DIR", os.path.dirname(os.path.dirname(
@@ -116,12 +119,15 @@ class Fixture:
     """A fixture server from tests/fixtures started on loopback; stopped by stop()."""
 
     def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        # The fixture's log goes to a file: a pipe nobody reads would fill up and stall it.
+        self.log = tempfile.NamedTemporaryFile(prefix="acmeva-fixture-", suffix=".log",
+                                               delete=False)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("READY "):
-            err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             self.stop()
+            with open(self.log.name) as f:
+                err = f.read()[-4000:]
             raise RuntimeError(f"fixture {argv[1:2]} did not start: {line!r} {err}")
         self.port = int(line.split()[1])
 
@@ -133,6 +139,9 @@ class Fixture:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+        os.unlink(self.log.name)
 
 
 class Checks:
@@ -165,3 +174,280 @@ class Checks:
     def done(self):
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(0 if self.failed == 0 and self.passed > 0 else 1)
+
+
+# ---- Redis and acmeva-worker (test_worker_*.py, test_submit*.py) ----------------------------
+# Each worker test starts a redis-server of its own (tests/run.sh puts it on PATH), so that it
+# can restart, kill or reconfigure it without touching any other test.
+
+class RedisError(Exception):
+    pass
+
+
+class RedisClient:
+    """A minimal synchronous RESP2 client (the tests need no Python Redis package)."""
+
+    def __init__(self, port, host="127.0.0.1", user=None, password=None, timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        if password is not None:
+            self.call(*(["AUTH"] + ([user] if user else []) + [password]))
+
+    def close(self):
+        self.sock.close()
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionError("redis closed the connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            data = self.sock.recv(max(65536, n + 2 - len(self.buf)))
+            if not data:
+                raise ConnectionError("redis closed the connection")
+            self.buf += data
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RedisError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise RedisError(f"bad reply {line!r}")
+
+    @staticmethod
+    def _encode(args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if not isinstance(a, bytes):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def pipeline(self, commands):
+        """Sends every command at once; returns the replies (errors as RedisError values)."""
+        self.sock.sendall(b"".join(self._encode(c) for c in commands))
+        return [self._reply() for _ in commands]
+
+    def call(self, *args):
+        r = self.pipeline([args])[0]
+        if isinstance(r, RedisError):
+            raise r
+        return r
+
+
+class RedisServer:
+    """redis-server on a free loopback port with a data directory of its own; stop() ends it.
+    |appendonly| keeps the data across restart(); |extra| are more redis-server arguments."""
+
+    def __init__(self, appendonly=False, extra=(), password=None):
+        import tempfile
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="acmeva-redis-")
+        self.appendonly = appendonly
+        self.extra = list(extra)
+        self.password = password  # of the default user, for the test's own client
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes" if self.appendonly else "no", "--dir", self.dir,
+                "--logfile", os.path.join(self.dir, "redis.log")] + self.extra
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                cl = self.client()
+                cl.call("EXISTS", "x")  # refused with LOADING until the data is loaded
+                cl.close()
+                return
+            except (OSError, RedisError):
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+
+    def client(self, user=None, password=None):
+        if password is None and user is None:
+            password = self.password
+        return RedisClient(self.port, user=user, password=password)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def restart(self, down_seconds=0.0):
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+    def cleanup(self):
+        import shutil
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class WorkerProc:
+    """acmeva-worker running in the background, its stderr (the log) kept in a file."""
+
+    def __init__(self, args, name="worker"):
+        import tempfile
+        self.logf = tempfile.NamedTemporaryFile(prefix=f"acmeva-{name}-", suffix=".log",
+                                                delete=False)
+        self.proc = subprocess.Popen([WORKER] + args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.logf)
+        self.pid = self.proc.pid
+
+    def log(self):
+        with open(self.logf.name, errors="replace") as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout=30):
+        """Returns the exit status, or None if it is still running after |timeout| s."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=30):
+        self.signal(signal.SIGTERM)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.proc.kill()
+            self.proc.wait()
+        return rc
+
+    def cleanup(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self.logf.close()
+        try:
+            os.unlink(self.logf.name)
+        except OSError:
+            pass
+
+
+def cts_engine_args(cts):
+    """Engine options that point a worker at pebble-challtestsrv on loopback."""
+    return ["--allow-private-addresses", "--resolver", cts.dns, "--http-port", str(cts.http_port),
+            "--https-port", str(cts.https_port), "--tls-port", str(cts.tlsalpn_port)]
+
+
+def wait_until(cond, timeout, interval=0.05):
+    """Polls cond() until it returns a true value (returned) or |timeout| s pass (None)."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() > deadline:
+            return None
+        time.sleep(interval)
+
+
+JOBS_STREAM = "acmeva:v1:jobs:default"
+RESULTS_STREAM = "acmeva:v1:results"
+DEAD_STREAM = "acmeva:v1:dead"
+
+
+def wait_group(client, stream=JOBS_STREAM, consumers=1, timeout=15):
+    """Waits until the group "acmeva" exists on |stream| with at least |consumers| consumers
+    that have read from it (workers create the group with $: enqueue only after this)."""
+    def ready():
+        try:
+            groups = client.call("XINFO", "GROUPS", stream)
+        except RedisError:
+            return False
+        for g in groups:
+            d = dict(zip(g[::2], g[1::2]))
+            if d.get(b"name") == b"acmeva":
+                return d.get(b"consumers", 0) >= consumers
+        return False
+    return wait_until(ready, timeout)
+
+
+def enqueue(client, jobs, stream=JOBS_STREAM):
+    """XADDs each job (a dict, a str or bytes) as field "job"; returns the entry ids."""
+    cmds = []
+    for j in jobs:
+        body = j if isinstance(j, (str, bytes)) else json.dumps(j)
+        cmds.append(["XADD", stream, "*", "job", body])
+    ids = []
+    for i in range(0, len(cmds), 500):
+        for r in client.pipeline(cmds[i:i + 500]):
+            if isinstance(r, RedisError):
+                raise r
+            ids.append(r.decode())
+    return ids
+
+
+def stream_entries(client, stream):
+    """Every entry of |stream| as (id, {field: value}) with str fields and values."""
+    out, start = [], "-"
+    while True:
+        batch = client.call("XRANGE", stream, start, "+", "COUNT", 1000)
+        if not batch:
+            return out
+        for eid, fields in batch:
+            f = {fields[i].decode(): fields[i + 1].decode(errors="replace")
+                 for i in range(0, len(fields), 2)}
+            out.append((eid.decode(), f))
+        last = batch[-1][0].decode()
+        ms, seq = last.split("-")
+        start = f"{ms}-{int(seq) + 1}"
+
+
+def stream_results(client, stream=RESULTS_STREAM):
+    """The result documents on |stream|, parsed, in order."""
+    return [json.loads(f["result"]) for _, f in stream_entries(client, stream) if "result" in f]
+
+
+def pending_count(client, stream=JOBS_STREAM, consumer=None):
+    """How many entries of the group are pending (for one consumer when given)."""
+    try:
+        if consumer is None:
+            return client.call("XPENDING", stream, "acmeva")[0]
+        return len(client.call("XPENDING", stream, "acmeva", "-", "+", 100000, consumer))
+    except RedisError:
+        return 0
+
+
+def run_submit(args, stdin=None, timeout=120):
+    """Runs `acmeva submit`; returns (exit status, [result dicts from stdout], stderr)."""
+    p = subprocess.run([ACMEVA, "submit"] + args, input=stdin, capture_output=True, text=True,
+                       timeout=timeout)
+    results = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    return p.returncode, results, p.stderr
