@@ -69,7 +69,7 @@ static void finish(tlsalpn *t, int ok)
 
 static void fail(tlsalpn *t, acmeva_problem_type type, const char *fmt, ...)
 {
-    char detail[1024];
+    char detail[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
@@ -122,12 +122,15 @@ static void check_certificate(tlsalpn *t)
     const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(certs, 0);
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256((const uint8_t *)job->key_authorization, strlen(job->key_authorization), digest);
-    char reason[512];
+    char reason[ACMEVA_CERT_REASON_MAX];
     int is_ip = job->ident_type == ACMEVA_IDENT_IP;
-    if (acmeva_tlsalpn01_check_cert(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), is_ip,
-                                    is_ip ? NULL : job->ident_value, t->ident_ip,
-                                    t->ident_ip_len, digest, reason, sizeof(reason)) != 0) {
-        fail(t, ACMEVA_PROB_UNAUTHORIZED,
+    int rc = acmeva_tlsalpn01_check_cert(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), is_ip,
+                                         is_ip ? NULL : job->ident_value, t->ident_ip,
+                                         t->ident_ip_len, digest, reason, sizeof(reason));
+    if (rc != 0) {
+        /* A certificate that is not even well-formed DER is a tls problem (Boulder: the TLS
+         * stack refuses it); a well-formed one that proves nothing is unauthorized. */
+        fail(t, rc == ACMEVA_CERT_EMALFORMED ? ACMEVA_PROB_TLS : ACMEVA_PROB_UNAUTHORIZED,
              "Incorrect validation certificate for tls-alpn-01 challenge. Requested %s from %s. %s",
              t->sni, t->peer, reason);
         return;
