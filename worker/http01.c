@@ -270,8 +270,13 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
         return;
     }
     if (acmeva_redirect_resolve(&h->url, loc, loc_len, &pol, &next, detail, sizeof(detail)) != 0) {
+        /* Boulder names the refused target when it could be parsed, else the current URL. */
+        char target[HTTP01_URL_MAX];
+        if (next.path != NULL && acmeva_url_format(&next, target, sizeof(target)) == 0)
+            fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", h->addr_text, target, detail);
+        else
+            fail_fetch(h, detail);
         acmeva_url_clear(&next);
-        fail_fetch(h, detail);
         return;
     }
     char text[HTTP01_URL_MAX];
@@ -428,8 +433,11 @@ static void hop_begin(http01 *h)
         int fam = h->url.host_is_ip == 6 ? AF_INET6 : AF_INET;
         acmeva_strlist_add(&rec->addresses_resolved, h->url.host, strlen(h->url.host));
         if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, h->url.ip)) {
-            fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: IP address is reserved",
-                 h->url.host, h->url_text);
+            fail(h, ACMEVA_PROB_CONNECTION,
+                 "%s: Fetching %s: Invalid host: IP address is in a reserved address block: "
+                 "%s: %s",
+                 h->url.host, h->url_text, acmeva_addr_reserved_rfc(fam, h->url.ip),
+                 acmeva_addr_reserved_name(fam, h->url.ip));
             return;
         }
         h->n_addrs = 1;

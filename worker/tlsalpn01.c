@@ -261,7 +261,10 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
         acmeva_tlsalpn01_reverse_name(fam, t->ident_ip, t->sni, sizeof(t->sni));
         acmeva_strlist_add(&rec->addresses_resolved, job->ident_value, strlen(job->ident_value));
         if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, t->ident_ip)) {
-            fail(t, ACMEVA_PROB_CONNECTION, "%s: IP address is reserved", job->ident_value);
+            fail(t, ACMEVA_PROB_CONNECTION,
+                 "%s: IP address is in a reserved address block: %s: %s", job->ident_value,
+                 acmeva_addr_reserved_rfc(fam, t->ident_ip),
+                 acmeva_addr_reserved_name(fam, t->ident_ip));
             return 0;
         }
         t->n_addrs = 1;
