@@ -97,7 +97,7 @@ static void finish(http01 *h, int ok)
 
 static void fail(http01 *h, acmeva_problem_type type, const char *fmt, ...)
 {
-    char detail[1024];
+    char detail[2 * HTTP01_URL_MAX + 1024]; /* room for two URLs and a reason */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
