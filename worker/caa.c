@@ -84,24 +84,30 @@ static void decide(caa_check *c)
         }
         if (l->n_caa == 0)
             continue;
-        /* The relevant record set (RFC 8659 §3): the closest non-empty one. */
+        /* The relevant record set (RFC 8659 §3): the closest non-empty one. The parsed
+         * records own the tags that recs[] points to, so both live until the decision. */
         acmeva_caa_record recs[CAA_MAX_RELEVANT];
+        acmeva_caa_rr *parsed = calloc(CAA_MAX_RELEVANT, sizeof(*parsed));
         size_t n = 0;
+        if (parsed == NULL) {
+            finish(c, 0, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
+            return;
+        }
         const uint8_t *p = l->rrs, *end = l->rrs + l->rrs_len;
         while (p + 2 <= end && n < CAA_MAX_RELEVANT) {
             size_t len = (size_t)p[0] << 8 | p[1];
-            acmeva_caa_rr rr;
-            if (acmeva_dns_caa_parse(p + 2, len, &rr) == 0) {
-                recs[n].flags = rr.flags;
-                recs[n].tag = rr.tag;
-                recs[n].tag_len = rr.tag_len;
-                recs[n].value = rr.value;
-                recs[n].value_len = rr.value_len;
+            acmeva_caa_rr *rrp = &parsed[n];
+            if (acmeva_dns_caa_parse(p + 2, len, rrp) == 0) {
+                recs[n].flags = rrp->flags;
+                recs[n].tag = rrp->tag;
+                recs[n].tag_len = rrp->tag_len;
+                recs[n].value = rrp->value;
+                recs[n].value_len = rrp->value_len;
                 /* Keep the record text for the result: "flags tag value", escaped. */
-                char *val = acmeva_escape_dup(rr.value, rr.value_len, 0);
-                char *tag = acmeva_escape_dup((const uint8_t *)rr.tag, rr.tag_len, 0);
+                char *val = acmeva_escape_dup(rrp->value, rrp->value_len, 0);
+                char *tag = acmeva_escape_dup((const uint8_t *)rrp->tag, rrp->tag_len, 0);
                 char text[1400];
-                int tl = snprintf(text, sizeof(text), "%u %s \"%s\"", rr.flags, tag ? tag : "",
+                int tl = snprintf(text, sizeof(text), "%u %s \"%s\"", rrp->flags, tag ? tag : "",
                                   val ? val : "");
                 if (tl > 0)
                     acmeva_strlist_add(&r->caa_records, text,
@@ -133,7 +139,9 @@ static void decide(caa_check *c)
         acmeva_caa_request req = {issuers, n_issuers, job->wildcard, job->account_uri,
                                   acmeva_chall_type_name(job->chall_type)};
         char reason[256];
-        if (acmeva_caa_permits(recs, n, &req, reason, sizeof(reason)) == 1) {
+        int permitted = acmeva_caa_permits(recs, n, &req, reason, sizeof(reason)) == 1;
+        free(parsed);
+        if (permitted) {
             finish(c, 1, ACMEVA_PROB_NONE, NULL);
             return;
         }

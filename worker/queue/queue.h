@@ -1,0 +1,138 @@
+/*
+ * The Redis layer of acmeva: the consumer loop of the daemon `acmeva-worker` (Redis Streams,
+ * consumer group "acmeva", at-least-once delivery) and the pieces it shares with
+ * `acmeva submit` (Redis URLs, reconnect backoff, logging). The validation engine knows
+ * nothing of Redis; every Redis detail lives here. DESIGN.md "Redis keys" fixes the names.
+ */
+#ifndef ACMEVA_QUEUE_H
+#define ACMEVA_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acmeva/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* DESIGN.md "Redis keys (schema major 1)". */
+#define ACMEVA_JOBS_STREAM_PREFIX "acmeva:v1:jobs:"
+#define ACMEVA_GROUP "acmeva"
+#define ACMEVA_DEAD_STREAM "acmeva:v1:dead"
+#define ACMEVA_DEFAULT_REDIS_URL "redis://127.0.0.1:6379"
+#define ACMEVA_PERSPECTIVE_MAX 64
+
+/* A parsed redis://[user:pass@]host[:port][/db] URL. Every string is owned. */
+typedef struct acmeva_redis_url {
+    char *host;     /* a name, an IPv4 address or an IPv6 address (without brackets) */
+    uint16_t port;  /* default 6379 */
+    char *user;     /* NULL: no user (AUTH pass) */
+    char *password; /* NULL: no AUTH */
+    int db;         /* default 0 */
+} acmeva_redis_url;
+
+/*
+ * acmeva_redis_url_parse parses |url| into |out| (which it initialises first). User and
+ * password may be percent-encoded. Returns 0, or a negative error after writing one line
+ * (which never contains the password) to |err|; |out| then holds nothing to free.
+ */
+int acmeva_redis_url_parse(const char *url, acmeva_redis_url *out, char *err, size_t errlen);
+
+/* acmeva_redis_url_clear frees what |u| owns and leaves it empty. NULL is a no-op. */
+void acmeva_redis_url_clear(acmeva_redis_url *u);
+
+/*
+ * acmeva_redis_url_masked writes |u| as a URL whose password is replaced by "***"
+ * ("redis://user:***@host:port/db"), for logs. Returns 0, or -1 when |buf| is too small
+ * (it then holds a truncated, still masked, string).
+ */
+int acmeva_redis_url_masked(const acmeva_redis_url *u, char *buf, size_t len);
+
+/*
+ * acmeva_backoff_ms returns the delay before reconnect attempt |failures| (0 for the first
+ * retry): 100 ms doubling up to a cap of 5 s, with "equal jitter": a value in [d/2, d]
+ * picked by |rnd| (any random 32 bits), so that workers that lost Redis together do not all
+ * come back at the same instant.
+ */
+int64_t acmeva_backoff_ms(unsigned failures, uint32_t rnd);
+
+/* acmeva_perspective_ok returns 1 when |s| is a usable perspective name:
+ * 1..ACMEVA_PERSPECTIVE_MAX bytes of [A-Za-z0-9._-] (it becomes part of a Redis key). */
+int acmeva_perspective_ok(const char *s);
+
+/* acmeva_parse_int parses |s| as a decimal integer in [min, max] (no sign for min >= 0, no
+ * trailing bytes). Returns 0 and sets |*out|, or -1. */
+int acmeva_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* ---- logging (stderr, one line per event) -------------------------------------------------- */
+
+typedef enum {
+    ACMEVA_LOG_TEXT = 0, /* 2025-01-01T00:00:00.000Z info msg k=v k="v w" */
+    ACMEVA_LOG_JSON,     /* {"time":"...","level":"info","msg":"...","k":"v"} */
+} acmeva_log_format;
+
+typedef enum { ACMEVA_LF_STR, ACMEVA_LF_INT, ACMEVA_LF_DBL } acmeva_log_kind;
+
+/* One key/value of a log line (left out when |key| is NULL). Strings are escaped on output (they may carry bytes from the
+ * queue or from Redis). A NULL string is written as null (JSON) or "-" (text). */
+typedef struct acmeva_log_field {
+    const char *key;
+    acmeva_log_kind kind;
+    const char *s;
+    int64_t i;
+    double d;
+} acmeva_log_field;
+
+#define ACMEVA_LS(k, v) ((acmeva_log_field){(k), ACMEVA_LF_STR, (v), 0, 0})
+#define ACMEVA_LI(k, v) ((acmeva_log_field){(k), ACMEVA_LF_INT, NULL, (int64_t)(v), 0})
+#define ACMEVA_LD(k, v) ((acmeva_log_field){(k), ACMEVA_LF_DBL, NULL, 0, (double)(v)})
+
+/* acmeva_log_set_format picks the format of every later line (default text). Call it before
+ * any thread logs. */
+void acmeva_log_set_format(acmeva_log_format f);
+
+/* acmeva_log writes one line with |level| ("info", "warn", "error"), |msg| and |n| fields to
+ * stderr in a single write(2), so that lines of concurrent threads never interleave. */
+void acmeva_log(const char *level, const char *msg, const acmeva_log_field *fields, size_t n);
+
+#define ACMEVA_LOG(level, msg, ...)                                                             \
+    acmeva_log((level), (msg), (const acmeva_log_field[]){__VA_ARGS__},                         \
+               sizeof((const acmeva_log_field[]){__VA_ARGS__}) / sizeof(acmeva_log_field))
+#define ACMEVA_LOG0(level, msg) acmeva_log((level), (msg), NULL, 0)
+
+/* ---- the daemon ----------------------------------------------------------------------------- */
+
+/* The options of acmeva-worker that are not engine options (DESIGN.md "Commands"). */
+typedef struct acmeva_worker_options {
+    acmeva_redis_url redis;
+    char *perspective;        /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
+    int threads;              /* event-loop threads; default: the number of cores */
+    int64_t max_inflight;     /* per thread: jobs held (running or awaiting their ack) */
+    int64_t claim_idle_ms;    /* 0: 2 x the engine timeout */
+    int64_t max_deliveries;   /* a job delivered more often than this is dead-lettered */
+    int64_t grace_ms;         /* shutdown grace period */
+    int64_t results_maxlen;   /* XADD MAXLEN ~ of the result and dead-letter streams */
+    int64_t block_ms;         /* XREADGROUP BLOCK; default 1000 */
+} acmeva_worker_options;
+
+/* acmeva_worker_options_init sets every default (redis://127.0.0.1:6379, perspective
+ * "default", the number of cores, 1000 in flight, 5 deliveries, 10 s grace, 1000000 results).
+ * Returns 0 or -1 on no memory. */
+int acmeva_worker_options_init(acmeva_worker_options *o);
+/* acmeva_worker_options_clear frees what |o| owns. */
+void acmeva_worker_options_clear(acmeva_worker_options *o);
+
+/*
+ * acmeva_worker_run runs the daemon until SIGTERM or SIGINT: |o->threads| threads, each with
+ * its own libuv loop, engine (on |cfg|, shared read-only with one shared SSL_CTX) and Redis
+ * connections. Logs its effective configuration first. Returns the process exit status:
+ * 0 after a signal and an orderly stop, 1 when it could not start.
+ */
+int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
