@@ -308,7 +308,12 @@ static void response_done(http01 *h)
     size_t loc_len = 0;
     const char *loc = acmeva_httpreader_location(&h->reader, &loc_len);
     /* Boulder follows 301, 302, 307 and 308 only; a 303 or any other status fails below. */
-    if ((status == 301 || status == 302 || status == 307 || status == 308) && loc != NULL) {
+    int followed = status == 301 || status == 302 || status == 307 || status == 308;
+    if (followed && acmeva_httpreader_location_too_long(&h->reader)) {
+        fail_fetch(h, "Redirect target too long");
+        return;
+    }
+    if (followed && loc != NULL) {
         follow_redirect(h, loc, loc_len);
         return;
     }
