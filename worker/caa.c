@@ -24,8 +24,8 @@ typedef struct caa_level {
     int done;
     int failed;
     char error[400];
-    size_t n_caa;     /* CAA records in the answer */
-    uint8_t *rrs;     /* copies of the CAA rdata, each prefixed by a 2-byte length */
+    size_t n_caa; /* CAA records in the answer */
+    uint8_t *rrs; /* copies of the CAA rdata, each prefixed by a 2-byte length */
     size_t rrs_len;
     char resolver[64];
     int secure;
@@ -167,8 +167,8 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
         l->failed = !(ans->status == ACMEVA_DNS_OK && ans->msg->rcode == ACMEVA_RCODE_NXDOMAIN);
     } else if (ans->msg->tc) {
         l->failed = 1;
-        snprintf(l->error, sizeof(l->error),
-                 "DNS problem: truncated answer looking up CAA for %s", l->name);
+        snprintf(l->error, sizeof(l->error), "DNS problem: truncated answer looking up CAA for %s",
+                 l->name);
     } else {
         l->secure = ans->msg->ad;
         size_t need = 0;

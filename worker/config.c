@@ -17,7 +17,8 @@ const char acmeva_engine_config_usage[] =
     "  --tls-port N              port of tls-alpn-01 connections (default 443)\n"
     "  --allow-private-addresses dial reserved and private addresses, loopback included\n"
     "                            (default off; for tests only, never in production)\n"
-    "  --user-agent S            User-Agent of http-01 requests (default acmeva/" "0.1)\n"
+    "  --user-agent S            User-Agent of http-01 requests (default acmeva/"
+    "0.1)\n"
     "  --timeout-ms N            deadline of a job that has none, and cap of any job's\n"
     "                            deadline (default 30000)\n"
     "  --issuer-domain D         the CA's CAA issuer domain name (repeatable, at most 16)\n"
@@ -99,8 +100,7 @@ static int parse_num(const char *opt, const char *v, long long min, long long ma
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0' || n < min || n > max) {
-        fprintf(stderr, "acmeva: %s: '%s' is not a number from %lld to %lld\n", opt, v, min,
-                max);
+        fprintf(stderr, "acmeva: %s: '%s' is not a number from %lld to %lld\n", opt, v, min, max);
         return -1;
     }
     *out = n;

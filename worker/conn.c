@@ -193,8 +193,8 @@ static void connect_cb(uv_connect_t *req, int status)
     c->cbs.on_connect(c->arg, status);
 }
 
-int acmeva_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
-                        const acmeva_conn_cbs *cbs, void *arg, acmeva_conn **out)
+int acmeva_conn_connect(uv_loop_t *loop, const struct sockaddr *addr, const acmeva_conn_cbs *cbs,
+                        void *arg, acmeva_conn **out)
 {
     *out = NULL;
     acmeva_conn *c = calloc(1, sizeof(*c));

@@ -40,8 +40,8 @@ const char *acmeva_conn_error_text(int status);
  * acmeva_conn_connect starts a TCP connection to |addr|. The callbacks run later from the
  * loop until acmeva_conn_close. Returns 0 or a libuv error (then no callback runs).
  */
-int acmeva_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
-                        const acmeva_conn_cbs *cbs, void *arg, acmeva_conn **out);
+int acmeva_conn_connect(uv_loop_t *loop, const struct sockaddr *addr, const acmeva_conn_cbs *cbs,
+                        void *arg, acmeva_conn **out);
 
 /*
  * acmeva_conn_start_tls starts a TLS client handshake on a connected |c| with |ssl_ctx|

@@ -169,8 +169,7 @@ static void txt_timeout_cb(uv_timer_t *t)
 {
     txt_check *c = t->data;
     char detail[400];
-    snprintf(detail, sizeof(detail), "DNS problem: query timed out looking up TXT for %s",
-             c->name);
+    snprintf(detail, sizeof(detail), "DNS problem: query timed out looking up TXT for %s", c->name);
     fail(c, ACMEVA_PROB_DNS, detail);
 }
 

@@ -199,8 +199,8 @@ static void deferred_finish_cb(uv_timer_t *t)
     validation_finish(v);
 }
 
-int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt,
-                           acmeva_validation_cb cb, void *arg, acmeva_validation **handle)
+int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt, acmeva_validation_cb cb,
+                           void *arg, acmeva_validation **handle)
 {
     const acmeva_engine_config *cfg = e->cfg;
     if (handle != NULL)

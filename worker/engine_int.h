@@ -38,8 +38,8 @@ struct acmeva_validation {
     acmeva_result *result;
     acmeva_validation_cb cb;
     void *arg;
-    uint64_t deadline;  /* loop time (ms) by which everything must have finished */
-    uint64_t start_hr;  /* uv_hrtime() at start, for durationMs */
+    uint64_t deadline; /* loop time (ms) by which everything must have finished */
+    uint64_t start_hr; /* uv_hrtime() at start, for durationMs */
     const acmeva_check_ops *ops[ACMEVA_CHECK_MAX];
     void *state[ACMEVA_CHECK_MAX]; /* NULL once that check is done */
     int challenge_ok;
@@ -67,7 +67,7 @@ void acmeva_timer_free(uv_timer_t *t);
 
 /* The checks (one file each). */
 extern const acmeva_check_ops acmeva_http01_ops;
-extern const acmeva_check_ops acmeva_dns01_ops;        /* dns-01 and dns-account-01 */
+extern const acmeva_check_ops acmeva_dns01_ops; /* dns-01 and dns-account-01 */
 extern const acmeva_check_ops acmeva_dnspersist01_ops;
 extern const acmeva_check_ops acmeva_tlsalpn01_ops;
 extern const acmeva_check_ops acmeva_caa_ops;

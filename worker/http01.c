@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "engine_int.h"
 #include "escape.h"
+#include "http01.h"
 #include "httpreader.h"
 #include "redirect.h"
 
@@ -147,8 +148,8 @@ static void connect_next(http01 *h)
     free(rec->address_used);
     rec->address_used = strdup(h->addr_text);
     set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
-    int rc = acmeva_conn_connect(h->v->e->loop, (struct sockaddr *)&ss, &http01_conn_cbs, h,
-                                 &h->conn);
+    int rc =
+        acmeva_conn_connect(h->v->e->loop, (struct sockaddr *)&ss, &http01_conn_cbs, h, &h->conn);
     if (rc != 0)
         connect_failed(h, acmeva_conn_error_text(rc));
 }
@@ -229,35 +230,6 @@ static void on_handshake(void *arg, int status, const char *reason)
 
 /* ---- the response ------------------------------------------------------------------------- */
 
-/* Trailing white space as Go's unicode.IsSpace sees it (Boulder trims with
- * strings.TrimRightFunc(body, unicode.IsSpace)): ASCII space, \t \n \v \f \r, and the
- * UTF-8 forms of U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F,
- * U+3000. */
-static size_t trim_trailing_space(const uint8_t *b, size_t n)
-{
-    while (n > 0) {
-        uint8_t c = b[n - 1];
-        if (c == ' ' || (c >= '\t' && c <= '\r')) {
-            n--;
-        } else if (n >= 2 && b[n - 2] == 0xc2 && (c == 0x85 || c == 0xa0)) {
-            n -= 2;
-        } else if (n >= 3) {
-            const uint8_t *p = b + n - 3;
-            unsigned cp = ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) |
-                          (p[2] & 0x3f);
-            int is3 = (p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80;
-            if (is3 && (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
-                        cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000))
-                n -= 3;
-            else
-                break;
-        } else {
-            break;
-        }
-    }
-    return n;
-}
-
 static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
 {
     const acmeva_engine_config *cfg = h->v->e->cfg;
@@ -331,12 +303,12 @@ static void response_done(http01 *h)
         free(esc);
         return;
     }
-    size_t n = trim_trailing_space(body, body_len);
     const char *ka = v->job->key_authorization;
-    if (n == strlen(ka) && memcmp(body, ka, n) == 0) {
+    if (acmeva_http01_body_matches(body, body_len, ka)) {
         finish(h, 1);
         return;
     }
+    size_t n = acmeva_http01_trim(body, body_len);
     char *esc = acmeva_escape_dup(body, n, 0);
     fail(h, ACMEVA_PROB_UNAUTHORIZED,
          "The key authorization file from the server did not match this challenge. "
@@ -453,9 +425,47 @@ static void hop_begin(http01 *h)
         return;
     }
     set_state(h, HTTP01_RESOLVING, 0, resolve_timeout_cb);
-    if (acmeva_host_lookup_start(v->e->resolver, h->url.host, v->e->cfg->allow_private,
-                                 on_lookup, h, &h->lookup) != 0)
+    if (acmeva_host_lookup_start(v->e->resolver, h->url.host, v->e->cfg->allow_private, on_lookup,
+                                 h, &h->lookup) != 0)
         fail(h, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", h->url.host);
+}
+
+/* Trailing white space as Go's unicode.IsSpace sees it (Boulder trims with
+ * strings.TrimRightFunc(body, unicode.IsSpace)): ASCII space, \t \n \v \f \r, and the
+ * UTF-8 forms of U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000. */
+size_t acmeva_http01_trim(const uint8_t *b, size_t n)
+{
+    while (n > 0) {
+        uint8_t c = b[n - 1];
+        if (c == ' ' || (c >= '\t' && c <= '\r')) {
+            n--;
+        } else if (n >= 2 && b[n - 2] == 0xc2 && (c == 0x85 || c == 0xa0)) {
+            n -= 2;
+        } else if (n >= 3) {
+            const uint8_t *p = b + n - 3;
+            unsigned cp =
+                ((unsigned)(p[0] & 0x0f) << 12) | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+            int is3 = (p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80;
+            if (is3 && (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+                        cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000))
+                n -= 3;
+            else
+                break;
+        } else {
+            break;
+        }
+    }
+    return n;
+}
+
+int acmeva_http01_body_matches(const uint8_t *body, size_t len, const char *key_authorization)
+{
+    /* RFC 8555 §8.3: the body, with trailing white space removed, must equal the key
+     * authorization exactly. */
+    size_t n = acmeva_http01_trim(body, len);
+    size_t ka_len = strlen(key_authorization);
+    return n == ka_len && memcmp(body, key_authorization, n) == 0;
 }
 
 /* ---- the check ---------------------------------------------------------------------------- */

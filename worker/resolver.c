@@ -149,8 +149,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
         p->next = c->polls;
         c->polls = p;
     }
-    uv_poll_start(&p->handle, (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0),
-                  poll_cb);
+    uv_poll_start(&p->handle, (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0), poll_cb);
 }
 
 static int channel_init(acmeva_resolver *r, dns_channel *c, const char *server, char *err,
@@ -374,8 +373,7 @@ const char *const *acmeva_resolver_addrs(const acmeva_resolver *r, size_t *n)
 }
 
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
-static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8_t *abuf,
-                          int alen);
+static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8_t *abuf, int alen);
 
 static void defer_timer_cb(uv_timer_t *t)
 {
@@ -388,8 +386,8 @@ static void defer_timer_cb(uv_timer_t *t)
         if (q->cb == NULL)
             free(q);
         else
-            query_deliver(q, q->sync_status == ARES_ETIMEOUT ? ACMEVA_DNS_TIMEOUT
-                                                              : ACMEVA_DNS_NETWORK,
+            query_deliver(q,
+                          q->sync_status == ARES_ETIMEOUT ? ACMEVA_DNS_TIMEOUT : ACMEVA_DNS_NETWORK,
                           NULL, 0);
     }
 }
@@ -412,8 +410,7 @@ static void query_send(acmeva_dns_query *q)
     channel_rearm(c);
 }
 
-static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8_t *abuf,
-                          int alen)
+static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8_t *abuf, int alen)
 {
     acmeva_dns_answer ans;
     acmeva_dns_msg *msg = NULL;
@@ -461,8 +458,8 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, i
     query_deliver(q, status == ARES_ETIMEOUT ? ACMEVA_DNS_TIMEOUT : ACMEVA_DNS_NETWORK, NULL, 0);
 }
 
-int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
-                           acmeva_dns_cb cb, void *arg, acmeva_dns_query **out)
+int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype, acmeva_dns_cb cb,
+                           void *arg, acmeva_dns_query **out)
 {
     if (out != NULL)
         *out = NULL;
@@ -510,8 +507,8 @@ int acmeva_dns_problem(const acmeva_dns_answer *a, const char *qtype_name, const
                  name);
         return 1;
     case ACMEVA_DNS_BADRESPONSE:
-        snprintf(out, outlen, "DNS problem: malformed response looking up %s for %s",
-                 qtype_name, name);
+        snprintf(out, outlen, "DNS problem: malformed response looking up %s for %s", qtype_name,
+                 name);
         return 1;
     case ACMEVA_DNS_OK:
         break;
@@ -561,8 +558,7 @@ static void host_finish(acmeva_host_lookup *h)
         else if (h->err6[0] != '\0' && a->resolved.n == 0)
             snprintf(a->detail, sizeof(a->detail), "%s", h->err6);
         else
-            snprintf(a->detail, sizeof(a->detail), "No valid IP addresses found for %s",
-                     h->name);
+            snprintf(a->detail, sizeof(a->detail), "No valid IP addresses found for %s", h->name);
     }
     h->cb(h->arg, a);
     acmeva_strlist_clear(&a->resolved);
@@ -592,8 +588,7 @@ static void host_answer(acmeva_host_lookup *h, const acmeva_dns_answer *ans, int
         if (acmeva_dns_addr(&ans->msg->answers[i], &fam, ip) != 0 || fam != family)
             continue;
         if (acmeva_addr_format(fam, ip, text, sizeof(text)) == 0)
-            acmeva_strlist_add(fam == AF_INET ? &h->resolved4 : &h->resolved6, text,
-                               strlen(text));
+            acmeva_strlist_add(fam == AF_INET ? &h->resolved4 : &h->resolved6, text, strlen(text));
         if (!h->allow_private && acmeva_addr_reserved(fam, ip))
             continue;
         if (fam == AF_INET && a->n4 < ACMEVA_MAX_ADDRS)

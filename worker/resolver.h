@@ -55,8 +55,8 @@ const char *const *acmeva_resolver_addrs(const acmeva_resolver *r, size_t *n);
  * truncated UDP answer is retried over TCP by c-ares. |cb| runs once, later, from the loop,
  * unless the query is cancelled. Returns 0 or a negative error (then |cb| never runs).
  */
-int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
-                           acmeva_dns_cb cb, void *arg, acmeva_dns_query **out);
+int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype, acmeva_dns_cb cb,
+                           void *arg, acmeva_dns_query **out);
 
 /* acmeva_dns_query_cancel orphans |q|: its callback never runs. NULL is a no-op. */
 void acmeva_dns_query_cancel(acmeva_dns_query *q);
@@ -79,7 +79,7 @@ typedef struct acmeva_host_addrs {
     size_t n6;
     uint8_t v4[ACMEVA_MAX_ADDRS][4];
     size_t n4;
-    acmeva_strlist resolved; /* every address in the answers (policy-dropped ones included) */
+    acmeva_strlist resolved;  /* every address in the answers (policy-dropped ones included) */
     acmeva_strlist resolvers; /* the resolvers that answered */
     int all_secure;           /* every answer had the AD bit */
 } acmeva_host_addrs;

@@ -168,8 +168,8 @@ static void on_connect(void *arg, int status)
     t->state = TLSALPN_HANDSHAKE;
     uv_timer_start(t->timer, handshake_timeout_cb,
                    acmeva_phase_ms(t->v, t->v->e->cfg->tls_timeout_ms), 0);
-    if (acmeva_conn_start_tls(t->conn, t->v->e->ssl_ctx, t->sni, acme_tls_1,
-                              sizeof(acme_tls_1)) != 0)
+    if (acmeva_conn_start_tls(t->conn, t->v->e->ssl_ctx, t->sni, acme_tls_1, sizeof(acme_tls_1)) !=
+        0)
         attempt_failed(t, ACMEVA_PROB_TLS, "TLS setup failed");
 }
 
@@ -202,10 +202,9 @@ static void try_next(tlsalpn *t)
     free(rec->address_used);
     rec->address_used = strdup(t->addr_text);
     t->state = TLSALPN_CONNECTING;
-    uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, cfg->connect_timeout_ms),
-                   0);
-    int rc = acmeva_conn_connect(t->v->e->loop, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t,
-                                 &t->conn);
+    uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, cfg->connect_timeout_ms), 0);
+    int rc =
+        acmeva_conn_connect(t->v->e->loop, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t, &t->conn);
     if (rc != 0)
         attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(rc));
 }
@@ -261,9 +260,8 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
         acmeva_tlsalpn01_reverse_name(fam, t->ident_ip, t->sni, sizeof(t->sni));
         acmeva_strlist_add(&rec->addresses_resolved, job->ident_value, strlen(job->ident_value));
         if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, t->ident_ip)) {
-            fail(t, ACMEVA_PROB_CONNECTION,
-                 "%s: IP address is in a reserved address block: %s: %s", job->ident_value,
-                 acmeva_addr_reserved_rfc(fam, t->ident_ip),
+            fail(t, ACMEVA_PROB_CONNECTION, "%s: IP address is in a reserved address block: %s: %s",
+                 job->ident_value, acmeva_addr_reserved_rfc(fam, t->ident_ip),
                  acmeva_addr_reserved_name(fam, t->ident_ip));
             return 0;
         }
@@ -278,8 +276,7 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
     uv_timer_start(t->timer, resolve_timeout_cb, acmeva_phase_ms(v, 0), 0);
     if (acmeva_host_lookup_start(v->e->resolver, job->ident_value, v->e->cfg->allow_private,
                                  on_lookup, t, &t->lookup) != 0)
-        fail(t, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s",
-             job->ident_value);
+        fail(t, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", job->ident_value);
     return 0;
 }
 

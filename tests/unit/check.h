@@ -11,43 +11,43 @@
 static int check_passed_;
 static int check_failed_;
 
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            check_passed_++;                                                                    \
-        } else {                                                                                \
-            check_failed_++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                                       \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                                    \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            check_passed_++;                                                                    \
-        } else {                                                                                \
-            check_failed_++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                                       \
-            fputc('\n', stderr);                                                                \
-        }                                                                                       \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(got, want)                                                                    \
-    do {                                                                                        \
-        long long g_ = (long long)(got), w_ = (long long)(want);                                \
-        CHECK_MSG(g_ == w_, "%s = %lld, want %lld", #got, g_, w_);                              \
+#define CHECK_INT(got, want)                                                                       \
+    do {                                                                                           \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                   \
+        CHECK_MSG(g_ == w_, "%s = %lld, want %lld", #got, g_, w_);                                 \
     } while (0)
 
-#define CHECK_STR(got, want)                                                                    \
-    do {                                                                                        \
-        const char *g_ = (got), *w_ = (want);                                                   \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
         CHECK_MSG((g_ == NULL && w_ == NULL) || (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0), \
-                  "%s = \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");  \
+                  "%s = \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");       \
     } while (0)
 
-#define CHECK_DONE()                                                                            \
-    (printf("%d passed, %d failed\n", check_passed_, check_failed_),                            \
+#define CHECK_DONE()                                                                               \
+    (printf("%d passed, %d failed\n", check_passed_, check_failed_),                               \
      check_failed_ == 0 && check_passed_ > 0 ? 0 : 1)
 
 #endif

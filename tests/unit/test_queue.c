@@ -21,8 +21,9 @@ static void test_url_ok(void)
     CHECK_INT(u.db, 0);
     acmeva_redis_url_clear(&u);
 
-    CHECK_INT(acmeva_redis_url_parse("redis://alice:s3cret@redis.example:7000/3", &u, err,
-                                     sizeof(err)), 0);
+    CHECK_INT(
+        acmeva_redis_url_parse("redis://alice:s3cret@redis.example:7000/3", &u, err, sizeof(err)),
+        0);
     CHECK_STR(u.host, "redis.example");
     CHECK_INT(u.port, 7000);
     CHECK_STR(u.user, "alice");
@@ -112,8 +113,8 @@ static void test_masked_small_buffer(void)
 {
     acmeva_redis_url u;
     char err[256], m[16];
-    CHECK_INT(acmeva_redis_url_parse("redis://user:verysecretpassword@host:1", &u, err,
-                                     sizeof(err)), 0);
+    CHECK_INT(
+        acmeva_redis_url_parse("redis://user:verysecretpassword@host:1", &u, err, sizeof(err)), 0);
     CHECK(acmeva_redis_url_masked(&u, m, sizeof(m)) < 0);
     CHECK(strstr(m, "verysecret") == NULL);
     acmeva_redis_url_clear(&u);

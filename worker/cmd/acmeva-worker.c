@@ -68,8 +68,7 @@ static int number(const char *opt, const char *v, int64_t min, int64_t max, int6
 {
     if (acmeva_parse_int(v, min, max, out) < 0) {
         char want[96];
-        snprintf(want, sizeof(want), "a number from %lld to %lld", (long long)min,
-                 (long long)max);
+        snprintf(want, sizeof(want), "a number from %lld to %lld", (long long)min, (long long)max);
         return bad(opt, v, want);
     }
     return 0;

@@ -104,8 +104,7 @@ static void run_line(check_run *run, const char *data, size_t len, int too_long)
     memset(&err, 0, sizeof(err));
     int rc;
     if (too_long) {
-        snprintf(err.detail, sizeof(err.detail), "job larger than %d bytes",
-                 ACMEVA_JOB_MAX_BYTES);
+        snprintf(err.detail, sizeof(err.detail), "job larger than %d bytes", ACMEVA_JOB_MAX_BYTES);
         rc = -1;
     } else {
         rc = acmeva_job_parse(data, len, &job, &err);
@@ -117,8 +116,8 @@ static void run_line(check_run *run, const char *data, size_t len, int too_long)
             r->rir = strdup(run->cfg.rir);
             r->worker = strdup(run->cfg.worker_id);
         }
-        fprintf(stderr, "acmeva: malformed job%s%s: %s\n", err.id ? " " : "",
-                err.id ? err.id : "", err.detail);
+        fprintf(stderr, "acmeva: malformed job%s%s: %s\n", err.id ? " " : "", err.id ? err.id : "",
+                err.detail);
         if (r != NULL)
             print_result(run, r);
         acmeva_result_free(r);
@@ -328,8 +327,8 @@ static int input_open(check_run *run, const char *path)
 }
 
 /* Build one job from flags, as JSON, so that it meets exactly the rules of a queued job. */
-static char *job_from_flags(const char *type, const char *ident, const char *token,
-                            const char *ka, const char *account, const char *id, int caa)
+static char *job_from_flags(const char *type, const char *ident, const char *token, const char *ka,
+                            const char *account, const char *id, int caa)
 {
     uint8_t buf[16];
     json_t *j = json_object();

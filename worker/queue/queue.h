@@ -74,8 +74,9 @@ typedef enum {
 
 typedef enum { ACMEVA_LF_STR, ACMEVA_LF_INT, ACMEVA_LF_DBL } acmeva_log_kind;
 
-/* One key/value of a log line (left out when |key| is NULL). Strings are escaped on output (they may carry bytes from the
- * queue or from Redis). A NULL string is written as null (JSON) or "-" (text). */
+/* One key/value of a log line (left out when |key| is NULL). Strings are escaped on output (they
+ * may carry bytes from the queue or from Redis). A NULL string is written as null (JSON) or "-"
+ * (text). */
 typedef struct acmeva_log_field {
     const char *key;
     acmeva_log_kind kind;
@@ -96,8 +97,8 @@ void acmeva_log_set_format(acmeva_log_format f);
  * stderr in a single write(2), so that lines of concurrent threads never interleave. */
 void acmeva_log(const char *level, const char *msg, const acmeva_log_field *fields, size_t n);
 
-#define ACMEVA_LOG(level, msg, ...)                                                             \
-    acmeva_log((level), (msg), (const acmeva_log_field[]){__VA_ARGS__},                         \
+#define ACMEVA_LOG(level, msg, ...)                                                                \
+    acmeva_log((level), (msg), (const acmeva_log_field[]){__VA_ARGS__},                            \
                sizeof((const acmeva_log_field[]){__VA_ARGS__}) / sizeof(acmeva_log_field))
 #define ACMEVA_LOG0(level, msg) acmeva_log((level), (msg), NULL, 0)
 
@@ -106,14 +107,14 @@ void acmeva_log(const char *level, const char *msg, const acmeva_log_field *fiel
 /* The options of acmeva-worker that are not engine options (DESIGN.md "Commands"). */
 typedef struct acmeva_worker_options {
     acmeva_redis_url redis;
-    char *perspective;        /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
-    int threads;              /* event-loop threads; default: the number of cores */
-    int64_t max_inflight;     /* per thread: jobs held (running or awaiting their ack) */
-    int64_t claim_idle_ms;    /* 0: 2 x the engine timeout */
-    int64_t max_deliveries;   /* a job delivered more often than this is dead-lettered */
-    int64_t grace_ms;         /* shutdown grace period */
-    int64_t results_maxlen;   /* XADD MAXLEN ~ of the result and dead-letter streams */
-    int64_t block_ms;         /* XREADGROUP BLOCK; default 1000 */
+    char *perspective;      /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
+    int threads;            /* event-loop threads; default: the number of cores */
+    int64_t max_inflight;   /* per thread: jobs held (running or awaiting their ack) */
+    int64_t claim_idle_ms;  /* 0: 2 x the engine timeout */
+    int64_t max_deliveries; /* a job delivered more often than this is dead-lettered */
+    int64_t grace_ms;       /* shutdown grace period */
+    int64_t results_maxlen; /* XADD MAXLEN ~ of the result and dead-letter streams */
+    int64_t block_ms;       /* XREADGROUP BLOCK; default 1000 */
 } acmeva_worker_options;
 
 /* acmeva_worker_options_init sets every default (redis://127.0.0.1:6379, perspective

@@ -24,8 +24,8 @@
 #include "queue.h"
 #include "submit.h"
 
-#define PIPELINE 256           /* XADDs in flight before their replies are read */
-#define READ_COUNT "1000"      /* results per XREAD */
+#define PIPELINE 256      /* XADDs in flight before their replies are read */
+#define READ_COUNT "1000" /* results per XREAD */
 #define CONNECT_TIMEOUT_MS 5000
 
 static const char submit_usage[] =
@@ -118,8 +118,10 @@ static int parse_args(submit *s, int argc, char **argv)
             s->wait = 1;
         } else if (opt_value(argc, argv, &i, "--timeout-ms", &v)) {
             if (acmeva_parse_int(v, 1, 86400000, &n) < 0) {
-                fprintf(stderr, "acmeva submit: --timeout-ms: '%s' is not a number from 1 to "
-                                "86400000\n", v ? v : "");
+                fprintf(stderr,
+                        "acmeva submit: --timeout-ms: '%s' is not a number from 1 to "
+                        "86400000\n",
+                        v ? v : "");
                 return -1;
             }
             s->timeout_ms = n;
@@ -214,8 +216,8 @@ static int reply_stream_name(submit *s)
     char hex[2 * sizeof(rnd) + 1];
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-    snprintf(s->reply, sizeof(s->reply), "acmeva:v1:results:submit:%s:%ld:%s", host,
-             (long)getpid(), hex);
+    snprintf(s->reply, sizeof(s->reply), "acmeva:v1:results:submit:%s:%ld:%s", host, (long)getpid(),
+             hex);
     return 0;
 }
 
@@ -320,8 +322,8 @@ static int enqueue_all(submit *s, FILE *in)
     while (rc == 0 && read_line(in, buf, ACMEVA_JOB_MAX_BYTES + 2, &len, &too_long)) {
         lineno++;
         if (too_long) {
-            fprintf(stderr, "acmeva submit: line %ld: longer than %d bytes, not enqueued\n",
-                    lineno, ACMEVA_JOB_MAX_BYTES);
+            fprintf(stderr, "acmeva submit: line %ld: longer than %d bytes, not enqueued\n", lineno,
+                    ACMEVA_JOB_MAX_BYTES);
             s->bad = 1;
             continue;
         }
@@ -441,8 +443,8 @@ static int wait_results(submit *s)
         snprintf(block, sizeof(block), "%lld", (long long)left);
         struct timeval tv = {(left + 5000) / 1000, ((left + 5000) % 1000) * 1000};
         redisSetTimeout(s->c, tv);
-        const char *argv[] = {"XREAD", "COUNT", READ_COUNT, "BLOCK", block,
-                              "STREAMS", s->reply, last};
+        const char *argv[] = {"XREAD", "COUNT",   READ_COUNT, "BLOCK",
+                              block,   "STREAMS", s->reply,   last};
         redisReply *r = command(s, 8, argv, NULL);
         if (r == NULL)
             return -1;
@@ -459,8 +461,7 @@ static int wait_results(submit *s)
             for (size_t i = 0; i < entries->elements; i++) {
                 redisReply *e = entries->element[i];
                 if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-                    e->element[0]->type != REDIS_REPLY_STRING ||
-                    e->element[0]->len >= sizeof(last))
+                    e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= sizeof(last))
                     continue;
                 memcpy(last, e->element[0]->str, e->element[0]->len);
                 last[e->element[0]->len] = '\0';

@@ -63,8 +63,8 @@ struct rconn {
     const char *role; /* "reader" or "writer", for logs */
     redisAsyncContext *ac;
     conn_state state;
-    unsigned failures;  /* consecutive failed attempts: the backoff exponent */
-    unsigned errors;    /* consecutive error replies while ready: the retry backoff */
+    unsigned failures; /* consecutive failed attempts: the backoff exponent */
+    unsigned errors;   /* consecutive error replies while ready: the retry backoff */
     int ever_ready;
     int probe_wait;   /* CONNECTING: the timer sends the readiness probe again */
     uv_timer_t timer; /* reconnect delay, connect timeout, or a retry while ready */
@@ -726,8 +726,8 @@ static void dead_letter_after(wthread *t, task *k, const char *why)
     char reason[REASON_MAX];
     snprintf(reason, sizeof(reason), "the result could not be posted to %s: %s",
              k->reply_to ? k->reply_to : "-", why);
-    const char *argv[] = {"XADD", ACMEVA_DEAD_STREAM, "MAXLEN", "~", t->w->maxlen, "*",
-                          "job", k->raw ? k->raw : "", "reason", reason};
+    const char *argv[] = {"XADD", ACMEVA_DEAD_STREAM,   "MAXLEN", "~",   t->w->maxlen, "*",
+                          "job",  k->raw ? k->raw : "", "reason", reason};
     size_t lens[10];
     for (int i = 0; i < 10; i++)
         lens[i] = strlen(argv[i]);
@@ -798,13 +798,13 @@ static int send_txn(task *k)
     const char *multi[] = {"MULTI"};
     rc |= cmd(c, NULL, NULL, 1, multi, NULL);
     if (k->reply_to != NULL) {
-        const char *argv[] = {"XADD", k->reply_to, "MAXLEN", "~", w->maxlen, "*",
-                              "result", k->result_json};
+        const char *argv[] = {"XADD",    k->reply_to, "MAXLEN", "~",
+                              w->maxlen, "*",         "result", k->result_json};
         rc |= cmd(c, NULL, NULL, 8, argv, NULL);
     }
     if (k->dead_reason != NULL) {
-        const char *argv[] = {"XADD", ACMEVA_DEAD_STREAM, "MAXLEN", "~", w->maxlen, "*",
-                              "job", k->raw ? k->raw : "", "reason", k->dead_reason};
+        const char *argv[] = {"XADD", ACMEVA_DEAD_STREAM,   "MAXLEN", "~",           w->maxlen, "*",
+                              "job",  k->raw ? k->raw : "", "reason", k->dead_reason};
         size_t lens[10];
         for (int i = 0; i < 10; i++)
             lens[i] = strlen(argv[i]);
@@ -836,7 +836,8 @@ static void outbox_flush(wthread *t)
     }
 }
 
-/* ---- results ---------------------------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------------------------------
+ */
 
 static void log_result(const task *k, const acmeva_result *r, const char *reason)
 {
@@ -1098,8 +1099,8 @@ static void start_batch(wthread *t, const redisReply *entries)
     b->waiting = 1; /* held until every look-up is sent */
     for (size_t i = 0; i < b->n; i++) {
         bentry *e = &b->e[i];
-        const char *argv[] = {"XPENDING", t->w->stream, ACMEVA_GROUP, e->id, e->id, "1",
-                              t->consumer};
+        const char *argv[] = {"XPENDING", t->w->stream, ACMEVA_GROUP, e->id,
+                              e->id,      "1",          t->consumer};
         b->waiting++;
         if (cmd(&t->reader, pending_cb, e, 7, argv, NULL) < 0) {
             b->waiting--;
@@ -1239,19 +1240,19 @@ static void reader_kick(wthread *t)
     snprintf(count, sizeof(count), "%zu", free_slots);
     int rc;
     if (t->resuming) {
-        const char *argv[] = {"XREADGROUP", "GROUP", ACMEVA_GROUP, t->consumer, "COUNT", count,
-                              "STREAMS", w->stream, t->resume_cursor};
+        const char *argv[] = {"XREADGROUP", "GROUP",   ACMEVA_GROUP, t->consumer,     "COUNT",
+                              count,        "STREAMS", w->stream,    t->resume_cursor};
         rc = cmd(&t->reader, read_cb, t, 9, argv, NULL);
     } else if (t->claim_due) {
         t->claim_due = 0;
         snprintf(idle, sizeof(idle), "%lld", (long long)w->claim_idle_ms);
-        const char *argv[] = {"XAUTOCLAIM", w->stream, ACMEVA_GROUP, t->consumer, idle,
-                              t->claim_cursor, "COUNT", count};
+        const char *argv[] = {"XAUTOCLAIM", w->stream,       ACMEVA_GROUP, t->consumer,
+                              idle,         t->claim_cursor, "COUNT",      count};
         rc = cmd(&t->reader, claim_cb, t, 8, argv, NULL);
     } else {
         snprintf(block, sizeof(block), "%lld", (long long)w->block_ms);
         const char *argv[] = {"XREADGROUP", "GROUP", ACMEVA_GROUP, t->consumer, "COUNT", count,
-                              "BLOCK", block, "STREAMS", w->stream, ">"};
+                              "BLOCK",      block,   "STREAMS",    w->stream,   ">"};
         rc = cmd(&t->reader, read_cb, t, 11, argv, NULL);
     }
     if (rc < 0)
@@ -1423,8 +1424,7 @@ static void maybe_finish(wthread *t)
     if (t->held > 0)
         return;
     if (t->goodbye == 0 && t->writer.state == CONN_READY) {
-        const char *argv[] = {"XPENDING", t->w->stream, ACMEVA_GROUP, "-", "+", "1",
-                              t->consumer};
+        const char *argv[] = {"XPENDING", t->w->stream, ACMEVA_GROUP, "-", "+", "1", t->consumer};
         t->goodbye = 1;
         if (cmd(&t->writer, goodbye_cb, t, 7, argv, NULL) == 0)
             return;
@@ -1484,7 +1484,8 @@ static void signal_cb(uv_signal_t *h, int signum)
     uint64_t now = mono_ms();
     if (w->signals == 1) {
         atomic_store(&w->grace_deadline, now + (uint64_t)w->o->grace_ms);
-        ACMEVA_LOG("info", "stopping", ACMEVA_LS("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"),
+        ACMEVA_LOG("info", "stopping",
+                   ACMEVA_LS("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"),
                    ACMEVA_LI("grace_ms", w->o->grace_ms));
     } else {
         atomic_store(&w->grace_deadline, now);

@@ -51,13 +51,13 @@ typedef enum {
 /* The ACME problem types acmeva emits (RFC 8555 §6.7). */
 typedef enum {
     ACMEVA_PROB_NONE = 0,
-    ACMEVA_PROB_UNAUTHORIZED, /* 403 */
-    ACMEVA_PROB_CONNECTION,   /* 400 */
-    ACMEVA_PROB_DNS,          /* 400 */
-    ACMEVA_PROB_TLS,          /* 400 */
-    ACMEVA_PROB_CAA,          /* 403 */
-    ACMEVA_PROB_MALFORMED,    /* 400 */
-    ACMEVA_PROB_SERVER_INTERNAL, /* 500 */
+    ACMEVA_PROB_UNAUTHORIZED,        /* 403 */
+    ACMEVA_PROB_CONNECTION,          /* 400 */
+    ACMEVA_PROB_DNS,                 /* 400 */
+    ACMEVA_PROB_TLS,                 /* 400 */
+    ACMEVA_PROB_CAA,                 /* 403 */
+    ACMEVA_PROB_MALFORMED,           /* 400 */
+    ACMEVA_PROB_SERVER_INTERNAL,     /* 500 */
     ACMEVA_PROB_REJECTED_IDENTIFIER, /* 400 */
 } acmeva_problem_type;
 
@@ -148,10 +148,10 @@ typedef struct acmeva_vrecord {
     char *address_used;
     acmeva_strlist addresses_tried;
     acmeva_strlist resolver_addrs;
-    char *dnssec;          /* "secure" or "insecure" (DNS answers) */
-    char *rcode;           /* "NOERROR", "NXDOMAIN", ... (DNS answers) */
+    char *dnssec;           /* "secure" or "insecure" (DNS answers) */
+    char *rcode;            /* "NOERROR", "NXDOMAIN", ... (DNS answers) */
     acmeva_strlist records; /* the TXT values seen (escaped), at most 100 */
-    char *matched_record;  /* dns-persist-01: the record that matched */
+    char *matched_record;   /* dns-persist-01: the record that matched */
 } acmeva_vrecord;
 
 typedef struct acmeva_problem {

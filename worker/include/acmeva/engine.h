@@ -35,13 +35,13 @@ typedef struct acmeva_engine_config {
     int64_t timeout_ms; /* the deadline of a job that has none; default 30000 */
     char *issuer_domains[ACMEVA_MAX_ISSUER_DOMAINS];
     size_t n_issuer_domains;
-    int dns_tries;      /* tries per DNS query, rotating resolvers; default 3 */
-    int dns_timeout_ms; /* per try; default 1000 */
+    int dns_tries;              /* tries per DNS query, rotating resolvers; default 3 */
+    int dns_timeout_ms;         /* per try; default 1000 */
     int64_t connect_timeout_ms; /* per connect; default 10000 */
     int64_t tls_timeout_ms;     /* per TLS handshake; default 10000 */
-    char *perspective; /* written into every result; default "default" */
-    char *rir;         /* default "" */
-    char *worker_id;   /* written into every result; default "host:pid:0" */
+    char *perspective;          /* written into every result; default "default" */
+    char *rir;                  /* default "" */
+    char *worker_id;            /* written into every result; default "host:pid:0" */
 } acmeva_engine_config;
 
 /* acmeva_engine_config_init sets every default. */
@@ -84,8 +84,8 @@ int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ss
  * Returns 0, or a negative error (no memory), in which case |job| is freed and |cb| is not
  * called.
  */
-int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt,
-                           acmeva_validation_cb cb, void *arg, acmeva_validation **handle);
+int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt, acmeva_validation_cb cb,
+                           void *arg, acmeva_validation **handle);
 
 /* acmeva_validation_cancel stops a validation; its callback is never called. */
 void acmeva_validation_cancel(acmeva_validation *v);
