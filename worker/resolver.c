@@ -45,6 +45,9 @@ struct acmeva_resolver {
      * outcome is delivered from a zero timer, never from inside acmeva_dns_query_start. */
     struct acmeva_dns_query *deferred;
     uv_timer_t *defer_timer;
+    /* The parsed answer handed to a callback. Deliveries never nest (a query started from a
+     * callback is delivered later, from the loop), so one buffer per resolver serves all. */
+    acmeva_dns_msg *msg;
     int closing;
     int closes_pending;
 };
@@ -309,7 +312,10 @@ int acmeva_resolver_new(uv_loop_t *loop, const acmeva_engine_config *cfg, acmeva
     r->loop = loop;
     r->cfg = cfg;
     r->defer_timer = malloc(sizeof(*r->defer_timer));
-    if (r->defer_timer == NULL) {
+    r->msg = malloc(sizeof(*r->msg));
+    if (r->defer_timer == NULL || r->msg == NULL) {
+        free(r->defer_timer);
+        free(r->msg);
         free(r);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -330,8 +336,10 @@ int acmeva_resolver_new(uv_loop_t *loop, const acmeva_engine_config *cfg, acmeva
 
 static void resolver_maybe_free(acmeva_resolver *r)
 {
-    if (r->closing && r->closes_pending == 0)
+    if (r->closing && r->closes_pending == 0) {
+        free(r->msg);
         free(r);
+    }
 }
 
 void acmeva_resolver_free(acmeva_resolver *r)
@@ -413,14 +421,13 @@ static void query_send(acmeva_dns_query *q)
 static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8_t *abuf, int alen)
 {
     acmeva_dns_answer ans;
-    acmeva_dns_msg *msg = NULL;
+    acmeva_dns_msg *msg = q->r->msg;
     memset(&ans, 0, sizeof(ans));
     ans.status = st;
     ans.tries = q->tries;
     ans.resolver = q->r->chans[q->chan % q->r->n].addr;
     if (st == ACMEVA_DNS_OK) {
-        msg = malloc(sizeof(*msg));
-        if (msg == NULL || acmeva_dns_parse(abuf, (size_t)alen, msg) != 0)
+        if (acmeva_dns_parse(abuf, (size_t)alen, msg) != 0)
             ans.status = ACMEVA_DNS_BADRESPONSE;
         else
             ans.msg = msg;
@@ -429,7 +436,6 @@ static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8
     void *cbarg = q->arg;
     free(q);
     cb(cbarg, &ans);
-    free(msg);
 }
 
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
