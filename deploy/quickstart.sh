@@ -19,6 +19,8 @@ keep_logs=0
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 
+# The services run in sessions of their own (setsid) so that a Ctrl-C at the terminal reaches
+# only this script, whose trap then stops them in order.
 pids=()
 cleanup() {
     local pid
@@ -43,10 +45,12 @@ cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$run/cmake.log" 
 cmake --build "$build" -j "$(nproc)" --target acmeva acmeva-worker >"$run/build.log" 2>&1 ||
     { tail -50 "$run/build.log"; exit 1; }
 
-read -r p_redis p_http p_https p_alpn p_dns p_mgmt <<<"$(python3 - <<'PY'
-import socket
+ports=$(python3 - <<'PY'
+import socket, sys
 ports = []
-while len(ports) < 6:
+for _ in range(1000):
+    if len(ports) == 6:
+        break
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]
     try:
         for fam, host, typ in ((socket.AF_INET6, "::1", socket.SOCK_STREAM),
@@ -58,9 +62,12 @@ while len(ports) < 6:
     except OSError:
         pass
     s.close()
+if len(ports) < 6:
+    sys.exit("quickstart: no free port on both 127.0.0.1 and ::1 (is IPv6 loopback disabled?)")
 print(*ports)
 PY
-)"
+) || exit 1
+read -r p_redis p_http p_https p_alpn p_dns p_mgmt <<<"$ports"
 
 wait_port() {
     python3 - "$1" <<'PY'
@@ -76,10 +83,10 @@ PY
 }
 
 say "starting redis-server on 127.0.0.1:$p_redis"
-redis-server --port "$p_redis" --bind 127.0.0.1 --save "" --appendonly no >"$run/redis.log" 2>&1 &
+setsid redis-server --port "$p_redis" --bind 127.0.0.1 --save "" --appendonly no >"$run/redis.log" 2>&1 &
 pids+=($!)
 say "starting pebble-challtestsrv (DNS on 127.0.0.1:$p_dns, http-01 :$p_http, tls-alpn-01 :$p_alpn)"
-pebble-challtestsrv -http01 "127.0.0.1:$p_http,[::1]:$p_http" \
+setsid pebble-challtestsrv -http01 "127.0.0.1:$p_http,[::1]:$p_http" \
     -https01 "127.0.0.1:$p_https,[::1]:$p_https" -tlsalpn01 "127.0.0.1:$p_alpn,[::1]:$p_alpn" \
     -dns01 "127.0.0.1:$p_dns,[::1]:$p_dns" -management "127.0.0.1:$p_mgmt" \
     -defaultIPv4 127.0.0.1 -defaultIPv6 ::1 >"$run/challtestsrv.log" 2>&1 &
@@ -89,7 +96,7 @@ wait_port "$p_mgmt" || { cat "$run/challtestsrv.log"; exit 1; }
 
 redis="redis://127.0.0.1:$p_redis"
 say "starting acmeva-worker (2 threads; loopback allowed for this demo only)"
-"$build/acmeva-worker" --redis "$redis" --threads 2 --allow-private-addresses \
+setsid "$build/acmeva-worker" --redis "$redis" --threads 2 --allow-private-addresses \
     --resolver "127.0.0.1:$p_dns" --http-port "$p_http" --https-port "$p_https" \
     --tls-port "$p_alpn" --issuer-domain ca.example --log-format text \
     >"$run/worker.log" 2>&1 &

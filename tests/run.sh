@@ -58,7 +58,9 @@ free_ports() {
     python3 - "$1" <<'PY'
 import socket, sys
 ports = []
-while len(ports) < int(sys.argv[1]):
+for _ in range(1000):
+    if len(ports) == int(sys.argv[1]):
+        break
     s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s4.bind(("127.0.0.1", 0))
     port = s4.getsockname()[1]
@@ -75,6 +77,8 @@ while len(ports) < int(sys.argv[1]):
     s4.close()
     if ok and port not in ports:
         ports.append(port)
+if len(ports) < int(sys.argv[1]):
+    sys.exit("run.sh: no free port on both 127.0.0.1 and ::1 (is IPv6 loopback disabled?)")
 print(" ".join(map(str, ports)))
 PY
 }
@@ -93,7 +97,8 @@ sys.exit(1)
 PY
 }
 
-read -r p_http p_https p_alpn p_dns p_mgmt p_redis <<<"$(free_ports 6)"
+ports=$(free_ports 6) || exit 1
+read -r p_http p_https p_alpn p_dns p_mgmt p_redis <<<"$ports"
 pebble-challtestsrv \
     -http01 "127.0.0.1:$p_http,[::1]:$p_http" -https01 "127.0.0.1:$p_https,[::1]:$p_https" \
     -tlsalpn01 "127.0.0.1:$p_alpn,[::1]:$p_alpn" -dns01 "127.0.0.1:$p_dns,[::1]:$p_dns" \

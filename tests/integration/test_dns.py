@@ -4,10 +4,12 @@ fixture (tests/fixtures/dnsfix.py) for what challtestsrv cannot answer (NXDOMAIN
 with TCP fallback, CAA with flag 128, the AD bit, REFUSED, TXT records of several strings).
 """
 
+import atexit
 import base64
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -206,6 +208,7 @@ c.eq(len(cts.history("dns", f"_acme-challenge.{n_to}")), 2, "2 tries on timeout"
 
 # ---- dnsfix ---------------------------------------------------------------------------------
 tmp = tempfile.mkdtemp(prefix="acmeva-dns-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 zone_path, stats_path = os.path.join(tmp, "zone.json"), os.path.join(tmp, "stats.json")
 zone = {"records": [], "nxdomain": [], "refused": [], "truncate": [], "ad": [], "drop": [],
         "many": {}}

@@ -3,8 +3,10 @@ case, each on its own port) and against pebble-challtestsrv's tls-alpn-01 server
 http-01 https redirect hop that lands on a server speaking plain HTTP.
 """
 
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -19,6 +21,7 @@ TLSFIX = os.path.join(t.BUILD, "tests", "tlsfix")
 tok = t.new_token()
 ka = t.key_authorization(tok)
 tmp = tempfile.mkdtemp(prefix="acmeva-tls-")
+atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 ports_file = os.path.join(tmp, "ports")
 log = open(os.path.join(tmp, "tlsfix.log"), "w")
 proc = t.subprocess.Popen([TLSFIX, "--listen", "127.0.0.1", "--listen6", "::1", "--ports-file",
