@@ -35,7 +35,7 @@ typedef struct caa_check {
     acmeva_validation *v;
     uv_timer_t *timer;
     char name[256];
-    caa_level levels[CAA_MAX_LEVELS];
+    caa_level *levels; /* one per label of the name, sized when the check starts */
     size_t n_levels, pending;
 } caa_check;
 
@@ -49,6 +49,9 @@ static void release(caa_check *c)
     }
     acmeva_timer_free(c->timer);
     c->timer = NULL;
+    free(c->levels);
+    c->levels = NULL;
+    c->n_levels = 0;
 }
 
 static void finish(caa_check *c, int ok, acmeva_problem_type type, const char *detail)
@@ -240,14 +243,21 @@ static int caa_start(acmeva_validation *v, void **state)
     if (job->wildcard)
         name += 2; /* "*.example.com": CAA of example.com, issuewild first (RFC 8659 §4.3) */
     snprintf(c->name, sizeof(c->name), "%s", name);
-    c->timer = acmeva_timer_new(v->e->loop, c);
+    /* The name and each parent up to and including the TLD: one level per label. */
+    size_t labels = 1;
+    for (const char *d = c->name; *d != '\0'; d++)
+        labels += *d == '.';
+    if (labels > CAA_MAX_LEVELS)
+        labels = CAA_MAX_LEVELS;
+    c->levels = calloc(labels, sizeof(*c->levels));
+    c->timer = c->levels ? acmeva_timer_new(v->e->loop, c) : NULL;
     if (c->timer == NULL) {
+        free(c->levels);
         free(c);
         return -1;
     }
-    /* The name and each parent up to and including the TLD. */
     const char *p = c->name;
-    while (p != NULL && *p != '\0' && c->n_levels < CAA_MAX_LEVELS) {
+    while (p != NULL && *p != '\0' && c->n_levels < labels) {
         caa_level *l = &c->levels[c->n_levels++];
         l->c = c;
         l->name = p;

@@ -44,6 +44,11 @@ struct acmeva_resolver {
     /* Queries that c-ares failed from inside ares_send (no socket, port unreachable): their
      * outcome is delivered from a zero timer, never from inside acmeva_dns_query_start. */
     struct acmeva_dns_query *deferred;
+    /* Queries started while c-ares is processing a socket (from an answer's callback) are
+     * sent from the zero timer instead: c-ares reads a socket until it is empty, and a fast
+     * resolver would otherwise answer each new query before that read loop ends, forever. */
+    struct acmeva_dns_query *to_send;
+    int in_process;
     uv_timer_t *defer_timer;
     /* The parsed answer handed to a callback. Deliveries never nest (a query started from a
      * callback is delivered later, from the loop), so one buffer per resolver serves all. */
@@ -85,7 +90,11 @@ static void poll_close_cb(uv_handle_t *h)
     resolver_maybe_free(r);
 }
 
-/* Re-arm the channel's one timer from ares_timeout() after every call into c-ares. */
+/* The channel's one timer, armed from ares_timeout(). ares_timeout() walks every query in
+ * flight, so it is asked only when the timer fires or is idle, never after each packet: with
+ * thousands of queries in flight, asking after every send and read was quadratic. Every try
+ * has the same timeout, so a timer armed for the earliest query stays right as others are
+ * added. */
 static void channel_timer_cb(uv_timer_t *t);
 
 static void channel_rearm(dns_channel *c)
@@ -105,7 +114,9 @@ static void channel_rearm(dns_channel *c)
 static void channel_timer_cb(uv_timer_t *t)
 {
     dns_channel *c = t->data;
+    c->r->in_process = 1;
     ares_process_fd(c->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    c->r->in_process = 0;
     channel_rearm(c);
 }
 
@@ -119,8 +130,9 @@ static void poll_cb(uv_poll_t *h, int status, int events)
         rfd = p->fd;
     if (status < 0 || (events & UV_WRITABLE))
         wfd = p->fd;
+    c->r->in_process = 1;
     ares_process_fd(c->channel, rfd, wfd);
-    channel_rearm(c);
+    c->r->in_process = 0;
 }
 
 static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
@@ -352,6 +364,11 @@ void acmeva_resolver_free(acmeva_resolver *r)
         r->deferred = q->next_deferred;
         free(q);
     }
+    while (r->to_send != NULL) {
+        acmeva_dns_query *q = r->to_send;
+        r->to_send = q->next_deferred;
+        free(q);
+    }
     r->closes_pending++;
     uv_close((uv_handle_t *)r->defer_timer, timer_close_cb);
     for (size_t i = 0; i < r->n; i++) {
@@ -383,11 +400,30 @@ const char *const *acmeva_resolver_addrs(const acmeva_resolver *r, size_t *n)
 static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen);
 static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8_t *abuf, int alen);
 
+static void query_send(acmeva_dns_query *q);
+
 static void defer_timer_cb(uv_timer_t *t)
 {
     acmeva_resolver *r = t->data;
-    acmeva_dns_query *list = r->deferred;
+    acmeva_dns_query *send = r->to_send, *list = r->deferred;
+    r->to_send = NULL;
     r->deferred = NULL;
+    /* to_send was built by prepending: send in the order the queries were started. */
+    acmeva_dns_query *rev = NULL;
+    while (send != NULL) {
+        acmeva_dns_query *q = send;
+        send = q->next_deferred;
+        q->next_deferred = rev;
+        rev = q;
+    }
+    while (rev != NULL) {
+        acmeva_dns_query *q = rev;
+        rev = q->next_deferred;
+        if (q->cb == NULL)
+            free(q);
+        else
+            query_send(q);
+    }
     while (list != NULL) {
         acmeva_dns_query *q = list;
         list = q->next_deferred;
@@ -415,7 +451,8 @@ static void query_send(acmeva_dns_query *q)
         uv_timer_start(r->defer_timer, defer_timer_cb, 0, 0);
         return;
     }
-    channel_rearm(c);
+    if (!uv_is_active((uv_handle_t *)c->timer))
+        channel_rearm(c);
 }
 
 static void query_deliver(acmeva_dns_query *q, acmeva_dns_status st, const uint8_t *abuf, int alen)
@@ -490,6 +527,12 @@ int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
     q->chan = r->next++;
     if (out != NULL)
         *out = q;
+    if (r->in_process) {
+        q->next_deferred = r->to_send;
+        r->to_send = q;
+        uv_timer_start(r->defer_timer, defer_timer_cb, 0, 0);
+        return 0;
+    }
     query_send(q);
     return 0;
 }

@@ -57,9 +57,12 @@ def run(kind, n, setup, extra_args=()):
 
 run("http-01", 1000,
     lambda name, tok, ka: call("add-http01", {"token": tok, "content": ka}))
+# challtestsrv reads its UDP socket slowly: a thousand queries at once overflow its receive
+# buffer and some answers never come, even after three tries. 250 at a time keeps it whole.
 run("dns-01", 10000,
     lambda name, tok, ka: call("set-txt", {"host": f"_acme-challenge.{name}.",
-                                           "value": t.dns01_value(ka)}))
+                                           "value": t.dns01_value(ka)}),
+    ["--max-inflight", "250"])
 run("tls-alpn-01", 2000,
     lambda name, tok, ka: call("add-tlsalpn01", {"host": name, "content": ka}))
 c.done()
