@@ -1,0 +1,86 @@
+"""The engine against acmeva-responder (bench/), a resolver and web server that answer as fast
+as the loopback allows.
+
+Regression test: a query started from an answer's callback used to be sent at once, and c-ares,
+which reads a socket until it is empty, then never left its read loop while each new query was
+answered before the loop ended: every timer starved. acmeva-bench --refill-in-callback starts
+the next validation from the result callback exactly so; it must stop at its --duration.
+Then `acmeva check` runs 30,000 jobs, and jobs whose resolver never answers must still end at
+their deadline meanwhile.
+"""
+
+import base64
+import hashlib
+import os
+import secrets
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import acmevatest as t  # noqa: E402
+
+c = t.Checks()
+RESPONDER = os.path.join(t.BUILD, "bench", "acmeva-responder")
+BENCH = os.path.join(t.BUILD, "bench", "acmeva-bench")
+
+
+def b64(d):
+    return base64.urlsafe_b64encode(d).decode().rstrip("=")
+
+
+def ka(token):
+    # bench/README.md "The token scheme".
+    return token + "." + b64(hashlib.sha256(b"acmeva-bench:" + token.encode()).digest())
+
+
+http_port, tls_port, dns_port = t.free_port(), t.free_port(), t.free_port()
+proc = t.subprocess.Popen([RESPONDER, "--http-port", str(http_port), "--tls-port", str(tls_port),
+                           "--dns-port", str(dns_port)], stdout=t.subprocess.PIPE,
+                          stderr=t.subprocess.DEVNULL, text=True)
+try:
+    line = proc.stdout.readline()
+    c.ok("ready" in line, "responder started", line)
+    start = time.time()
+    try:
+        b = t.subprocess.run([BENCH, "--allow-private-addresses", "--resolver",
+                              f"127.0.0.1:{dns_port}", "--http-port", str(http_port), "--mix",
+                              "dns-01", "-c", "256", "--duration", "2", "--refill-in-callback"],
+                             capture_output=True, text=True, timeout=20)
+        bench_rc = b.returncode
+    except t.subprocess.TimeoutExpired:
+        bench_rc = "timeout"
+    c.eq(bench_rc, 0, "acmeva-bench --refill-in-callback ends")
+    c.ok(time.time() - start < 8, "it stops at its duration (timers are not starved)",
+         f"{time.time() - start:.1f} s for --duration 2")
+    jobs = []
+    # First, jobs whose names the responder never answers (a DNS tarpit), due in 1 s.
+    deadline = int(time.time() * 1000) + 1000
+    for i in range(5):
+        tok = secrets.token_hex(16)
+        jobs.append(t.job(f"{tok}.tarpit.bench.test", "dns-01", tok, ka(tok),
+                          job_id=f"tarpit-{i}", deadlineMs=deadline))
+    for i in range(30000):
+        tok = secrets.token_hex(16)
+        kind = "http-01" if i % 3 == 0 else "dns-01"
+        jobs.append(t.job(f"{tok}.bench.test", kind, tok, ka(tok), job_id=f"{kind}-{i}"))
+    start = time.time()
+    rc, res, results, err = t.run_check(["--resolver", f"127.0.0.1:{dns_port}", "--http-port",
+                                         str(http_port), "--max-inflight", "256",
+                                         "--dns-timeout-ms", "300", "--dns-tries", "2"], jobs,
+                                        timeout=120)
+    elapsed = time.time() - start
+    c.eq(rc, 1, "exit status (the tarpit jobs are invalid)")
+    c.eq(len(results), len(jobs), "a result for every job")
+    c.eq(sum(1 for r in results if r.get("status") == "valid"), len(jobs) - 5,
+         "every other job valid")
+    for i in range(5):
+        r = res.get(f"tarpit-{i}", {})
+        c.problem(r, "dns", "query timed out", f"tarpit job {i}")
+        c.ok((r.get("durationMs") or 1e9) < 2500, f"tarpit job {i} ended near its deadline",
+             f"after {r.get('durationMs')} ms while the batch took {elapsed:.1f} s")
+    print(f"fast responder: {len(jobs)} jobs in {elapsed:.2f} s = {len(jobs) / elapsed:.0f}/s",
+          flush=True)
+finally:
+    proc.terminate()
+    proc.wait(timeout=10)
+c.done()
