@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acmeva/proto.h"
+#include "proto_int.h"
 
 /* Wire names of the challenge types (RFC 8555 §9.7.8 registry and the drafts that add to it). */
 static const struct {
@@ -176,9 +177,9 @@ char *acmeva_strdup_n(const char *s, size_t len)
     return p;
 }
 
-/* utf8_seq_len returns the length of the well-formed UTF-8 sequence at |s| (|n| bytes left),
+/* acmeva_utf8_seq_len returns the length of the well-formed UTF-8 sequence at |s| (|n| bytes left),
  * or 0 when the bytes there are not one (RFC 3629 §4 table of well-formed sequences). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+size_t acmeva_utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     if (c >= 0x01 && c <= 0x7f)
@@ -226,7 +227,7 @@ char *acmeva_utf8_sanitize(const char *s, size_t len)
         return NULL;
     size_t out_len = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq_len(in + i, len - i);
+        size_t n = acmeva_utf8_seq_len(in + i, len - i);
         out_len += n ? n : 3;
         i += n ? n : 1;
     }
@@ -235,7 +236,7 @@ char *acmeva_utf8_sanitize(const char *s, size_t len)
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq_len(in + i, len - i);
+        size_t n = acmeva_utf8_seq_len(in + i, len - i);
         if (n) {
             memcpy(out + o, in + i, n);
             o += n;
