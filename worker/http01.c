@@ -47,7 +47,7 @@ typedef struct http01 {
     acmeva_conn *conn;
     acmeva_httpreader reader;
     acmeva_url url; /* the current hop */
-    char url_text[HTTP01_URL_MAX];
+    const char *url_text; /* the current hop's URL: its record's url, owned by the result */
     size_t rec; /* index of the current hop's validation record */
     acmeva_strlist seen;
     int redirects;
@@ -387,18 +387,19 @@ static void hop_begin(http01 *h)
 {
     acmeva_validation *v = h->v;
     char port[8];
-    if (acmeva_url_format(&h->url, h->url_text, sizeof(h->url_text)) != 0) {
+    char text[HTTP01_URL_MAX];
+    if (acmeva_url_format(&h->url, text, sizeof(text)) != 0) {
         fail(h, ACMEVA_PROB_CONNECTION, "Redirect target too long");
         return;
     }
     acmeva_vrecord *rec = acmeva_result_add_record(v->result);
-    if (rec == NULL) {
+    if (rec == NULL || (rec->url = strdup(text)) == NULL) {
         fail(h, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
         return;
     }
     h->rec = v->result->n_records - 1;
+    h->url_text = rec->url;
     snprintf(port, sizeof(port), "%u", (unsigned)h->url.port);
-    rec->url = strdup(h->url_text);
     rec->hostname = strdup(h->url.host);
     rec->port = strdup(port);
     acmeva_strlist_add(&h->seen, h->url_text, strlen(h->url_text));
