@@ -11,7 +11,7 @@
 # Prints tables, writes bench/results/ (rates.dat, rates.png, runs.ndjson, summary.txt) and
 # ends with one line per workload: ratio <workload> <acmeva per s> <limit per s> <ratio>.
 #
-# Environment: BUILD (build directory, default /tmp/bench-build), OUT (default
+# Environment: BUILD (build directory, default build/bench in the repository), OUT (default
 # bench/results), DUR (seconds per measurement, default 3), CONCS (default "1 4 16 64 256"),
 # SCALE_N (default 50000, capped by RLIMIT_NOFILE), SKIP_BUILD=1.
 # Loopback only; every wait is bounded; under 5 minutes on 2 cores.
@@ -19,7 +19,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
-BUILD=${BUILD:-/tmp/bench-build}
+BUILD=${BUILD:-$ROOT/build/bench}
 OUT=${OUT:-$HERE/results}
 DUR=${DUR:-3}
 CONCS=${CONCS:-"1 4 16 64 256"}
