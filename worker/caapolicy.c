@@ -4,6 +4,7 @@
  * listed at the top of caapolicy.h.
  */
 #include "caapolicy.h"
+#include "textbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,54 +13,6 @@
 
 /* Bytes of a record value quoted in a reason; longer values are cut and marked "...". */
 #define CAA_QUOTE_MAX 120
-
-/* ---- text output: bounded, always NUL-terminated, silently cut ------------------------- */
-
-struct text {
-    char *buf;
-    size_t cap;
-    size_t len;
-};
-
-static void text_init(struct text *t, char *buf, size_t cap)
-{
-    t->buf = cap > 0 ? buf : NULL;
-    t->cap = t->buf != NULL ? cap : 0;
-    t->len = 0;
-    if (t->cap > 0)
-        t->buf[0] = '\0';
-}
-
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-    if (t->cap == 0 || t->len + 1 >= t->cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    t->len += (size_t)n;
-    if (t->len >= t->cap)
-        t->len = t->cap - 1;
-}
-
-/* text_quote appends |s| in double quotes, bytes outside printable ASCII and '"', '\' as
- * \xNN, cut after |max| input bytes with "..." (OpenBSD stravis-style escaping). */
-static void text_quote(struct text *t, const uint8_t *s, size_t n, size_t max)
-{
-    text_printf(t, "\"");
-    size_t shown = n < max ? n : max;
-    for (size_t i = 0; i < shown; i++) {
-        uint8_t c = s[i];
-        if (c >= 0x20 && c <= 0x7e && c != '"' && c != '\\')
-            text_printf(t, "%c", c);
-        else
-            text_printf(t, "\\x%02x", c);
-    }
-    text_printf(t, "%s\"", shown < n ? "..." : "");
-}
 
 /* ---- RFC 8659 §4.2 value grammar ------------------------------------------------------- */
 
@@ -111,10 +64,10 @@ static size_t skip_wsp(const uint8_t *v, size_t len, size_t i)
 int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *out, char *err,
                                size_t errlen)
 {
-    struct text e;
-    text_init(&e, err, errlen);
+    acmeva_text e;
+    acmeva_text_init(&e, err, errlen);
     if (out == NULL || (v == NULL && len > 0)) {
-        text_printf(&e, "invalid arguments");
+        acmeva_text_printf(&e, "invalid arguments");
         return ACMEVA_CAA_EINVAL;
     }
     out->issuer[0] = '\0';
@@ -126,11 +79,12 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
         i++;
     if (i > start) {
         if (i - start > ACMEVA_CAA_MAX_ISSUER) {
-            text_printf(&e, "issuer-domain-name longer than %d bytes", ACMEVA_CAA_MAX_ISSUER);
+            acmeva_text_printf(&e, "issuer-domain-name longer than %d bytes",
+                               ACMEVA_CAA_MAX_ISSUER);
             return ACMEVA_CAA_ELIMIT;
         }
         if (!ldh_ok(v + start, i - start, 1)) {
-            text_printf(&e, "invalid issuer-domain-name");
+            acmeva_text_printf(&e, "invalid issuer-domain-name");
             return ACMEVA_CAA_ESYNTAX;
         }
         memcpy(out->issuer, v + start, i - start);
@@ -140,7 +94,7 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
     if (i == len)
         return 0;
     if (v[i] != ';') {
-        text_printf(&e, "expected ';' after the issuer-domain-name, got byte 0x%02x", v[i]);
+        acmeva_text_printf(&e, "expected ';' after the issuer-domain-name, got byte 0x%02x", v[i]);
         return ACMEVA_CAA_ESYNTAX;
     }
     i = skip_wsp(v, len, i + 1);
@@ -153,16 +107,16 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
         while (i < len && (is_alnum(v[i]) || v[i] == '-'))
             i++;
         if (!ldh_ok(v + start, i - start, 0)) {
-            text_printf(&e, "parameter %zu: invalid tag", out->n_params + 1);
+            acmeva_text_printf(&e, "parameter %zu: invalid tag", out->n_params + 1);
             return ACMEVA_CAA_ESYNTAX;
         }
         if (i - start > ACMEVA_CAA_MAX_PARAM_TAG) {
-            text_printf(&e, "parameter %zu: tag longer than %d bytes", out->n_params + 1,
-                        ACMEVA_CAA_MAX_PARAM_TAG);
+            acmeva_text_printf(&e, "parameter %zu: tag longer than %d bytes", out->n_params + 1,
+                               ACMEVA_CAA_MAX_PARAM_TAG);
             return ACMEVA_CAA_ELIMIT;
         }
         if (out->n_params == ACMEVA_CAA_MAX_PARAMS) {
-            text_printf(&e, "more than %d parameters", ACMEVA_CAA_MAX_PARAMS);
+            acmeva_text_printf(&e, "more than %d parameters", ACMEVA_CAA_MAX_PARAMS);
             return ACMEVA_CAA_ELIMIT;
         }
         acmeva_caa_param *p = &out->params[out->n_params];
@@ -171,7 +125,8 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
 
         i = skip_wsp(v, len, i);
         if (i == len || v[i] != '=') {
-            text_printf(&e, "parameter %zu (\"%s\"): expected '='", out->n_params + 1, p->tag);
+            acmeva_text_printf(&e, "parameter %zu (\"%s\"): expected '='", out->n_params + 1,
+                               p->tag);
             return ACMEVA_CAA_ESYNTAX;
         }
         i = skip_wsp(v, len, i + 1);
@@ -179,8 +134,8 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
         while (i < len && is_value_char(v[i]))
             i++;
         if (i - start > ACMEVA_CAA_MAX_PARAM_VALUE) {
-            text_printf(&e, "parameter %zu (\"%s\"): value longer than %d bytes", out->n_params + 1,
-                        p->tag, ACMEVA_CAA_MAX_PARAM_VALUE);
+            acmeva_text_printf(&e, "parameter %zu (\"%s\"): value longer than %d bytes",
+                               out->n_params + 1, p->tag, ACMEVA_CAA_MAX_PARAM_VALUE);
             return ACMEVA_CAA_ELIMIT;
         }
         memcpy(p->value, v + start, i - start);
@@ -191,14 +146,14 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
         if (i == len)
             return 0;
         if (v[i] != ';') {
-            text_printf(&e, "parameter %zu (\"%s\"): unexpected byte 0x%02x after the value",
-                        out->n_params, out->params[out->n_params - 1].tag, v[i]);
+            acmeva_text_printf(&e, "parameter %zu (\"%s\"): unexpected byte 0x%02x after the value",
+                               out->n_params, out->params[out->n_params - 1].tag, v[i]);
             return ACMEVA_CAA_ESYNTAX;
         }
         i = skip_wsp(v, len, i + 1);
         if (i == len) {
             /* parameters = (parameter *WSP ";" *WSP parameters) / parameter */
-            text_printf(&e, "';' after the last parameter");
+            acmeva_text_printf(&e, "';' after the last parameter");
             return ACMEVA_CAA_ESYNTAX;
         }
     }
@@ -294,13 +249,13 @@ static int methods_contain(const char *list, const char *method)
  * the record permits this CA; else 0 with the reason in |why|. |*ours| is set when the record
  * names one of the CA's issuer domains (used to pick the most telling reason for the log).
  */
-static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *req, struct text *why,
+static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *req, acmeva_text *why,
                          int *ours)
 {
     *ours = 0;
     /* RFC 8659 §4.2: an empty issuer-domain-name grants no one ("issue ;"). */
     if (v->issuer[0] == '\0') {
-        text_printf(why, "empty issuer-domain-name permits no CA");
+        acmeva_text_printf(why, "empty issuer-domain-name permits no CA");
         return 0;
     }
     /* Exact comparison, as Boulder's caaDomainMatches. */
@@ -310,7 +265,7 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
         match = d != NULL && strcmp(v->issuer, d) == 0;
     }
     if (!match) {
-        text_printf(why, "issuer-domain-name \"%s\" is not this CA's", v->issuer);
+        acmeva_text_printf(why, "issuer-domain-name \"%s\" is not this CA's", v->issuer);
         return 0;
     }
     *ours = 1;
@@ -320,7 +275,7 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
     for (size_t i = 0; i < v->n_params; i++) {
         for (size_t j = i + 1; j < v->n_params; j++) {
             if (strcasecmp(v->params[i].tag, v->params[j].tag) == 0) {
-                text_printf(why, "parameter \"%s\" repeated", v->params[i].tag);
+                acmeva_text_printf(why, "parameter \"%s\" repeated", v->params[i].tag);
                 return 0;
             }
         }
@@ -330,11 +285,11 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
     const acmeva_caa_param *acct = find_param(v, "accounturi");
     if (acct != NULL) {
         if (req->account_uri == NULL) {
-            text_printf(why, "accounturi is set and the job has no account URI");
+            acmeva_text_printf(why, "accounturi is set and the job has no account URI");
             return 0;
         }
         if (strcmp(acct->value, req->account_uri) != 0) {
-            text_printf(why, "accounturi \"%s\" is not the job's account", acct->value);
+            acmeva_text_printf(why, "accounturi \"%s\" is not the job's account", acct->value);
             return 0;
         }
     }
@@ -343,15 +298,16 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
     const acmeva_caa_param *vm = find_param(v, "validationmethods");
     if (vm != NULL) {
         if (!methods_ok(vm->value)) {
-            text_printf(why, "validationmethods \"%s\" is malformed", vm->value);
+            acmeva_text_printf(why, "validationmethods \"%s\" is malformed", vm->value);
             return 0;
         }
         if (req->method == NULL) {
-            text_printf(why, "validationmethods is set and the job has no challenge type");
+            acmeva_text_printf(why, "validationmethods is set and the job has no challenge type");
             return 0;
         }
         if (!methods_contain(vm->value, req->method)) {
-            text_printf(why, "validationmethods \"%s\" does not allow %s", vm->value, req->method);
+            acmeva_text_printf(why, "validationmethods \"%s\" does not allow %s", vm->value,
+                               req->method);
             return 0;
         }
     }
@@ -361,14 +317,14 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
 int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
                        char *reason, size_t reason_len)
 {
-    struct text r;
-    text_init(&r, reason, reason_len);
+    acmeva_text r;
+    acmeva_text_init(&r, reason, reason_len);
     if (req == NULL || (recs == NULL && n > 0)) {
-        text_printf(&r, "invalid arguments");
+        acmeva_text_printf(&r, "invalid arguments");
         return 0;
     }
     if (n == 0) {
-        text_printf(&r, "no CAA records");
+        acmeva_text_printf(&r, "no CAA records");
         return 1;
     }
 
@@ -382,10 +338,10 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
         else if (k == CAA_TAG_UNKNOWN &&
                  (recs[i].flags & (ACMEVA_CAA_FLAG_CRITICAL | ACMEVA_CAA_FLAG_CRITICAL_ALIAS))) {
             /* RFC 8659 §4.1: a critical property with an unknown tag forbids issuance. */
-            text_printf(&r, "unknown critical property ");
-            text_quote(&r, (const uint8_t *)recs[i].tag, recs[i].tag != NULL ? recs[i].tag_len : 0,
-                       CAA_QUOTE_MAX);
-            text_printf(&r, " (flags %u) forbids issuance", (unsigned)recs[i].flags);
+            acmeva_text_printf(&r, "unknown critical property ");
+            acmeva_text_quote(&r, (const uint8_t *)recs[i].tag,
+                              recs[i].tag != NULL ? recs[i].tag_len : 0, CAA_QUOTE_MAX);
+            acmeva_text_printf(&r, " (flags %u) forbids issuance", (unsigned)recs[i].flags);
             return 0;
         }
     }
@@ -397,7 +353,8 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
         want = CAA_TAG_ISSUEWILD;
     const char *want_name = want == CAA_TAG_ISSUE ? "issue" : "issuewild";
     if ((want == CAA_TAG_ISSUE ? n_issue : n_wild) == 0) {
-        text_printf(&r, req->wildcard ? "no issue or issuewild records" : "no issue records");
+        acmeva_text_printf(&r,
+                           req->wildcard ? "no issue or issuewild records" : "no issue records");
         return 1;
     }
 
@@ -408,20 +365,20 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
     for (size_t i = 0; i < n; i++) {
         if (classify_tag(recs[i].tag, recs[i].tag_len) != want)
             continue;
-        struct text why;
-        text_init(&why, why_buf, sizeof(why_buf));
+        acmeva_text why;
+        acmeva_text_init(&why, why_buf, sizeof(why_buf));
         int ours = 0;
         char perr[128];
         if (recs[i].value == NULL && recs[i].value_len > 0) {
-            text_printf(&why, "no value");
+            acmeva_text_printf(&why, "no value");
         } else if (acmeva_caa_value_parse_err(recs[i].value, recs[i].value_len, &val, perr,
                                               sizeof(perr)) != 0) {
             /* RFC 8659 §4.2: a value that does not parse is like an empty issuer. */
-            text_printf(&why, "malformed value (%s)", perr);
+            acmeva_text_printf(&why, "malformed value (%s)", perr);
         } else if (value_permits(&val, req, &why, &ours)) {
-            text_printf(&r, "%s record ", want_name);
-            text_quote(&r, recs[i].value, recs[i].value_len, CAA_QUOTE_MAX);
-            text_printf(&r, " permits issuance");
+            acmeva_text_printf(&r, "%s record ", want_name);
+            acmeva_text_quote(&r, recs[i].value, recs[i].value_len, CAA_QUOTE_MAX);
+            acmeva_text_printf(&r, " permits issuance");
             return 1;
         }
         if (ours > best_rank) {
@@ -430,9 +387,10 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
             memcpy(best_buf, why_buf, sizeof(best_buf));
         }
     }
-    text_printf(&r, "no %s record permits issuance by this CA; %s record ", want_name, want_name);
-    text_quote(&r, recs[best].value, recs[best].value != NULL ? recs[best].value_len : 0,
-               CAA_QUOTE_MAX);
-    text_printf(&r, ": %s", best_buf);
+    acmeva_text_printf(&r, "no %s record permits issuance by this CA; %s record ", want_name,
+                       want_name);
+    acmeva_text_quote(&r, recs[best].value, recs[best].value != NULL ? recs[best].value_len : 0,
+                      CAA_QUOTE_MAX);
+    acmeva_text_printf(&r, ": %s", best_buf);
     return 0;
 }

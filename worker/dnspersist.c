@@ -13,56 +13,9 @@
 #include <openssl/sha.h>
 
 #include "caapolicy.h"
+#include "textbuf.h"
 
 #define PERSIST_QUOTE_MAX 120 /* record bytes quoted in a reason; longer ones are cut */
-
-/* ---- text output: bounded, always NUL-terminated, silently cut ------------------------- */
-
-struct text {
-    char *buf;
-    size_t cap;
-    size_t len;
-};
-
-static void text_init(struct text *t, char *buf, size_t cap)
-{
-    t->buf = cap > 0 ? buf : NULL;
-    t->cap = t->buf != NULL ? cap : 0;
-    t->len = 0;
-    if (t->cap > 0)
-        t->buf[0] = '\0';
-}
-
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-    if (t->cap == 0 || t->len + 1 >= t->cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    t->len += (size_t)n;
-    if (t->len >= t->cap)
-        t->len = t->cap - 1;
-}
-
-/* text_quote appends |s| in double quotes, bytes outside printable ASCII and '"', '\' as
- * \xNN, cut after PERSIST_QUOTE_MAX bytes with "...". */
-static void text_quote(struct text *t, const char *s, size_t n)
-{
-    text_printf(t, "\"");
-    size_t shown = n < PERSIST_QUOTE_MAX ? n : PERSIST_QUOTE_MAX;
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c <= 0x7e && c != '"' && c != '\\')
-            text_printf(t, "%c", c);
-        else
-            text_printf(t, "\\x%02x", c);
-    }
-    text_printf(t, "%s\"", shown < n ? "..." : "");
-}
 
 /* ---- issuer-domain-name ----------------------------------------------------------------- */
 
@@ -167,10 +120,10 @@ static int parse_unix_seconds(const char *s, int64_t *out)
 int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out, char *err,
                          size_t errlen)
 {
-    struct text e;
-    text_init(&e, err, errlen);
+    acmeva_text e;
+    acmeva_text_init(&e, err, errlen);
     if (out == NULL || (txt == NULL && len > 0)) {
-        text_printf(&e, "invalid arguments");
+        acmeva_text_printf(&e, "invalid arguments");
         return ACMEVA_PERSIST_EINVAL;
     }
     if (txt == NULL)
@@ -180,12 +133,12 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
     size_t b, end, semi;
     issuer_span(txt, len, &b, &end, &semi);
     if (b == end) {
-        text_printf(&e, "missing issuer-domain-name");
+        acmeva_text_printf(&e, "missing issuer-domain-name");
         return ACMEVA_PERSIST_ESYNTAX;
     }
     if (end - b > ACMEVA_PERSIST_MAX_ISSUER || !issuer_ok(txt + b, end - b)) {
-        text_printf(&e, "invalid issuer-domain-name ");
-        text_quote(&e, txt + b, end - b);
+        acmeva_text_printf(&e, "invalid issuer-domain-name ");
+        acmeva_text_quote(&e, (const uint8_t *)(txt + b), end - b, PERSIST_QUOTE_MAX);
         return ACMEVA_PERSIST_ESYNTAX;
     }
     for (size_t i = b; i < end; i++) {
@@ -203,7 +156,7 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
         int rc = acmeva_caa_value_parse_err((const uint8_t *)txt + semi, len - semi, &val, perr,
                                             sizeof(perr));
         if (rc != 0) {
-            text_printf(&e, "parameters: %s", perr);
+            acmeva_text_printf(&e, "parameters: %s", perr);
             return ACMEVA_PERSIST_ESYNTAX;
         }
     }
@@ -212,7 +165,7 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
     for (size_t i = 0; i < val.n_params; i++) {
         for (size_t j = i + 1; j < val.n_params; j++) {
             if (strcasecmp(val.params[i].tag, val.params[j].tag) == 0) {
-                text_printf(&e, "parameter \"%s\" repeated", val.params[j].tag);
+                acmeva_text_printf(&e, "parameter \"%s\" repeated", val.params[j].tag);
                 return ACMEVA_PERSIST_ESYNTAX;
             }
         }
@@ -231,7 +184,7 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
             out->policy_wildcard = strcasecmp(p->value, "wildcard") == 0;
         } else if (strcasecmp(p->tag, "persistUntil") == 0) {
             if (parse_unix_seconds(p->value, &out->persist_until) != 0) {
-                text_printf(&e, "persistUntil \"%s\" is not a base-10 integer", p->value);
+                acmeva_text_printf(&e, "persistUntil \"%s\" is not a base-10 integer", p->value);
                 return ACMEVA_PERSIST_ESYNTAX;
             }
             out->has_persist_until = 1;
@@ -241,11 +194,11 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
 
     /* draft §4.1 item 3, §9.3.1: accounturi is mandatory. */
     if (!out->has_account_uri) {
-        text_printf(&e, "missing mandatory accounturi parameter");
+        acmeva_text_printf(&e, "missing mandatory accounturi parameter");
         return ACMEVA_PERSIST_ESYNTAX;
     }
     if (out->account_uri[0] == '\0') {
-        text_printf(&e, "empty accounturi parameter");
+        acmeva_text_printf(&e, "empty accounturi parameter");
         return ACMEVA_PERSIST_ESYNTAX;
     }
     return 0;
@@ -257,10 +210,10 @@ acmeva_persist_verdict acmeva_persist_judge(const char *txt, size_t len, const c
                                             size_t n_issuers, const char *account_uri, int wildcard,
                                             int64_t now_s, char *why, size_t why_len)
 {
-    struct text w;
-    text_init(&w, why, why_len);
+    acmeva_text w;
+    acmeva_text_init(&w, why, why_len);
     if (txt == NULL && len > 0) {
-        text_printf(&w, "no record");
+        acmeva_text_printf(&w, "no record");
         return ACMEVA_PERSIST_OTHER_ISSUER;
     }
     if (txt == NULL)
@@ -270,9 +223,9 @@ acmeva_persist_verdict acmeva_persist_judge(const char *txt, size_t len, const c
     size_t b, e, semi;
     issuer_span(txt, len, &b, &e, &semi);
     if (!issuer_is_ours(txt + b, e - b, issuers, n_issuers)) {
-        text_printf(&w, "issuer-domain-name ");
-        text_quote(&w, txt + b, e - b);
-        text_printf(&w, " is not this CA's");
+        acmeva_text_printf(&w, "issuer-domain-name ");
+        acmeva_text_quote(&w, (const uint8_t *)(txt + b), e - b, PERSIST_QUOTE_MAX);
+        acmeva_text_printf(&w, " is not this CA's");
         return ACMEVA_PERSIST_OTHER_ISSUER;
     }
 
@@ -282,28 +235,30 @@ acmeva_persist_verdict acmeva_persist_judge(const char *txt, size_t len, const c
 
     /* draft §4.1 item 3, §4.2: simple string comparison, no normalization. */
     if (account_uri == NULL) {
-        text_printf(&w, "no account URI to compare accounturi with");
+        acmeva_text_printf(&w, "no account URI to compare accounturi with");
         return ACMEVA_PERSIST_MISMATCH;
     }
     if (strcmp(v.account_uri, account_uri) != 0) {
-        text_printf(&w, "accounturi mismatch: expected ");
-        text_quote(&w, account_uri, strlen(account_uri));
-        text_printf(&w, ", got ");
-        text_quote(&w, v.account_uri, strlen(v.account_uri));
+        acmeva_text_printf(&w, "accounturi mismatch: expected ");
+        acmeva_text_quote(&w, (const uint8_t *)(account_uri), strlen(account_uri),
+                          PERSIST_QUOTE_MAX);
+        acmeva_text_printf(&w, ", got ");
+        acmeva_text_quote(&w, (const uint8_t *)(v.account_uri), strlen(v.account_uri),
+                          PERSIST_QUOTE_MAX);
         return ACMEVA_PERSIST_MISMATCH;
     }
     /* draft §5: only policy=wildcard extends a record to wildcard names. */
     if (wildcard && !v.policy_wildcard) {
-        text_printf(&w, "a wildcard identifier needs policy=wildcard");
+        acmeva_text_printf(&w, "a wildcard identifier needs policy=wildcard");
         return ACMEVA_PERSIST_MISMATCH;
     }
     /* draft §4.1 item 5: after T the record is not valid for new validations. */
     if (v.has_persist_until && now_s > v.persist_until) {
-        text_printf(&w, "persistUntil %lld is in the past (now %lld)", (long long)v.persist_until,
-                    (long long)now_s);
+        acmeva_text_printf(&w, "persistUntil %lld is in the past (now %lld)",
+                           (long long)v.persist_until, (long long)now_s);
         return ACMEVA_PERSIST_MISMATCH;
     }
-    text_printf(&w, "record for issuer %s matches", v.issuer);
+    acmeva_text_printf(&w, "record for issuer %s matches", v.issuer);
     return ACMEVA_PERSIST_MATCH;
 }
 
