@@ -108,6 +108,14 @@ try:
     c.eq(rc, 0, "submit as the ACL user: exit 0")
     c.eq(len(res), 6, "every result came back")
     c.eq(reply_streams(acl_cl), [], "the reply stream is deleted")
+    # The URL from the environment: a password kept off the command line.
+    p = t.subprocess.run([t.ACMEVA, "submit", "--job", "-", "--wait"],
+                         input=ndjson([http_job(f"env-{i}") for i in range(3)]),
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, ACMEVA_REDIS_URL=user_url))
+    c.eq(p.returncode, 0, "submit with the URL in ACMEVA_REDIS_URL: exit 0")
+    c.eq(len([x for x in p.stdout.splitlines() if x.strip()]), 3, "its results came back")
+    c.ok(user_pw not in p.stderr and encoded not in p.stderr, "and no password is printed")
 
     bad_pw = "wrong-secret-77aa"
     wbad = t.WorkerProc(["--redis", f"redis://acme:{bad_pw}@127.0.0.1:{acl.port}",

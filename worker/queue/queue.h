@@ -21,6 +21,13 @@ extern "C" {
 #define ACMEVA_GROUP "acmeva"
 #define ACMEVA_DEAD_STREAM "acmeva:v1:dead"
 #define ACMEVA_DEFAULT_REDIS_URL "redis://127.0.0.1:6379"
+/* The environment variable that replaces the default URL: it keeps a password out of the
+ * process's command line (which any local user can read in /proc). --redis still wins. */
+#define ACMEVA_REDIS_URL_ENV "ACMEVA_REDIS_URL"
+
+/* acmeva_redis_url_default returns $ACMEVA_REDIS_URL when it is set and not empty, else
+ * ACMEVA_DEFAULT_REDIS_URL. The string is borrowed. */
+const char *acmeva_redis_url_default(void);
 #define ACMEVA_PERSPECTIVE_MAX 64
 
 /* A parsed redis://[user:pass@]host[:port][/db] URL. Every string is owned. */

@@ -278,3 +278,9 @@ int acmeva_perspective_ok(const char *s)
     }
     return 1;
 }
+
+const char *acmeva_redis_url_default(void)
+{
+    const char *env = getenv(ACMEVA_REDIS_URL_ENV);
+    return env != NULL && env[0] != '\0' ? env : ACMEVA_DEFAULT_REDIS_URL;
+}

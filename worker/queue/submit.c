@@ -32,7 +32,8 @@ static const char submit_usage[] =
     "Usage: acmeva submit [--redis URL] [--perspective P] (--job FILE|-) [--wait]\n"
     "                     [--timeout-ms N]\n"
     "Enqueues NDJSON jobs (one a line) on acmeva:v1:jobs:<P> for acmeva-worker.\n"
-    "  --redis URL        redis://[user:pass@]host:port[/db] (default redis://127.0.0.1:6379)\n"
+    "  --redis URL        redis://[user:pass@]host:port[/db] (default $ACMEVA_REDIS_URL,\n"
+    "                     else redis://127.0.0.1:6379)\n"
     "  --perspective P    the perspective whose workers get the jobs (default \"default\")\n"
     "  --job FILE|-       the jobs; '-' reads stdin. A line that is not a valid job is\n"
     "                     reported on stderr and not enqueued\n"
@@ -91,7 +92,7 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 /* parse_args returns 0, 1 for --help, or -1 after a line on stderr. */
 static int parse_args(submit *s, int argc, char **argv)
 {
-    const char *perspective = "default", *url = ACMEVA_DEFAULT_REDIS_URL, *v;
+    const char *perspective = "default", *url = acmeva_redis_url_default(), *v;
     int64_t n;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)

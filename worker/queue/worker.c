@@ -1595,7 +1595,7 @@ int acmeva_worker_options_init(acmeva_worker_options *o)
 {
     memset(o, 0, sizeof(*o));
     char err[256];
-    if (acmeva_redis_url_parse(ACMEVA_DEFAULT_REDIS_URL, &o->redis, err, sizeof(err)) < 0)
+    if (acmeva_redis_url_parse(acmeva_redis_url_default(), &o->redis, err, sizeof(err)) < 0)
         return -1;
     o->perspective = strdup("default");
     if (o->perspective == NULL) {
