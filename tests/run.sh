@@ -22,12 +22,14 @@ deploy/install-deps.sh
 
 pids=()
 cleanup() {
+    # A service that already exited makes kill and wait fail: that must not stop the cleanup.
+    set +e
     local pid
     for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null
     done
     for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null
     done
 }
 trap cleanup EXIT

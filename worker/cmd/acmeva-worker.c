@@ -38,27 +38,6 @@ static const char usage[] =
     "  --help                    this text\n"
     "\n";
 
-/* worker_value matches "--name value" or "--name=value" at argv[*i]; returns 1 and sets
- * |*value| (NULL when the value is missing), advancing *i past it, or 0. */
-static int worker_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-    } else if (a[n] == '\0') {
-        *value = *i + 1 < argc ? argv[*i + 1] : NULL;
-        if (*value != NULL)
-            (*i)++;
-    } else {
-        return 0;
-    }
-    (*i)++;
-    return 1;
-}
-
 static int bad(const char *opt, const char *v, const char *want)
 {
     fprintf(stderr, "acmeva-worker: %s: '%s' is not %s\n", opt, v ? v : "", want);
@@ -93,7 +72,7 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
         const char *v = NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return 1;
-        if (worker_value(argc, argv, &i, "--redis", &v)) {
+        if (acmeva_opt_value(argc, argv, &i, "--redis", &v)) {
             char err[256];
             acmeva_redis_url u;
             if (v == NULL)
@@ -105,36 +84,36 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
             }
             acmeva_redis_url_clear(&o->redis);
             o->redis = u;
-        } else if (worker_value(argc, argv, &i, "--perspective", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--perspective", &v)) {
             if (!acmeva_perspective_ok(v))
                 return bad("--perspective", v, "1 to 64 bytes of [A-Za-z0-9._-]");
             if (set_string(&o->perspective, v) < 0 || set_string(&cfg->perspective, v) < 0)
                 return -1;
-        } else if (worker_value(argc, argv, &i, "--rir", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--rir", &v)) {
             if (v == NULL || (*v != '\0' && !acmeva_perspective_ok(v)))
                 return bad("--rir", v, "0 to 64 bytes of [A-Za-z0-9._-]");
             if (set_string(&cfg->rir, v) < 0)
                 return -1;
-        } else if (worker_value(argc, argv, &i, "--threads", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--threads", &v)) {
             if (number("--threads", v, 1, 256, &n) < 0)
                 return -1;
             o->threads = (int)n;
-        } else if (worker_value(argc, argv, &i, "--max-inflight", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--max-inflight", &v)) {
             if (number("--max-inflight", v, 1, 100000, &o->max_inflight) < 0)
                 return -1;
-        } else if (worker_value(argc, argv, &i, "--claim-idle-ms", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--claim-idle-ms", &v)) {
             if (number("--claim-idle-ms", v, 100, 86400000, &o->claim_idle_ms) < 0)
                 return -1;
-        } else if (worker_value(argc, argv, &i, "--max-deliveries", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--max-deliveries", &v)) {
             if (number("--max-deliveries", v, 1, 1000, &o->max_deliveries) < 0)
                 return -1;
-        } else if (worker_value(argc, argv, &i, "--grace-ms", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--grace-ms", &v)) {
             if (number("--grace-ms", v, 0, 3600000, &o->grace_ms) < 0)
                 return -1;
-        } else if (worker_value(argc, argv, &i, "--results-maxlen", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--results-maxlen", &v)) {
             if (number("--results-maxlen", v, 1, INT64_MAX / 2, &o->results_maxlen) < 0)
                 return -1;
-        } else if (worker_value(argc, argv, &i, "--log-format", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--log-format", &v)) {
             if (v != NULL && strcmp(v, "json") == 0)
                 acmeva_log_set_format(ACMEVA_LOG_JSON);
             else if (v != NULL && strcmp(v, "text") == 0)

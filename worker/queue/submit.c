@@ -73,43 +73,27 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-    } else if (a[n] == '\0') {
-        *value = *i + 1 < argc ? argv[++*i] : NULL;
-    } else {
-        return 0;
-    }
-    return 1;
-}
-
 /* parse_args returns 0, 1 for --help, or -1 after a line on stderr. */
 static int parse_args(submit *s, int argc, char **argv)
 {
     const char *perspective = "default", *url = acmeva_redis_url_default(), *v;
     int64_t n;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return 1;
-        if (opt_value(argc, argv, &i, "--redis", &v)) {
+        if (acmeva_opt_value(argc, argv, &i, "--redis", &v)) {
             if (v == NULL) {
                 fprintf(stderr, "acmeva submit: --redis needs a URL\n");
                 return -1;
             }
             url = v;
-        } else if (opt_value(argc, argv, &i, "--perspective", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--perspective", &v)) {
             if (!acmeva_perspective_ok(v)) {
                 fprintf(stderr, "acmeva submit: --perspective: 1 to 64 bytes of [A-Za-z0-9._-]\n");
                 return -1;
             }
             perspective = v;
-        } else if (opt_value(argc, argv, &i, "--job", &v)) {
+        } else if (acmeva_opt_value(argc, argv, &i, "--job", &v)) {
             if (v == NULL || *v == '\0') {
                 fprintf(stderr, "acmeva submit: --job needs a file or -\n");
                 return -1;
@@ -117,7 +101,8 @@ static int parse_args(submit *s, int argc, char **argv)
             s->job_path = v;
         } else if (strcmp(argv[i], "--wait") == 0) {
             s->wait = 1;
-        } else if (opt_value(argc, argv, &i, "--timeout-ms", &v)) {
+            i++;
+        } else if (acmeva_opt_value(argc, argv, &i, "--timeout-ms", &v)) {
             if (acmeva_parse_int(v, 1, 86400000, &n) < 0) {
                 fprintf(stderr,
                         "acmeva submit: --timeout-ms: '%s' is not a number from 1 to "
