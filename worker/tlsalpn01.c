@@ -130,9 +130,11 @@ static void check_certificate(tlsalpn *t)
     if (rc != 0) {
         /* A certificate that is not even well-formed DER is a tls problem (Boulder: the TLS
          * stack refuses it); a well-formed one that proves nothing is unauthorized. */
+        /* Boulder names the identifier here (the IP itself for an IP identifier, not the
+         * reverse name sent as SNI). */
         fail(t, rc == ACMEVA_CERT_EMALFORMED ? ACMEVA_PROB_TLS : ACMEVA_PROB_UNAUTHORIZED,
              "Incorrect validation certificate for tls-alpn-01 challenge. Requested %s from %s. %s",
-             t->sni, t->peer, reason);
+             job->ident_value, t->peer, reason);
         return;
     }
     finish(t, 1);

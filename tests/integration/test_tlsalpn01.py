@@ -71,6 +71,10 @@ try:
         rec = (r.get("validationRecord") or [{}])[0]
         c.ok("addressesTried" not in rec, f"{case}: a certificate problem does not fall back")
     c.eq(len(reasons), len(bad_cert), "each broken certificate gets its own reason")
+    # For an IP identifier the detail names the IP, not the reverse name sent as SNI.
+    r, _ = check("wrong-hash", "127.0.0.1", "ip")
+    c.problem(r, "unauthorized", f"Requested 127.0.0.1 from 127.0.0.1:{ports['wrong-hash']}. ",
+              "IP identifier named in the detail")
 
     r, _ = check("no-alpn")
     c.problem(r, "unauthorized", 'Cannot negotiate ALPN protocol "acme-tls/1"', "no ALPN")
