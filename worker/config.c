@@ -66,27 +66,22 @@ void acmeva_engine_config_clear(acmeva_engine_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
-/* Matches "--name" (value in the next argument) or "--name=value". */
-static int match_opt(int argc, char **argv, int *i, const char *name, int has_value,
-                     const char **value)
+int acmeva_option_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *a = argv[*i];
     size_t n = strlen(name);
     if (strncmp(a, name, n) != 0)
         return 0;
-    if (!has_value)
-        return a[n] == '\0';
     if (a[n] == '=') {
         *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
+    } else if (a[n] == '\0') {
+        *value = *i + 1 < argc ? argv[*i + 1] : NULL;
+        if (*value != NULL)
+            (*i)++;
+    } else {
         return 0;
-    if (*i + 1 >= argc) {
-        *value = NULL;
-        return 1;
     }
-    *value = argv[++*i];
+    (*i)++;
     return 1;
 }
 
@@ -149,7 +144,7 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
 {
     const char *v = NULL;
     long long n;
-    if (match_opt(argc, argv, i, "--resolver", 1, &v)) {
+    if (acmeva_option_value(argc, argv, i, "--resolver", &v)) {
         if (v == NULL || !valid_resolver(v)) {
             fprintf(stderr, "acmeva: --resolver: '%s' is not IP[:PORT] or [IPv6]:PORT\n",
                     v ? v : "");
@@ -160,32 +155,33 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
             return -1;
         }
         cfg->resolvers[cfg->n_resolvers++] = strdup(v);
-    } else if (match_opt(argc, argv, i, "--http-port", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--http-port", &v)) {
         if (parse_num("--http-port", v, 1, 65535, &n))
             return -1;
         cfg->http_port = (uint16_t)n;
-    } else if (match_opt(argc, argv, i, "--https-port", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--https-port", &v)) {
         if (parse_num("--https-port", v, 1, 65535, &n))
             return -1;
         cfg->https_port = (uint16_t)n;
-    } else if (match_opt(argc, argv, i, "--tls-port", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--tls-port", &v)) {
         if (parse_num("--tls-port", v, 1, 65535, &n))
             return -1;
         cfg->tls_port = (uint16_t)n;
-    } else if (match_opt(argc, argv, i, "--allow-private-addresses", 0, &v)) {
+    } else if (strcmp(argv[*i], "--allow-private-addresses") == 0) {
         cfg->allow_private = 1;
-    } else if (match_opt(argc, argv, i, "--user-agent", 1, &v)) {
+        (*i)++;
+    } else if (acmeva_option_value(argc, argv, i, "--user-agent", &v)) {
         if (v == NULL || *v == '\0' || strlen(v) > 256 || strpbrk(v, "\r\n") != NULL) {
             fprintf(stderr, "acmeva: --user-agent: 1 to 256 bytes on one line\n");
             return -1;
         }
         free(cfg->user_agent);
         cfg->user_agent = strdup(v);
-    } else if (match_opt(argc, argv, i, "--timeout-ms", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--timeout-ms", &v)) {
         if (parse_num("--timeout-ms", v, 1, 3600000, &n))
             return -1;
         cfg->timeout_ms = n;
-    } else if (match_opt(argc, argv, i, "--issuer-domain", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--issuer-domain", &v)) {
         if (v == NULL || !acmeva_is_dns_name(v, 0)) {
             fprintf(stderr, "acmeva: --issuer-domain: '%s' is not a lowercase DNS name\n",
                     v ? v : "");
@@ -196,25 +192,24 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
             return -1;
         }
         cfg->issuer_domains[cfg->n_issuer_domains++] = strdup(v);
-    } else if (match_opt(argc, argv, i, "--dns-tries", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--dns-tries", &v)) {
         if (parse_num("--dns-tries", v, 1, 10, &n))
             return -1;
         cfg->dns_tries = (int)n;
-    } else if (match_opt(argc, argv, i, "--dns-timeout-ms", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--dns-timeout-ms", &v)) {
         if (parse_num("--dns-timeout-ms", v, 10, 60000, &n))
             return -1;
         cfg->dns_timeout_ms = (int)n;
-    } else if (match_opt(argc, argv, i, "--connect-timeout-ms", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--connect-timeout-ms", &v)) {
         if (parse_num("--connect-timeout-ms", v, 1, 600000, &n))
             return -1;
         cfg->connect_timeout_ms = n;
-    } else if (match_opt(argc, argv, i, "--tls-timeout-ms", 1, &v)) {
+    } else if (acmeva_option_value(argc, argv, i, "--tls-timeout-ms", &v)) {
         if (parse_num("--tls-timeout-ms", v, 1, 600000, &n))
             return -1;
         cfg->tls_timeout_ms = n;
     } else {
         return 0;
     }
-    (*i)++;
     return 1;
 }

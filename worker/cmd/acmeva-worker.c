@@ -72,7 +72,7 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
         const char *v = NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return 1;
-        if (acmeva_opt_value(argc, argv, &i, "--redis", &v)) {
+        if (acmeva_option_value(argc, argv, &i, "--redis", &v)) {
             char err[256];
             acmeva_redis_url u;
             if (v == NULL)
@@ -84,36 +84,36 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
             }
             acmeva_redis_url_clear(&o->redis);
             o->redis = u;
-        } else if (acmeva_opt_value(argc, argv, &i, "--perspective", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--perspective", &v)) {
             if (!acmeva_perspective_ok(v))
                 return bad("--perspective", v, "1 to 64 bytes of [A-Za-z0-9._-]");
             if (set_string(&o->perspective, v) < 0 || set_string(&cfg->perspective, v) < 0)
                 return -1;
-        } else if (acmeva_opt_value(argc, argv, &i, "--rir", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--rir", &v)) {
             if (v == NULL || (*v != '\0' && !acmeva_perspective_ok(v)))
                 return bad("--rir", v, "0 to 64 bytes of [A-Za-z0-9._-]");
             if (set_string(&cfg->rir, v) < 0)
                 return -1;
-        } else if (acmeva_opt_value(argc, argv, &i, "--threads", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--threads", &v)) {
             if (number("--threads", v, 1, 256, &n) < 0)
                 return -1;
             o->threads = (int)n;
-        } else if (acmeva_opt_value(argc, argv, &i, "--max-inflight", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--max-inflight", &v)) {
             if (number("--max-inflight", v, 1, 100000, &o->max_inflight) < 0)
                 return -1;
-        } else if (acmeva_opt_value(argc, argv, &i, "--claim-idle-ms", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--claim-idle-ms", &v)) {
             if (number("--claim-idle-ms", v, 100, 86400000, &o->claim_idle_ms) < 0)
                 return -1;
-        } else if (acmeva_opt_value(argc, argv, &i, "--max-deliveries", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--max-deliveries", &v)) {
             if (number("--max-deliveries", v, 1, 1000, &o->max_deliveries) < 0)
                 return -1;
-        } else if (acmeva_opt_value(argc, argv, &i, "--grace-ms", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--grace-ms", &v)) {
             if (number("--grace-ms", v, 0, 3600000, &o->grace_ms) < 0)
                 return -1;
-        } else if (acmeva_opt_value(argc, argv, &i, "--results-maxlen", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--results-maxlen", &v)) {
             if (number("--results-maxlen", v, 1, INT64_MAX / 2, &o->results_maxlen) < 0)
                 return -1;
-        } else if (acmeva_opt_value(argc, argv, &i, "--log-format", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--log-format", &v)) {
             if (v != NULL && strcmp(v, "json") == 0)
                 acmeva_log_set_format(ACMEVA_LOG_JSON);
             else if (v != NULL && strcmp(v, "text") == 0)

@@ -372,52 +372,52 @@ static int check_main(int argc, char **argv)
             goto out;
         if (r > 0)
             continue;
-        const char *a = argv[i];
-        const char **dst = NULL;
+        const char *a = argv[i], *v = NULL;
+        const struct {
+            const char *name;
+            const char **dst;
+        } strings[] = {{"--job", &job_path},
+                       {"--type", &type},
+                       {"--identifier", &ident},
+                       {"--token", &token},
+                       {"--key-authorization", &ka},
+                       {"--account-uri", &account},
+                       {"--id", &id}};
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(check_usage, stdout);
             fputs(acmeva_engine_config_usage, stdout);
             rc = 0;
             goto out;
-        } else if (strcmp(a, "--caa") == 0) {
+        }
+        if (strcmp(a, "--caa") == 0) {
             caa = 1;
             i++;
             continue;
-        } else if (strcmp(a, "--job") == 0) {
-            dst = &job_path;
-        } else if (strcmp(a, "--type") == 0) {
-            dst = &type;
-        } else if (strcmp(a, "--identifier") == 0) {
-            dst = &ident;
-        } else if (strcmp(a, "--token") == 0) {
-            dst = &token;
-        } else if (strcmp(a, "--key-authorization") == 0) {
-            dst = &ka;
-        } else if (strcmp(a, "--account-uri") == 0) {
-            dst = &account;
-        } else if (strcmp(a, "--id") == 0) {
-            dst = &id;
-        } else if (strcmp(a, "--max-inflight") == 0) {
+        }
+        if (acmeva_option_value(argc, argv, &i, "--max-inflight", &v)) {
             char *end;
             errno = 0;
-            unsigned long n = i + 1 < argc ? strtoul(argv[i + 1], &end, 10) : 0;
-            if (i + 1 >= argc || errno != 0 || *end != '\0' || n < 1 || n > 1000000) {
+            unsigned long n = v != NULL ? strtoul(v, &end, 10) : 0;
+            if (v == NULL || errno != 0 || *end != '\0' || n < 1 || n > 1000000) {
                 fprintf(stderr, "acmeva: --max-inflight: a number from 1 to 1000000\n");
                 goto out;
             }
             run.max_inflight = n;
-            i += 2;
             continue;
-        } else {
+        }
+        size_t k;
+        for (k = 0; k < sizeof(strings) / sizeof(strings[0]); k++)
+            if (acmeva_option_value(argc, argv, &i, strings[k].name, &v))
+                break;
+        if (k == sizeof(strings) / sizeof(strings[0])) {
             fprintf(stderr, "acmeva check: unknown option '%s' (see --help)\n", a);
             goto out;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "acmeva check: %s needs a value\n", a);
+        if (v == NULL) {
+            fprintf(stderr, "acmeva check: %s needs a value\n", strings[k].name);
             goto out;
         }
-        *dst = argv[i + 1];
-        i += 2;
+        *strings[k].dst = v;
     }
     if ((job_path != NULL) == (ident != NULL)) {
         fprintf(stderr, "acmeva check: give either --job FILE|- or --identifier (see --help)\n");

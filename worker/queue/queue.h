@@ -25,11 +25,6 @@ extern "C" {
  * process's command line (which any local user can read in /proc). --redis still wins. */
 #define ACMEVA_REDIS_URL_ENV "ACMEVA_REDIS_URL"
 
-/* acmeva_opt_value matches "--name value" or "--name=value" at argv[*i] (the command-line
- * shells' options). Returns 1, sets |*value| (NULL when the value is missing) and advances *i
- * past what it consumed; returns 0 and leaves *i when argv[*i] is another option. */
-int acmeva_opt_value(int argc, char **argv, int *i, const char *name, const char **value);
-
 /* acmeva_redis_url_default returns $ACMEVA_REDIS_URL when it is set and not empty, else
  * ACMEVA_DEFAULT_REDIS_URL. The string is borrowed. */
 const char *acmeva_redis_url_default(void);

@@ -284,22 +284,3 @@ const char *acmeva_redis_url_default(void)
     const char *env = getenv(ACMEVA_REDIS_URL_ENV);
     return env != NULL && env[0] != '\0' ? env : ACMEVA_DEFAULT_REDIS_URL;
 }
-
-int acmeva_opt_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-    } else if (a[n] == '\0') {
-        *value = *i + 1 < argc ? argv[*i + 1] : NULL;
-        if (*value != NULL)
-            (*i)++;
-    } else {
-        return 0;
-    }
-    (*i)++;
-    return 1;
-}

@@ -81,19 +81,19 @@ static int parse_args(submit *s, int argc, char **argv)
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
             return 1;
-        if (acmeva_opt_value(argc, argv, &i, "--redis", &v)) {
+        if (acmeva_option_value(argc, argv, &i, "--redis", &v)) {
             if (v == NULL) {
                 fprintf(stderr, "acmeva submit: --redis needs a URL\n");
                 return -1;
             }
             url = v;
-        } else if (acmeva_opt_value(argc, argv, &i, "--perspective", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--perspective", &v)) {
             if (!acmeva_perspective_ok(v)) {
                 fprintf(stderr, "acmeva submit: --perspective: 1 to 64 bytes of [A-Za-z0-9._-]\n");
                 return -1;
             }
             perspective = v;
-        } else if (acmeva_opt_value(argc, argv, &i, "--job", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--job", &v)) {
             if (v == NULL || *v == '\0') {
                 fprintf(stderr, "acmeva submit: --job needs a file or -\n");
                 return -1;
@@ -102,7 +102,7 @@ static int parse_args(submit *s, int argc, char **argv)
         } else if (strcmp(argv[i], "--wait") == 0) {
             s->wait = 1;
             i++;
-        } else if (acmeva_opt_value(argc, argv, &i, "--timeout-ms", &v)) {
+        } else if (acmeva_option_value(argc, argv, &i, "--timeout-ms", &v)) {
             if (acmeva_parse_int(v, 1, 86400000, &n) < 0) {
                 fprintf(stderr,
                         "acmeva submit: --timeout-ms: '%s' is not a number from 1 to "

@@ -56,6 +56,13 @@ void acmeva_engine_config_clear(acmeva_engine_config *cfg);
  * one clear line to stderr when it is one with a bad value.
  */
 int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv, int *i);
+/*
+ * acmeva_option_value matches "--name value" or "--name=value" at argv[*i], for the options of
+ * every command-line shell. Returns 1, sets |*value| (NULL when the value is missing) and
+ * advances *i past what it consumed; returns 0 and leaves *i when argv[*i] is another option.
+ */
+int acmeva_option_value(int argc, char **argv, int *i, const char *name, const char **value);
+
 /* acmeva_engine_config_usage is the --help text of the engine options. */
 extern const char acmeva_engine_config_usage[];
 
