@@ -49,7 +49,6 @@ typedef struct http01 {
     acmeva_url url; /* the current hop */
     const char *url_text; /* the current hop's URL: its record's url, owned by the result */
     size_t rec; /* index of the current hop's validation record */
-    acmeva_strlist seen;
     int redirects;
     /* The addresses of this hop, in order of use: the first IPv6, then the first IPv4. */
     int fam[2];
@@ -58,7 +57,7 @@ typedef struct http01 {
     char addr_text[256]; /* the address in use, or the host before one is chosen */
 } http01;
 
-static void hop_begin(http01 *h);
+static void hop_begin(http01 *h, const char *url_text);
 
 static acmeva_vrecord *record(http01 *h)
 {
@@ -82,7 +81,6 @@ static void release(http01 *h, int abort)
     h->timer = NULL;
     acmeva_httpreader_clear(&h->reader);
     acmeva_url_clear(&h->url);
-    acmeva_strlist_clear(&h->seen);
 }
 
 /* The one way out: record the outcome, release everything, report once, free once. */
@@ -257,8 +255,10 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
         fail_fetch(h, "Redirect target too long");
         return;
     }
-    for (size_t i = 0; i < h->seen.n; i++) {
-        if (strcmp(h->seen.v[i], text) == 0) {
+    /* The URLs requested so far are the records' (one per hop). */
+    const acmeva_result *r = h->v->result;
+    for (size_t i = 0; i < r->n_records; i++) {
+        if (strcmp(r->records[i].url, text) == 0) {
             acmeva_url_clear(&next);
             fail_fetch(h, "Redirect loop detected");
             return;
@@ -270,7 +270,7 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
     acmeva_url_clear(&h->url);
     h->url = next;
     h->redirects++;
-    hop_begin(h);
+    hop_begin(h, text);
 }
 
 static void response_done(http01 *h)
@@ -383,17 +383,13 @@ static void on_lookup(void *arg, acmeva_host_addrs *a)
     connect_next(h);
 }
 
-static void hop_begin(http01 *h)
+/* hop_begin starts the hop to h->url, whose formatted text is |url_text|. */
+static void hop_begin(http01 *h, const char *url_text)
 {
     acmeva_validation *v = h->v;
     char port[8];
-    char text[HTTP01_URL_MAX];
-    if (acmeva_url_format(&h->url, text, sizeof(text)) != 0) {
-        fail(h, ACMEVA_PROB_CONNECTION, "Redirect target too long");
-        return;
-    }
     acmeva_vrecord *rec = acmeva_result_add_record(v->result);
-    if (rec == NULL || (rec->url = strdup(text)) == NULL) {
+    if (rec == NULL || (rec->url = strdup(url_text)) == NULL) {
         fail(h, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
         return;
     }
@@ -402,7 +398,6 @@ static void hop_begin(http01 *h)
     snprintf(port, sizeof(port), "%u", (unsigned)h->url.port);
     rec->hostname = strdup(h->url.host);
     rec->port = strdup(port);
-    acmeva_strlist_add(&h->seen, h->url_text, strlen(h->url_text));
     snprintf(h->addr_text, sizeof(h->addr_text), "%s", h->url.host);
 
     if (h->url.host_is_ip) {
@@ -486,13 +481,16 @@ static int http01_start(acmeva_validation *v, void **state)
     }
     /* The token is base64url (checked by the codec) before it reaches the path. */
     snprintf(path, sizeof(path), "/.well-known/acme-challenge/%s", job->token);
-    if (acmeva_url_build(&h->url, 0, job->ident_value, v->e->cfg->http_port, path) != 0) {
+    char text[HTTP01_URL_MAX];
+    if (acmeva_url_build(&h->url, 0, job->ident_value, v->e->cfg->http_port, path) != 0 ||
+        acmeva_url_format(&h->url, text, sizeof(text)) != 0) {
+        acmeva_url_clear(&h->url);
         acmeva_timer_free(h->timer);
         free(h);
         return -1;
     }
     *state = h;
-    hop_begin(h);
+    hop_begin(h, text);
     return 0;
 }
 
