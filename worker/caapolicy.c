@@ -54,6 +54,11 @@ static int ldh_ok(const uint8_t *s, size_t n, int dots)
     return 1;
 }
 
+int acmeva_caa_issuer_domain_ok(const uint8_t *s, size_t n)
+{
+    return ldh_ok(s, n, 1);
+}
+
 static size_t skip_wsp(const uint8_t *v, size_t len, size_t i)
 {
     while (i < len && is_wsp(v[i]))

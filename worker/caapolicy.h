@@ -130,6 +130,11 @@ int acmeva_caa_value_parse(const uint8_t *value, size_t len, acmeva_caa_value *o
 int acmeva_caa_value_parse_err(const uint8_t *value, size_t len, acmeva_caa_value *out, char *err,
                                size_t errlen);
 
+/* acmeva_caa_issuer_domain_ok returns 1 when |s| (|n| bytes) is an issuer-domain-name of
+ * RFC 8659 §4.2 (LDH labels joined by single dots, no trailing dot), else 0. dns-persist-01
+ * names issuers with the same grammar. */
+int acmeva_caa_issuer_domain_ok(const uint8_t *s, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

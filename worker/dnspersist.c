@@ -50,26 +50,6 @@ static void issuer_span(const char *txt, size_t len, size_t *b, size_t *e, size_
     *e = end;
 }
 
-/* RFC 8659 §4.2: issuer-domain-name = label *("." label),
- * label = (ALPHA / DIGIT) *( *("-") (ALPHA / DIGIT)). */
-static int issuer_ok(const char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == '.') {
-            if (i == start || !is_alnum(s[start]) || !is_alnum(s[i - 1]))
-                return 0;
-            start = i + 1;
-            continue;
-        }
-        if (!is_alnum(s[i]) && s[i] != '-')
-            return 0;
-    }
-    return 1;
-}
-
 /* draft §4.2, §7.6: issuer names compare after normalization (ASCII lowercase, no trailing
  * dot); the configured names are normalized the same way here. */
 static int issuer_is_ours(const char *s, size_t n, const char *const *issuers, size_t n_issuers)
@@ -136,7 +116,7 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
         acmeva_text_printf(&e, "missing issuer-domain-name");
         return ACMEVA_PERSIST_ESYNTAX;
     }
-    if (end - b > ACMEVA_PERSIST_MAX_ISSUER || !issuer_ok(txt + b, end - b)) {
+    if (end - b > ACMEVA_PERSIST_MAX_ISSUER || !acmeva_caa_issuer_domain_ok((const uint8_t *)txt + b, end - b)) {
         acmeva_text_printf(&e, "invalid issuer-domain-name ");
         acmeva_text_quote(&e, (const uint8_t *)(txt + b), end - b, PERSIST_QUOTE_MAX);
         return ACMEVA_PERSIST_ESYNTAX;
