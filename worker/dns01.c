@@ -61,7 +61,7 @@ static int64_t now_s(void)
     return (int64_t)tv.tv_sec;
 }
 
-/* Judge the TXT values of the answer. Returns 1 when one matches. */
+/* judge finishes the check on the TXT values of the answer: valid when one matches. */
 static void judge(txt_check *c, const acmeva_dns_msg *m)
 {
     acmeva_validation *v = c->v;
@@ -70,7 +70,7 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
     char txt[TXT_MAX + 1];
     char detail[1024];
     size_t n_txt = 0;
-    char first[128] = "";
+    const acmeva_dns_rr *first = NULL; /* quoted in the problem detail, built only on failure */
     int persist = job->chall_type == ACMEVA_CHALL_DNSPERSIST01;
     int persist_malformed = 0;
     char persist_why[256] = "";
@@ -91,12 +91,8 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
         char *esc = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
         if (esc != NULL)
             acmeva_strlist_add(&rec->records, esc, strlen(esc));
-        if (n_txt++ == 0) {
-            /* Boulder: the first record, cut to 100 characters with "..." after. */
-            char *cut = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 100);
-            snprintf(first, sizeof(first), "%s%s", cut ? cut : "", len > 100 ? "..." : "");
-            free(cut);
-        }
+        if (n_txt++ == 0)
+            first = rr;
         free(esc);
         if (!persist) {
             if ((size_t)len == strlen(c->expected) && memcmp(txt, c->expected, (size_t)len) == 0) {
@@ -136,11 +132,15 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
     if (n_txt == 0) {
         snprintf(detail, sizeof(detail), "No TXT record found at %s", c->name);
     } else {
+        /* Boulder: the first record, cut to 100 characters with "..." after. */
+        int len = acmeva_dns_txt_join(first->rdata, first->rdlen, txt, sizeof(txt));
+        char *cut = acmeva_escape_dup((const uint8_t *)txt, len > 0 ? (size_t)len : 0, 100);
         char more[48] = "";
         if (n_txt > 1)
             snprintf(more, sizeof(more), " (and %zu more)", n_txt - 1);
-        snprintf(detail, sizeof(detail), "Incorrect TXT record \"%s\"%s found at %s", first, more,
-                 c->name);
+        snprintf(detail, sizeof(detail), "Incorrect TXT record \"%s%s\"%s found at %s",
+                 cut ? cut : "", len > 100 ? "..." : "", more, c->name);
+        free(cut);
     }
     fail(c, ACMEVA_PROB_UNAUTHORIZED, detail);
 }
