@@ -303,25 +303,27 @@ static int input_open(check_run *run, const char *path)
     if (run->chunk == NULL)
         return -1;
     uv_handle_type t = uv_guess_handle(run->fd);
-    if (t == UV_NAMED_PIPE || t == UV_TTY) {
-        uv_pipe_t *p = malloc(sizeof(*p));
-        if (p == NULL)
-            return -1;
-        if (t == UV_TTY) {
-            uv_tty_t *tty = (uv_tty_t *)realloc(p, sizeof(uv_tty_t));
-            if (tty == NULL || uv_tty_init(run->loop, tty, run->fd, 1) != 0) {
-                free(tty ? (void *)tty : (void *)p);
-                return -1;
-            }
-            run->stream = (uv_stream_t *)tty;
-        } else {
-            if (uv_pipe_init(run->loop, p, 0) != 0 || uv_pipe_open(p, run->fd) != 0) {
-                free(p);
-                return -1;
-            }
-            run->stream = (uv_stream_t *)p;
-        }
-        run->stream->data = run;
+    if (t != UV_NAMED_PIPE && t != UV_TTY)
+        return 0; /* a regular file: read with uv_fs_read */
+    union {
+        uv_pipe_t pipe;
+        uv_tty_t tty;
+    } *h = malloc(sizeof(*h));
+    if (h == NULL)
+        return -1;
+    int rc = t == UV_TTY ? uv_tty_init(run->loop, &h->tty, run->fd, 1)
+                         : uv_pipe_init(run->loop, &h->pipe, 0);
+    if (rc != 0) {
+        free(h);
+        return -1;
+    }
+    run->stream = (uv_stream_t *)h;
+    run->stream->data = run;
+    if (t == UV_NAMED_PIPE && uv_pipe_open(&h->pipe, run->fd) != 0) {
+        /* The handle is registered with the loop: it is freed from its close callback. */
+        uv_close((uv_handle_t *)h, (uv_close_cb)free);
+        run->stream = NULL;
+        return -1;
     }
     return 0;
 }
