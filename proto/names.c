@@ -273,6 +273,33 @@ int acmeva_strlist_add(acmeva_strlist *l, const char *s, size_t len)
     return 0;
 }
 
+int acmeva_strlist_move(acmeva_strlist *dst, acmeva_strlist *src)
+{
+    if (dst == NULL || src == NULL || src->n == 0)
+        return 0;
+    if (dst->n == 0) {
+        /* The common case: hand the whole array over. */
+        acmeva_strlist_clear(dst);
+        *dst = *src;
+        memset(src, 0, sizeof(*src));
+        return 0;
+    }
+    if (dst->n + src->n > STRLIST_MAX)
+        return -1;
+    if (dst->n + src->n > dst->cap) {
+        char **v = realloc(dst->v, (dst->n + src->n) * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        dst->v = v;
+        dst->cap = dst->n + src->n;
+    }
+    memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
+    dst->n += src->n;
+    free(src->v);
+    memset(src, 0, sizeof(*src));
+    return 0;
+}
+
 void acmeva_strlist_clear(acmeva_strlist *l)
 {
     if (l == NULL)

@@ -594,10 +594,8 @@ static void host_finish(acmeva_host_lookup *h)
 {
     acmeva_host_addrs *a = &h->addrs;
     /* IPv6 first, as they are used (DESIGN.md's example record). */
-    for (size_t i = 0; i < h->resolved6.n; i++)
-        acmeva_strlist_add(&a->resolved, h->resolved6.v[i], strlen(h->resolved6.v[i]));
-    for (size_t i = 0; i < h->resolved4.n; i++)
-        acmeva_strlist_add(&a->resolved, h->resolved4.v[i], strlen(h->resolved4.v[i]));
+    acmeva_strlist_move(&a->resolved, &h->resolved6);
+    acmeva_strlist_move(&a->resolved, &h->resolved4);
     acmeva_strlist_clear(&h->resolved4);
     acmeva_strlist_clear(&h->resolved6);
     if (a->n4 == 0 && a->n6 == 0) {
@@ -722,10 +720,8 @@ int acmeva_host_addrs_pick(const acmeva_host_addrs *a, int fam[2], uint8_t addr[
     return n;
 }
 
-void acmeva_host_addrs_record(const acmeva_host_addrs *a, acmeva_vrecord *rec)
+void acmeva_host_addrs_record(acmeva_host_addrs *a, acmeva_vrecord *rec)
 {
-    for (size_t i = 0; i < a->resolved.n; i++)
-        acmeva_strlist_add(&rec->addresses_resolved, a->resolved.v[i], strlen(a->resolved.v[i]));
-    for (size_t i = 0; i < a->resolvers.n; i++)
-        acmeva_strlist_add(&rec->resolver_addrs, a->resolvers.v[i], strlen(a->resolvers.v[i]));
+    acmeva_strlist_move(&rec->addresses_resolved, &a->resolved);
+    acmeva_strlist_move(&rec->resolver_addrs, &a->resolvers);
 }

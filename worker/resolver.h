@@ -100,9 +100,9 @@ int acmeva_host_lookup_start(acmeva_resolver *r, const char *name, int allow_pri
  * va/tlsalpn.go). Returns how many (0, 1 or 2). */
 int acmeva_host_addrs_pick(const acmeva_host_addrs *a, int fam[2], uint8_t addr[2][16]);
 
-/* acmeva_host_addrs_record copies the addresses resolved and the resolvers that answered
- * into a validation record. */
-void acmeva_host_addrs_record(const acmeva_host_addrs *a, acmeva_vrecord *rec);
+/* acmeva_host_addrs_record moves the addresses resolved and the resolvers that answered
+ * into a validation record (|a|'s lists are left empty: call it once, from the callback). */
+void acmeva_host_addrs_record(acmeva_host_addrs *a, acmeva_vrecord *rec);
 
 /* acmeva_host_lookup_cancel orphans |h|: its callback never runs. NULL is a no-op. */
 void acmeva_host_lookup_cancel(acmeva_host_lookup *h);

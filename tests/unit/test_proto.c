@@ -915,6 +915,27 @@ static void test_examples(void)
     CHECK_MSG(refused >= 60, "%d invalid examples refused", refused);
 }
 
+static void test_strlist_move(void)
+{
+    acmeva_strlist a = {0}, b = {0};
+    CHECK_INT(acmeva_strlist_move(&a, &b), 0); /* both empty */
+    CHECK_INT(a.n, 0);
+    acmeva_strlist_add(&b, "x", 1);
+    acmeva_strlist_add(&b, "y", 1);
+    CHECK_INT(acmeva_strlist_move(&a, &b), 0); /* into an empty list: the array moves */
+    CHECK_INT(a.n, 2);
+    CHECK_INT(b.n, 0);
+    CHECK(b.v == NULL);
+    acmeva_strlist_add(&b, "z", 1);
+    CHECK_INT(acmeva_strlist_move(&a, &b), 0); /* appended */
+    CHECK_INT(a.n, 3);
+    CHECK_STR(a.v[0], "x");
+    CHECK_STR(a.v[2], "z");
+    CHECK_INT(b.n, 0);
+    acmeva_strlist_clear(&a);
+    acmeva_strlist_clear(&b);
+}
+
 int main(void)
 {
     test_names();
@@ -927,5 +948,6 @@ int main(void)
     test_result_json();
     test_result_check();
     test_examples();
+    test_strlist_move();
     return CHECK_DONE();
 }

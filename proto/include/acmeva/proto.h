@@ -134,6 +134,9 @@ typedef struct acmeva_strlist {
 /* acmeva_strlist_add appends a copy of |s| (|len| bytes). Returns 0 or -1 on no memory (or
  * when the list already holds 65536 strings). */
 int acmeva_strlist_add(acmeva_strlist *l, const char *s, size_t len);
+/* acmeva_strlist_move appends the strings of |src| to |dst| without copying them and leaves
+ * |src| empty. Returns 0, or -1 on no memory (then both lists are unchanged). */
+int acmeva_strlist_move(acmeva_strlist *dst, acmeva_strlist *src);
 /* acmeva_strlist_clear frees every string and the array and leaves |l| empty. */
 void acmeva_strlist_clear(acmeva_strlist *l);
 
