@@ -147,6 +147,17 @@ int acmeva_is_canonical_ip(const char *s)
     return af == AF_INET ? 4 : 6;
 }
 
+int acmeva_hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int acmeva_is_base64url(const char *s, size_t len)
 {
     if (s == NULL || len == 0)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acmeva/proto.h"
 #include "escape.h"
 
 /* The components of a URI reference (RFC 3986 §4.1), pointing into the Location value. */
@@ -47,17 +48,6 @@ static int is_alpha(int c)
 static int is_digit(int c)
 {
     return c >= '0' && c <= '9';
-}
-
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* RFC 3986 §2.3 unreserved. */
@@ -124,7 +114,7 @@ static int parse_authority(const char *a, size_t len, uri_ref *r)
         size_t n = 0;
         while (n < r->host_len && r->host[n] != '%') {
             int c = (unsigned char)r->host[n];
-            if (hex_value(c) < 0 && c != ':' && c != '.')
+            if (acmeva_hex_digit(c) < 0 && c != ':' && c != '.')
                 return -1;
             n++;
         }
@@ -157,7 +147,7 @@ static int parse_authority(const char *a, size_t len, uri_ref *r)
             if (c == '%') {
                 /* Go accepts a percent-escape in a host only for non-ASCII bytes (of an
                  * IDN), never to hide an ASCII character. */
-                if (hex_value((unsigned char)a[host_end + 1]) < 8)
+                if (acmeva_hex_digit((unsigned char)a[host_end + 1]) < 8)
                     return -1;
             } else if (c < 0x80 && !is_unreserved(c) && !is_subdelim(c)) {
                 return -1;
@@ -195,8 +185,8 @@ static int parse_ref(const char *s, size_t n, uri_ref *r)
         if (c <= 0x20 || c == 0x7f)
             return -1;
         /* pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1), everywhere, fragment included. */
-        if (c == '%' && (n - i < 3 || hex_value((unsigned char)s[i + 1]) < 0 ||
-                         hex_value((unsigned char)s[i + 2]) < 0))
+        if (c == '%' && (n - i < 3 || acmeva_hex_digit((unsigned char)s[i + 1]) < 0 ||
+                         acmeva_hex_digit((unsigned char)s[i + 2]) < 0))
             return -1;
     }
     const char *hash = memchr(s, '#', n);
@@ -619,8 +609,8 @@ int acmeva_redirect_resolve(const acmeva_url *base, const char *location, size_t
         for (size_t i = 0; i < r.host_len; i++) {
             int c = (unsigned char)r.host[i];
             if (!r.bracketed && c == '%') {
-                c = hex_value((unsigned char)r.host[i + 1]) * 16 +
-                    hex_value((unsigned char)r.host[i + 2]);
+                c = acmeva_hex_digit((unsigned char)r.host[i + 1]) * 16 +
+                    acmeva_hex_digit((unsigned char)r.host[i + 2]);
                 i += 2;
             }
             hbuf[hlen++] = (char)lower(c);

@@ -74,6 +74,14 @@ static void refuse(const char *s, const char *field, const char *words)
 
 static void test_names(void)
 {
+    /* acmeva_hex_digit: every byte value, against the digits of "0123456789abcdef". */
+    for (int c = 0; c < 256; c++) {
+        const char *lower = "0123456789abcdef", *upper = "0123456789ABCDEF";
+        const char *at = c ? strchr(lower, c) : NULL;
+        if (at == NULL && c)
+            at = strchr(upper, c) ? lower + (strchr(upper, c) - upper) : NULL;
+        CHECK_INT(acmeva_hex_digit((unsigned char)c), at ? (int)(at - lower) : -1);
+    }
     static const char *const names[] = {"http-01", "dns-01", "tls-alpn-01", "dns-account-01",
                                         "dns-persist-01"};
     for (size_t i = 0; i < 5; i++)

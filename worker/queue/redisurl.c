@@ -20,17 +20,6 @@ static int url_fail(char *err, size_t errlen, const char *what)
     return -1;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* percent_decode returns a NUL-terminated copy of |len| bytes of |s| with %XX decoded
  * (RFC 3986 §2.1), or NULL when an escape is broken or decodes to a NUL byte. */
 static char *percent_decode(const char *s, size_t len)
@@ -48,7 +37,8 @@ static char *percent_decode(const char *s, size_t len)
             free(out);
             return NULL;
         }
-        int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+        int h = acmeva_hex_digit((unsigned char)s[i + 1]),
+            l = acmeva_hex_digit((unsigned char)s[i + 2]);
         if (h < 0 || l < 0 || (h == 0 && l == 0)) {
             free(out);
             return NULL;

@@ -124,6 +124,8 @@ int acmeva_is_canonical_ip(const char *s);
  * character, only [A-Za-z0-9_-], and a length that an encoding can have (not 4k+1), RFC 4648
  * §5. */
 int acmeva_is_base64url(const char *s, size_t len);
+/* acmeva_hex_digit returns the value (0..15) of the hex digit |c|, either case, else -1. */
+int acmeva_hex_digit(unsigned char c);
 
 /* A growable list of owned strings. */
 typedef struct acmeva_strlist {
