@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "acmeva/proto.h"
+#include "proto_int.h"
 
 /* job_fail fills |err| with |field| and "<field>: <message>" and returns
  * ACMEVA_PROTO_EINVAL. The whole document is named "job" in the detail, "" in the field. */
@@ -62,57 +61,54 @@ static int is_id_text(const char *s, size_t len, size_t max)
 }
 
 /*
- * get_string looks up |key| in |obj|. Returns 1 and sets |*s|, |*len| when it is a string,
+ * get_string reads member |m| of |doc|. Returns 1 and sets |*s|, |*len| when it is a string,
  * 0 when it is absent, and ACMEVA_PROTO_EINVAL (with |err| filled) when it has another type.
- * Strings with a NUL inside are refused here, so that every later check may use C strings.
+ * The reader refuses \u0000, so every string is also a C string.
  */
-static int get_string(json_t *obj, const char *key, const char *field, const char **s, size_t *len,
-                      acmeva_job_error *err)
+static int get_string(const acmeva_jobdoc *doc, acmeva_jd_member m, const char *field,
+                      const char **s, size_t *len, acmeva_job_error *err)
 {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL)
+    const acmeva_jv *v = &doc->m[m];
+    if (v->type == ACMEVA_JV_ABSENT)
         return 0;
-    if (!json_is_string(v))
+    if (v->type != ACMEVA_JV_STRING)
         return job_fail(err, field, "must be a string");
-    *s = json_string_value(v);
-    *len = json_string_length(v);
-    if (strlen(*s) != *len)
-        return job_fail(err, field, "must not contain a NUL character");
+    *s = v->s;
+    *len = v->len;
     return 1;
 }
 
-/* get_object: as get_string, for an object member. */
-static int get_object(json_t *obj, const char *key, const char *field, json_t **out,
+/* get_object: as get_string, for an object member; its own members are in |doc| too. */
+static int get_object(const acmeva_jobdoc *doc, acmeva_jd_member m, const char *field,
                       acmeva_job_error *err)
 {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL)
+    acmeva_jv_type t = doc->m[m].type;
+    if (t == ACMEVA_JV_ABSENT)
         return 0;
-    if (!json_is_object(v))
+    if (t != ACMEVA_JV_OBJECT)
         return job_fail(err, field, "must be an object");
-    *out = v;
     return 1;
 }
 
-static const char *json_error_reason(const json_error_t *je)
+static const char *json_error_reason(acmeva_json_error e)
 {
-    /* Fixed words only: jansson's own text quotes the input, which is not ours to echo. */
-    switch (json_error_code(je)) {
-    case json_error_duplicate_key:
+    /* Fixed words only: the input is not ours to echo. */
+    switch (e) {
+    case ACMEVA_JSON_DUPLICATE_KEY:
         return "duplicate object key (refused: duplicate keys are ambiguous)";
-    case json_error_invalid_utf8:
+    case ACMEVA_JSON_INVALID_UTF8:
         return "invalid UTF-8";
-    case json_error_premature_end_of_input:
+    case ACMEVA_JSON_PREMATURE_END:
         return "premature end of input";
-    case json_error_end_of_input_expected:
+    case ACMEVA_JSON_END_EXPECTED:
         return "data after the end of the document";
-    case json_error_null_character:
+    case ACMEVA_JSON_NUL:
         return "NUL character";
-    case json_error_numeric_overflow:
+    case ACMEVA_JSON_NUMERIC_OVERFLOW:
         return "number out of range";
-    case json_error_stack_overflow:
+    case ACMEVA_JSON_TOO_DEEP:
         return "nesting too deep";
-    case json_error_out_of_memory:
+    case ACMEVA_JSON_NOMEM:
         return "out of memory";
     default:
         return "syntax error";
@@ -121,15 +117,15 @@ static const char *json_error_reason(const json_error_t *je)
 
 /* parse_v: RFC-style version negotiation, DESIGN.md "Job": a worker refuses a major it does
  * not speak, and ignores unknown fields within the major it speaks. */
-static int parse_v(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_v(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
-    json_t *v = json_object_get(root, "v");
-    if (v == NULL)
+    const acmeva_jv *v = &doc->m[ACMEVA_JD_V];
+    if (v->type == ACMEVA_JV_ABSENT)
         return job_fail(err, "v", "missing (required integer: the schema major, %d)",
                         ACMEVA_SCHEMA_MAJOR);
-    if (!json_is_integer(v))
+    if (v->type != ACMEVA_JV_INTEGER)
         return job_fail(err, "v", "must be an integer (the schema major, %d)", ACMEVA_SCHEMA_MAJOR);
-    json_int_t major = json_integer_value(v);
+    int64_t major = v->i;
     if (major != ACMEVA_SCHEMA_MAJOR)
         return job_fail(err, "v", "unsupported schema major %lld, this worker speaks %d",
                         (long long)major, ACMEVA_SCHEMA_MAJOR);
@@ -137,11 +133,11 @@ static int parse_v(json_t *root, acmeva_job *job, acmeva_job_error *err)
     return 0;
 }
 
-static int parse_id(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_id(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
     const char *s = NULL;
     size_t len = 0;
-    int rc = get_string(root, "id", "id", &s, &len, err);
+    int rc = get_string(doc, ACMEVA_JD_ID, "id", &s, &len, err);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -154,10 +150,9 @@ static int parse_id(json_t *root, acmeva_job *job, acmeva_job_error *err)
 
 /* parse_identifier reads identifier.type and the syntax of identifier.value (RFC 8555 §9.7.7
  * "dns", RFC 8738 §3 "ip"). Which challenge may validate it is checked later. */
-static int parse_identifier(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_identifier(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
-    json_t *ident = NULL;
-    int rc = get_object(root, "identifier", "identifier", &ident, err);
+    int rc = get_object(doc, ACMEVA_JD_IDENTIFIER, "identifier", err);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -165,7 +160,7 @@ static int parse_identifier(json_t *root, acmeva_job *job, acmeva_job_error *err
 
     const char *type = NULL, *value = NULL;
     size_t type_len = 0, value_len = 0;
-    rc = get_string(ident, "type", "identifier.type", &type, &type_len, err);
+    rc = get_string(doc, ACMEVA_JD_IDENTIFIER_TYPE, "identifier.type", &type, &type_len, err);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -177,7 +172,7 @@ static int parse_identifier(json_t *root, acmeva_job *job, acmeva_job_error *err
     else
         return job_fail(err, "identifier.type", "must be \"dns\" or \"ip\"");
 
-    rc = get_string(ident, "value", "identifier.value", &value, &value_len, err);
+    rc = get_string(doc, ACMEVA_JD_IDENTIFIER_VALUE, "identifier.value", &value, &value_len, err);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -198,16 +193,15 @@ static int parse_identifier(json_t *root, acmeva_job *job, acmeva_job_error *err
 
 /* parse_challenge reads challenge.type and challenge.token. The token is the same random
  * value in every method that has one: unpadded base64url (RFC 8555 §8.3). */
-static int parse_challenge(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_challenge(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
-    json_t *chall = NULL;
-    int rc = get_object(root, "challenge", "challenge", &chall, err);
+    int rc = get_object(doc, ACMEVA_JD_CHALLENGE, "challenge", err);
     if (rc <= 0)
         return rc; /* absent: a CAA-only job, if "caa" is there (checked later) */
 
     const char *type = NULL, *token = NULL;
     size_t type_len = 0, token_len = 0;
-    rc = get_string(chall, "type", "challenge.type", &type, &type_len, err);
+    rc = get_string(doc, ACMEVA_JD_CHALLENGE_TYPE, "challenge.type", &type, &type_len, err);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -218,7 +212,7 @@ static int parse_challenge(json_t *root, acmeva_job *job, acmeva_job_error *err)
                         "unknown challenge type (known: http-01, dns-01, tls-alpn-01, "
                         "dns-account-01, dns-persist-01)");
 
-    rc = get_string(chall, "token", "challenge.token", &token, &token_len, err);
+    rc = get_string(doc, ACMEVA_JD_CHALLENGE_TOKEN, "challenge.token", &token, &token_len, err);
     if (rc < 0)
         return rc;
     if (job->chall_type == ACMEVA_CHALL_DNSPERSIST01) {
@@ -271,11 +265,11 @@ static int check_identifier_fits_challenge(const acmeva_job *job, acmeva_job_err
 
 /* parse_key_authorization: RFC 8555 §8.1, keyAuthorization = token || '.' ||
  * base64url(JWK_Thumbprint(accountKey)) (RFC 7638: a SHA-256 thumbprint is 43 characters). */
-static int parse_key_authorization(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_key_authorization(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
     const char *ka = NULL;
     size_t ka_len = 0;
-    int rc = get_string(root, "keyAuthorization", "keyAuthorization", &ka, &ka_len, err);
+    int rc = get_string(doc, ACMEVA_JD_KEY_AUTHORIZATION, "keyAuthorization", &ka, &ka_len, err);
     if (rc < 0)
         return rc;
     if (job->chall_type == ACMEVA_CHALL_NONE) {
@@ -311,11 +305,11 @@ static int parse_key_authorization(json_t *root, acmeva_job *job, acmeva_job_err
 
 /* parse_account_uri: an ACME account URL (RFC 8555 §7.3), compared byte for byte with CAA
  * accounturi (RFC 8657 §3) and dns-persist-01 records, so it must be plain printable ASCII. */
-static int parse_account_uri(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_account_uri(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
     const char *uri = NULL;
     size_t len = 0;
-    int rc = get_string(root, "accountUri", "accountUri", &uri, &len, err);
+    int rc = get_string(doc, ACMEVA_JD_ACCOUNT_URI, "accountUri", &uri, &len, err);
     if (rc < 0)
         return rc;
     if (rc == 0) {
@@ -340,17 +334,16 @@ static int parse_account_uri(json_t *root, acmeva_job *job, acmeva_job_error *er
 }
 
 /* parse_caa: the CA's issuer domain names for this job (RFC 8659 §4.2 issuer-domain-name). */
-static int parse_caa(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_caa(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
-    json_t *caa = NULL;
-    int rc = get_object(root, "caa", "caa", &caa, err);
+    int rc = get_object(doc, ACMEVA_JD_CAA, "caa", err);
     if (rc <= 0)
         return rc;
     job->has_caa = 1;
-    json_t *list = json_object_get(caa, "issuerDomains");
-    if (list == NULL)
+    acmeva_jv_type list = doc->m[ACMEVA_JD_CAA_ISSUER_DOMAINS].type;
+    if (list == ACMEVA_JV_ABSENT)
         return 0; /* the worker's --issuer-domain values apply */
-    size_t n = json_is_array(list) ? json_array_size(list) : 0;
+    size_t n = list == ACMEVA_JV_ARRAY ? doc->n_issuer_domains : 0;
     if (n < 1 || n > ACMEVA_JOB_ISSUER_DOMAINS_MAX)
         return job_fail(err, "caa.issuerDomains", "must be an array of 1..%d issuer domain names",
                         ACMEVA_JOB_ISSUER_DOMAINS_MAX);
@@ -358,12 +351,12 @@ static int parse_caa(json_t *root, acmeva_job *job, acmeva_job_error *err)
     if (job->issuer_domains == NULL)
         return job_nomem(err);
     for (size_t i = 0; i < n; i++) {
-        json_t *v = json_array_get(list, i);
+        const acmeva_jv *v = &doc->issuer_domains[i];
         char field[40];
         snprintf(field, sizeof(field), "caa.issuerDomains[%zu]", i);
-        const char *s = json_string_value(v);
-        size_t len = json_string_length(v);
-        if (s == NULL || strlen(s) != len || !acmeva_is_dns_name(s, 0))
+        const char *s = v->s;
+        size_t len = v->len;
+        if (v->type != ACMEVA_JV_STRING || !acmeva_is_dns_name(s, 0))
             return job_fail(err, field,
                             "not a lowercase A-label DNS name without a wildcard (RFC 8659 §4.2)");
         job->issuer_domains[i] = acmeva_strdup_n(s, len);
@@ -374,26 +367,25 @@ static int parse_caa(json_t *root, acmeva_job *job, acmeva_job_error *err)
     return 0;
 }
 
-static int parse_deadline(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_deadline(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
-    json_t *v = json_object_get(root, "deadlineMs");
-    if (v == NULL)
+    const acmeva_jv *v = &doc->m[ACMEVA_JD_DEADLINE_MS];
+    if (v->type == ACMEVA_JV_ABSENT)
         return 0;
     /* 2^53: the largest integer that every JSON implementation carries exactly (RFC 8259 §6). */
-    if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-        json_integer_value(v) > ACMEVA_DEADLINE_MS_MAX)
+    if (v->type != ACMEVA_JV_INTEGER || v->i < 1 || v->i > ACMEVA_DEADLINE_MS_MAX)
         return job_fail(err, "deadlineMs",
                         "must be an integer from 1 to 2^53 (unix time in milliseconds)");
     job->has_deadline = 1;
-    job->deadline_ms = (int64_t)json_integer_value(v);
+    job->deadline_ms = v->i;
     return 0;
 }
 
-static int parse_reply_to(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int parse_reply_to(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
     const char *s = ACMEVA_DEFAULT_REPLY_TO;
     size_t len = strlen(s);
-    int rc = get_string(root, "replyTo", "replyTo", &s, &len, err);
+    int rc = get_string(doc, ACMEVA_JD_REPLY_TO, "replyTo", &s, &len, err);
     if (rc < 0)
         return rc;
     if (rc == 1 && !is_id_text(s, len, ACMEVA_REPLY_TO_MAX))
@@ -405,33 +397,33 @@ static int parse_reply_to(json_t *root, acmeva_job *job, acmeva_job_error *err)
 
 /* peek_id copies a valid "id" into err->id before any rule is checked, so that a refusal for
  * any later reason can still be matched to its job by the CA core (DESIGN.md "Job"). */
-static int peek_id(json_t *root, acmeva_job_error *err)
+static int peek_id(const acmeva_jobdoc *doc, acmeva_job_error *err)
 {
     if (err == NULL)
         return 0;
-    json_t *v = json_object_get(root, "id");
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v);
-    if (s == NULL || !is_id_text(s, len, ACMEVA_ID_MAX))
+    const acmeva_jv *v = &doc->m[ACMEVA_JD_ID];
+    const char *s = v->s;
+    size_t len = v->len;
+    if (v->type != ACMEVA_JV_STRING || !is_id_text(s, len, ACMEVA_ID_MAX))
         return 0;
     err->id = acmeva_strdup_n(s, len);
     return err->id ? 0 : job_nomem(err);
 }
 
-static int job_from_json(json_t *root, acmeva_job *job, acmeva_job_error *err)
+static int job_from_doc(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
 {
     int rc;
-    if ((rc = peek_id(root, err)) < 0 || (rc = parse_v(root, job, err)) < 0 ||
-        (rc = parse_id(root, job, err)) < 0 || (rc = parse_identifier(root, job, err)) < 0 ||
-        (rc = parse_challenge(root, job, err)) < 0 || (rc = parse_caa(root, job, err)) < 0)
+    if ((rc = peek_id(doc, err)) < 0 || (rc = parse_v(doc, job, err)) < 0 ||
+        (rc = parse_id(doc, job, err)) < 0 || (rc = parse_identifier(doc, job, err)) < 0 ||
+        (rc = parse_challenge(doc, job, err)) < 0 || (rc = parse_caa(doc, job, err)) < 0)
         return rc;
     /* DESIGN.md "Job": challenge and caa are each optional, one of them is required. */
     if (job->chall_type == ACMEVA_CHALL_NONE && !job->has_caa)
         return job_fail(err, "challenge", "missing: a job needs a challenge, a caa check or both");
     if ((rc = check_identifier_fits_challenge(job, err)) < 0 ||
-        (rc = parse_key_authorization(root, job, err)) < 0 ||
-        (rc = parse_account_uri(root, job, err)) < 0 || (rc = parse_deadline(root, job, err)) < 0 ||
-        (rc = parse_reply_to(root, job, err)) < 0)
+        (rc = parse_key_authorization(doc, job, err)) < 0 ||
+        (rc = parse_account_uri(doc, job, err)) < 0 || (rc = parse_deadline(doc, job, err)) < 0 ||
+        (rc = parse_reply_to(doc, job, err)) < 0)
         return rc;
     return 0;
 }
@@ -449,27 +441,28 @@ int acmeva_job_parse(const char *buf, size_t len, acmeva_job **out, acmeva_job_e
     if (buf == NULL && len > 0)
         return job_fail(err, "", "no input");
 
-    json_error_t je;
-    /* JSON_REJECT_DUPLICATES: {"v":1,"v":2} means different things to different parsers. */
-    json_t *root = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (root == NULL) {
-        if (json_error_code(&je) == json_error_out_of_memory)
+    /* Duplicate keys are refused in every object (jobdoc.c): {"v":1,"v":2} means different
+     * things to different parsers. */
+    acmeva_jobdoc doc;
+    if (acmeva_jobdoc_read(&doc, buf, len) < 0) {
+        acmeva_jobdoc_clear(&doc);
+        if (doc.error == ACMEVA_JSON_NOMEM)
             return job_nomem(err);
-        return job_fail(err, "", "not valid JSON: %s at line %d column %d", json_error_reason(&je),
-                        je.line, je.column);
+        return job_fail(err, "", "not valid JSON: %s at line %zu column %zu",
+                        json_error_reason(doc.error), doc.line, doc.column);
     }
-    if (!json_is_object(root)) {
-        json_decref(root);
+    if (doc.root != ACMEVA_JV_OBJECT) {
+        acmeva_jobdoc_clear(&doc);
         return job_fail(err, "", "not a JSON object");
     }
 
     acmeva_job *job = calloc(1, sizeof(*job));
     if (job == NULL) {
-        json_decref(root);
+        acmeva_jobdoc_clear(&doc);
         return job_nomem(err);
     }
-    int rc = job_from_json(root, job, err);
-    json_decref(root);
+    int rc = job_from_doc(&doc, job, err);
+    acmeva_jobdoc_clear(&doc);
     if (rc < 0) {
         acmeva_job_free(job);
         return rc;

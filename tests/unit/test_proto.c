@@ -371,6 +371,19 @@ static void test_job_refused(void)
         "\"caa\":{}}",
         "", "not valid JSON");
     refuse("{\"v\":1,\"id\":\"j\xff\"}", "", "invalid UTF-8");
+    {
+        /* A raw NUL byte after a number: jansson would lose it and read {"v":1,...}; the job
+         * is refused, so that what the CA core stored and what the worker read never differ. */
+        static const char nul_job[] =
+            "{\"v\":1\0,\"id\":\"j\",\"identifier\":" DNS_IDENT ",\"caa\":{}}";
+        acmeva_job *j = NULL;
+        acmeva_job_error err;
+        int rc = acmeva_job_parse(nul_job, sizeof(nul_job) - 1, &j, &err);
+        CHECK(rc == ACMEVA_PROTO_EINVAL && j == NULL);
+        CHECK_STR(err.field, "");
+        CHECK(strstr(err.detail, "not valid JSON") != NULL);
+        acmeva_job_error_clear(&err);
+    }
 
     /* v */
     refuse("{\"id\":\"j\",\"identifier\":" DNS_IDENT ",\"caa\":{}}", "v", "missing");
