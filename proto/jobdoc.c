@@ -33,26 +33,32 @@ typedef enum ctx {
 typedef struct known_key {
     ctx in;
     const char *name;
+    size_t len; /* of |name| */
     acmeva_jd_member member;
     ctx child; /* the context of the member's value when it is an object */
 } known_key;
 
+/* clang-format off */
+#define KEY(in, name, member, child) {in, name, sizeof(name) - 1, member, child}
+/* clang-format on */
+
 static const known_key known_keys[] = {
-    {CTX_ROOT, "v", ACMEVA_JD_V, CTX_NONE},
-    {CTX_ROOT, "id", ACMEVA_JD_ID, CTX_NONE},
-    {CTX_ROOT, "identifier", ACMEVA_JD_IDENTIFIER, CTX_IDENTIFIER},
-    {CTX_ROOT, "challenge", ACMEVA_JD_CHALLENGE, CTX_CHALLENGE},
-    {CTX_ROOT, "keyAuthorization", ACMEVA_JD_KEY_AUTHORIZATION, CTX_NONE},
-    {CTX_ROOT, "accountUri", ACMEVA_JD_ACCOUNT_URI, CTX_NONE},
-    {CTX_ROOT, "caa", ACMEVA_JD_CAA, CTX_CAA},
-    {CTX_ROOT, "deadlineMs", ACMEVA_JD_DEADLINE_MS, CTX_NONE},
-    {CTX_ROOT, "replyTo", ACMEVA_JD_REPLY_TO, CTX_NONE},
-    {CTX_IDENTIFIER, "type", ACMEVA_JD_IDENTIFIER_TYPE, CTX_NONE},
-    {CTX_IDENTIFIER, "value", ACMEVA_JD_IDENTIFIER_VALUE, CTX_NONE},
-    {CTX_CHALLENGE, "type", ACMEVA_JD_CHALLENGE_TYPE, CTX_NONE},
-    {CTX_CHALLENGE, "token", ACMEVA_JD_CHALLENGE_TOKEN, CTX_NONE},
-    {CTX_CAA, "issuerDomains", ACMEVA_JD_CAA_ISSUER_DOMAINS, CTX_NONE},
+    KEY(CTX_ROOT, "v", ACMEVA_JD_V, CTX_NONE),
+    KEY(CTX_ROOT, "id", ACMEVA_JD_ID, CTX_NONE),
+    KEY(CTX_ROOT, "identifier", ACMEVA_JD_IDENTIFIER, CTX_IDENTIFIER),
+    KEY(CTX_ROOT, "challenge", ACMEVA_JD_CHALLENGE, CTX_CHALLENGE),
+    KEY(CTX_ROOT, "keyAuthorization", ACMEVA_JD_KEY_AUTHORIZATION, CTX_NONE),
+    KEY(CTX_ROOT, "accountUri", ACMEVA_JD_ACCOUNT_URI, CTX_NONE),
+    KEY(CTX_ROOT, "caa", ACMEVA_JD_CAA, CTX_CAA),
+    KEY(CTX_ROOT, "deadlineMs", ACMEVA_JD_DEADLINE_MS, CTX_NONE),
+    KEY(CTX_ROOT, "replyTo", ACMEVA_JD_REPLY_TO, CTX_NONE),
+    KEY(CTX_IDENTIFIER, "type", ACMEVA_JD_IDENTIFIER_TYPE, CTX_NONE),
+    KEY(CTX_IDENTIFIER, "value", ACMEVA_JD_IDENTIFIER_VALUE, CTX_NONE),
+    KEY(CTX_CHALLENGE, "type", ACMEVA_JD_CHALLENGE_TYPE, CTX_NONE),
+    KEY(CTX_CHALLENGE, "token", ACMEVA_JD_CHALLENGE_TOKEN, CTX_NONE),
+    KEY(CTX_CAA, "issuerDomains", ACMEVA_JD_CAA_ISSUER_DOMAINS, CTX_NONE),
 };
+#undef KEY
 
 /* A key of an object still open, for the duplicate check. */
 typedef struct key {
@@ -229,7 +235,7 @@ static int read_string(reader *r, char *out, size_t *len, int *escaped)
     r->p++;
     for (;;) {
         const unsigned char *run = r->p;
-        while (r->p < r->end && *r->p >= 0x20 && *r->p < 0x80 && *r->p != '"' && *r->p != '\\')
+        while (r->p < r->end && acmeva_json_plain[*r->p])
             r->p++;
         if (out && r->p > run)
             memcpy(out + n, run, (size_t)(r->p - run));
@@ -486,7 +492,7 @@ static const known_key *find_known(ctx in, const key *k)
     if (in == CTX_NONE)
         return NULL;
     for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
-        if (known_keys[i].in == in && strlen(known_keys[i].name) == k->len &&
+        if (known_keys[i].in == in && known_keys[i].len == k->len &&
             memcmp(known_keys[i].name, k->s, k->len) == 0)
             return &known_keys[i];
     return NULL;

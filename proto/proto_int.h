@@ -12,6 +12,10 @@
  * U+10FFFF, truncated sequences). */
 size_t acmeva_utf8_seq_len(const unsigned char *s, size_t n);
 
+/* acmeva_json_plain[c] is 1 when byte |c| stands for itself inside a JSON string, both to read
+ * and to write: printable ASCII other than '"' and '\\' (RFC 8259 §7). */
+extern const unsigned char acmeva_json_plain[256];
+
 /*
  * jobdoc.c: the JSON of a job document (RFC 8259), read in one bounded pass.
  *

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "acmeva/proto.h"
 #include "proto_int.h"
 
@@ -153,28 +152,45 @@ typedef struct jbuf {
     int failed;
 } jbuf;
 
-static void put(jbuf *b, const char *s, size_t n)
+/* put_slow grows the buffer (never past ACMEVA_RESULT_MAX_BYTES) and writes. A failed buffer
+ * keeps cap == len, so that put's fast path never writes to it again. */
+static void put_slow(jbuf *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
     if (n > ACMEVA_RESULT_MAX_BYTES || b->len + n + 1 > ACMEVA_RESULT_MAX_BYTES) {
         b->failed = 1;
+        b->cap = b->len;
         return;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
+    /* Most results fit in 1 KiB, which is also the largest size glibc serves from its
+     * per-thread cache: one cheap allocation. */
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    if (cap > ACMEVA_RESULT_MAX_BYTES)
+        cap = ACMEVA_RESULT_MAX_BYTES;
+    char *np = realloc(b->p, cap);
+    if (np == NULL) {
+        b->failed = 1;
+        b->cap = b->len;
+        return;
     }
+    b->p = np;
+    b->cap = cap;
     memcpy(b->p + b->len, s, n);
     b->len += n;
+}
+
+/* put writes |n| bytes, always leaving room for the final NUL. */
+static inline void put(jbuf *b, const char *s, size_t n)
+{
+    if (b->cap - b->len > n) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        return;
+    }
+    put_slow(b, s, n);
 }
 
 static void puts_raw(jbuf *b, const char *s)
@@ -191,7 +207,7 @@ static void puts_str(jbuf *b, const char *s)
     put(b, "\"", 1);
     for (size_t i = 0; i < len;) {
         unsigned char c = in[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (acmeva_json_plain[c]) {
             run++;
             i++;
             continue;
@@ -228,15 +244,25 @@ static void puts_str(jbuf *b, const char *s)
     put(b, "\"", 1);
 }
 
-/* key writes ,"name": (the comma unless |first|). Keys are ASCII literals. */
+/* key writes ,"name": (the comma unless |first|) in one put. Keys are short ASCII literals. */
 static void key(jbuf *b, int *first, const char *name)
 {
+    char k[40];
+    size_t n = strlen(name), o = 0;
+    if (n > sizeof(k) - 4) {
+        b->failed = 1; /* a programming error: no key of the schema is that long */
+        b->cap = b->len;
+        return;
+    }
     if (!*first)
-        put(b, ",", 1);
+        k[o++] = ',';
     *first = 0;
-    put(b, "\"", 1);
-    puts_raw(b, name);
-    put(b, "\":", 2);
+    k[o++] = '"';
+    memcpy(k + o, name, n);
+    o += n;
+    k[o++] = '"';
+    k[o++] = ':';
+    put(b, k, o);
 }
 
 static void field_str_opt(jbuf *b, int *first, const char *name, const char *s)
@@ -261,11 +287,19 @@ static void field_list_opt(jbuf *b, int *first, const char *name, const acmeva_s
     put(b, "]", 1);
 }
 
+/* put_int writes |v| in decimal (without snprintf, which was a fifth of this writer's time). */
 static void put_int(jbuf *b, long long v)
 {
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%lld", v);
-    put(b, num, (size_t)n);
+    char num[24];
+    size_t i = sizeof(num);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        num[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        num[--i] = '-';
+    put(b, num + i, sizeof(num) - i);
 }
 
 /* put_problem writes an RFC 7807 problem document as ACME uses it (RFC 8555 §6.7). A problem
@@ -399,10 +433,10 @@ char *acmeva_result_to_json(const acmeva_result *r)
     if (d > 1e12)
         d = 1e12;
     long long tenths = (long long)(d * 10 + 0.5);
-    char num[48];
-    int n = snprintf(num, sizeof(num), "%lld.%lld", tenths / 10, tenths % 10);
+    char frac[2] = {'.', (char)('0' + tenths % 10)};
     key(&b, &first, "durationMs");
-    put(&b, num, (size_t)n);
+    put_int(&b, tenths / 10);
+    put(&b, frac, 2);
     put(&b, "}", 1);
     if (b.failed) {
         free(b.p);
