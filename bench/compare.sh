@@ -327,6 +327,21 @@ $(fmt1 "$(jget "$f" over_deadline_max_ms)") ms past its deadline; $(fmt \
     RSS_PER=$(jget "$f" memory.rss_per_inflight_bytes)
 done
 
+# The full count held in the DNS stage: names under the label "tarpit" get no DNS answer, so
+# each validation waits on its A and AAAA lookups and holds no descriptor of its own, and
+# SCALE_N (50,000) are in flight in one process whatever RLIMIT_NOFILE allows. They end when
+# their lookups time out (three tries), before the deadline.
+f="$TMP/dns-tarpit-$SCALE_N.json"
+timeout 90 "${ON_GEN[@]}" "$BENCH" --allow-private-addresses --resolver "127.0.0.1:$SDNS" \
+    --http-port "$STARPIT" --sub tarpit --json --label "dns-tarpit-$SCALE_N" --mix http-01 \
+    -n "$SCALE_N" -c "$SCALE_N" --ramp 25000 --deadline-ms "$SCALE_DEADLINE_MS" --expect invalid \
+    --nofile "$HARD" >"$f" 2>"$TMP/dns-tarpit.err"
+cat "$f" >>"$OUT/runs.ndjson"
+log "dns tarpit $SCALE_N: $(jget "$f" memory.max_inflight) in flight at once, $(fmt \
+"$(jget "$f" memory.rss_per_inflight_bytes)") bytes RSS each; $(jget "$f" completed) ended, \
+$(jget "$f" problems.dns.count) with a DNS timeout; latest $(fmt1 "$(jget "$f" over_deadline_max_ms)") \
+ms from its deadline; $(fmt "$(jget "$f" cpu.self_us_per_validation)") us CPU each"
+
 # ---- failure modes: delay, wrong answers, refused connections -----------------------------------
 log ""
 pick_port MHTTP || fail "no free port"
