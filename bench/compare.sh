@@ -7,13 +7,15 @@
 #   e2e-http-01  acmeva through Redis and one acmeva-worker, against the http-01 limit
 # The responder gets one core and the load generator (wrk, dnsperf or acmeva) the other,
 # with taskset. Then a scale run (a tarpit holding as many http-01 validations in flight as
-# the descriptor limit allows, each with a 5 s deadline) and a check of the failure modes.
+# the descriptor limit allows, each with a 5 s deadline; then SCALE_N of them held in the DNS
+# stage, which needs no descriptor each) and a check of the failure modes.
 # Prints tables, writes bench/results/ (rates.dat, rates.png, runs.ndjson, summary.txt) and
 # ends with one line per workload: ratio <workload> <acmeva per s> <limit per s> <ratio>.
 #
 # Environment: BUILD (build directory, default build/bench in the repository), OUT (default
 # bench/results), DUR (seconds per measurement, default 3), CONCS (default "1 4 16 64 256"),
-# SCALE_N (default 50000, capped by RLIMIT_NOFILE), SKIP_BUILD=1.
+# SCALE_N (default 50000; the tarpit run is capped by RLIMIT_NOFILE, the DNS-stage run is not),
+# SKIP_BUILD=1.
 # Loopback only; every wait is bounded; under 5 minutes on 2 cores.
 set -uo pipefail
 
