@@ -207,11 +207,8 @@ static int read_escape(reader *r, char *out)
             }
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         }
-        return out ? (int)put_utf8(out, cp)
-                   : (cp < 0x80      ? 1
-                      : cp < 0x800   ? 2
-                      : cp < 0x10000 ? 3
-                                     : 4);
+        char scratch[4]; /* only to count the bytes when nothing is kept */
+        return (int)put_utf8(out ? out : scratch, cp);
     }
     default:
         return fail(r, ACMEVA_JSON_SYNTAX);
