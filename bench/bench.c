@@ -1277,19 +1277,18 @@ static const char usage[] =
 
 static int num(const char *o, const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
-    char *end;
+    int64_t n;
     if (v == NULL || *v == '\0' || *v == '-') {
         fprintf(stderr, "acmeva-bench: %s needs a number\n", o);
         return -1;
     }
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < min || n > max) {
+    /* every bound here is at most INT64_MAX (UINT64_MAX >> 1) */
+    if (acmeva_parse_int(v, (int64_t)min, (int64_t)max, &n) < 0) {
         fprintf(stderr, "acmeva-bench: %s: '%s' is not a number from %llu to %llu\n", o, v,
                 (unsigned long long)min, (unsigned long long)max);
         return -1;
     }
-    *out = n;
+    *out = (uint64_t)n;
     return 0;
 }
 

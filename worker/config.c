@@ -85,16 +85,40 @@ int acmeva_option_value(int argc, char **argv, int *i, const char *name, const c
     return 1;
 }
 
+int acmeva_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (s == NULL || *s == '\0' || *s == '+' || *s == ' ')
+        return -1;
+    int neg = 0;
+    const char *p = s;
+    if (*p == '-') {
+        if (min >= 0)
+            return -1;
+        neg = 1;
+        p++;
+    }
+    if (*p < '0' || *p > '9')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (errno != 0 || end == p || *end != '\0' || v > (unsigned long long)INT64_MAX)
+        return -1;
+    int64_t r = neg ? -(int64_t)v : (int64_t)v;
+    if (r < min || r > max)
+        return -1;
+    *out = r;
+    return 0;
+}
+
 static int parse_num(const char *opt, const char *v, long long min, long long max, long long *out)
 {
-    char *end;
     if (v == NULL || *v == '\0') {
         fprintf(stderr, "acmeva: %s needs a value\n", opt);
         return -1;
     }
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < min || n > max) {
+    int64_t n;
+    if (acmeva_parse_int(v, min, max, &n) < 0) {
         fprintf(stderr, "acmeva: %s: '%s' is not a number from %lld to %lld\n", opt, v, min, max);
         return -1;
     }

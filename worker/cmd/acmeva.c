@@ -397,10 +397,8 @@ static int check_main(int argc, char **argv)
             continue;
         }
         if (acmeva_option_value(argc, argv, &i, "--max-inflight", &v)) {
-            char *end;
-            errno = 0;
-            unsigned long n = v != NULL ? strtoul(v, &end, 10) : 0;
-            if (v == NULL || errno != 0 || *end != '\0' || n < 1 || n > 1000000) {
+            int64_t n;
+            if (acmeva_parse_int(v, 1, 1000000, &n) < 0) {
                 fprintf(stderr, "acmeva: --max-inflight: a number from 1 to 1000000\n");
                 goto out;
             }

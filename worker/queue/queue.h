@@ -68,10 +68,6 @@ int64_t acmeva_backoff_ms(unsigned failures, uint32_t rnd);
  * 1..ACMEVA_PERSPECTIVE_MAX bytes of [A-Za-z0-9._-] (it becomes part of a Redis key). */
 int acmeva_perspective_ok(const char *s);
 
-/* acmeva_parse_int parses |s| as a decimal integer in [min, max] (no sign for min >= 0, no
- * trailing bytes). Returns 0 and sets |*out|, or -1. */
-int acmeva_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
-
 /* ---- logging (stderr, one line per event) -------------------------------------------------- */
 
 typedef enum {

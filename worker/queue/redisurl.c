@@ -62,32 +62,6 @@ static int is_ip6_char(char c)
            c == '.';
 }
 
-int acmeva_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (s == NULL || *s == '\0' || *s == '+' || *s == ' ')
-        return -1;
-    int neg = 0;
-    const char *p = s;
-    if (*p == '-') {
-        if (min >= 0)
-            return -1;
-        neg = 1;
-        p++;
-    }
-    if (*p < '0' || *p > '9')
-        return -1;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(p, &end, 10);
-    if (errno != 0 || end == p || *end != '\0' || v > (unsigned long long)INT64_MAX)
-        return -1;
-    int64_t r = neg ? -(int64_t)v : (int64_t)v;
-    if (r < min || r > max)
-        return -1;
-    *out = r;
-    return 0;
-}
-
 void acmeva_redis_url_clear(acmeva_redis_url *u)
 {
     if (u == NULL)

@@ -62,6 +62,10 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
  * advances *i past what it consumed; returns 0 and leaves *i when argv[*i] is another option.
  */
 int acmeva_option_value(int argc, char **argv, int *i, const char *name, const char **value);
+/* acmeva_parse_int parses |s| as a decimal integer in [min, max] (no sign for min >= 0, no
+ * '+', no space, no trailing bytes), for the number options of every shell. Returns 0 and sets
+ * |*out|, or -1. */
+int acmeva_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* acmeva_engine_config_usage is the --help text of the engine options. */
 extern const char acmeva_engine_config_usage[];
