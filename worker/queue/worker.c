@@ -1128,14 +1128,22 @@ static void reader_error(wthread *t, const char *what, const redisReply *r)
     conn_retry_ready(&t->reader);
 }
 
+/* read_reply_ours ends the read in flight (XREADGROUP or XAUTOCLAIM), giving back the slots it
+ * reserved, and says whether |r| is a reply to handle: not NULL (a dropped connection) and from
+ * the reader connection still in use. */
+static int read_reply_ours(wthread *t, redisAsyncContext *ac, const redisReply *r)
+{
+    t->reading = 0;
+    t->reserved -= t->read_reserved;
+    t->read_reserved = 0;
+    return r != NULL && t->reader.ac == ac;
+}
+
 static void read_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
     wthread *t = priv;
     redisReply *r = reply;
-    t->reading = 0;
-    t->reserved -= t->read_reserved;
-    t->read_reserved = 0;
-    if (r == NULL || t->reader.ac != ac)
+    if (!read_reply_ours(t, ac, r))
         return;
     if (r->type == REDIS_REPLY_NIL) { /* BLOCK timed out */
         reader_kick(t);
@@ -1193,10 +1201,7 @@ static void claim_cb(redisAsyncContext *ac, void *reply, void *priv)
 {
     wthread *t = priv;
     redisReply *r = reply;
-    t->reading = 0;
-    t->reserved -= t->read_reserved;
-    t->read_reserved = 0;
-    if (r == NULL || t->reader.ac != ac)
+    if (!read_reply_ours(t, ac, r))
         return;
     /* XAUTOCLAIM: [next cursor, [[id, fields], ...], [deleted ids] (Redis 7)] */
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || !is_entry_id(r->element[0]) ||
