@@ -449,18 +449,26 @@ static size_t http_answer(rthread *t, const uint8_t *req, size_t len, char *resp
     return (size_t)n + body_len;
 }
 
-/* Queue the unsent tail of an answer and wait for the socket to take it. */
-static void conn_send_rest(rconn *c, const char *data, size_t len)
+/* conn_keep_out copies the unsent part of an answer into the connection (closing it when there
+ * is no memory). Returns 0, or -1 when the connection is closed. */
+static int conn_keep_out(rconn *c, const char *data, size_t len)
 {
     c->out = malloc(len);
     if (c->out == NULL) {
         conn_close(c);
-        return;
+        return -1;
     }
     memcpy(c->out, data, len);
     c->out_len = len;
     c->out_off = 0;
-    conn_want(c, UV_WRITABLE);
+    return 0;
+}
+
+/* Queue the unsent tail of an answer and wait for the socket to take it. */
+static void conn_send_rest(rconn *c, const char *data, size_t len)
+{
+    if (conn_keep_out(c, data, len) == 0)
+        conn_want(c, UV_WRITABLE);
 }
 
 /* Write |len| bytes of a final answer: then close, or wait for room. */
@@ -829,14 +837,8 @@ static void tls_serve_http(rconn *c)
             conn_close(c);
             return;
         }
-        c->out = malloc(r);
-        if (c->out == NULL) {
-            conn_close(c);
+        if (conn_keep_out(c, resp, r) < 0)
             return;
-        }
-        memcpy(c->out, resp, r);
-        c->out_len = r;
-        c->out_off = 0;
     }
 }
 
