@@ -187,6 +187,11 @@ typedef struct acmeva_result {
     int attempt;
     int64_t started_ms;
     double duration_ms;
+    /* Not written: the validation failed because of this machine (no descriptors, no memory,
+     * no buffer space, a resolver socket that could not be opened), never the subscriber's
+     * fault. The problem is then serverInternal; acmeva check reports it, the worker leaves
+     * the job pending for another delivery instead of posting it (DESIGN.md "Hardening"). */
+    int local_failure;
 } acmeva_result;
 
 /* acmeva_result_new returns a zeroed result with attempt 1, or NULL on no memory. */
