@@ -137,7 +137,11 @@ static void validation_finish(acmeva_validation *v)
     acmeva_result *r = v->result;
     int has_chall = v->ops[ACMEVA_CHECK_CHALLENGE] != NULL;
     int has_caa = v->ops[ACMEVA_CHECK_CAA] != NULL;
-    if (has_chall && !v->challenge_ok) {
+    if (!has_chall && !has_caa) {
+        /* Nothing was checked (the deadline had passed, an unsupported type): the problem
+         * set at the start says why. A validation is valid only when a check ran and passed. */
+        r->valid = 0;
+    } else if (has_chall && !v->challenge_ok) {
         r->valid = 0; /* the challenge's problem is already in r->problem */
     } else if (has_caa && !v->caa_ok) {
         r->valid = 0;

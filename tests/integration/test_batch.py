@@ -68,4 +68,24 @@ run("dns-01", 10000,
 run("tls-alpn-01", 2000,
     lambda name, tok, ka: call("add-tlsalpn01", {"host": name, "content": ka}),
     ["--max-inflight", "250"])
+
+# A job whose deadline passed before it was started is never validated, so it is never valid,
+# whatever a server would answer: here one that would pass (the right TXT record is there).
+late = []
+for kind in ("http-01", "dns-01", "tls-alpn-01"):
+    name, tok = t.unique("late"), t.new_token()
+    ka = t.key_authorization(tok)
+    call("add-http01", {"token": tok, "content": ka})
+    call("set-txt", {"host": f"_acme-challenge.{name}.", "value": t.dns01_value(ka)})
+    call("add-tlsalpn01", {"host": name, "content": ka})
+    late.append(t.job(name, kind, tok, ka, job_id=f"late-{kind}",
+                      deadlineMs=int(time.time() * 1000) - 1000))
+late.append(t.job(t.unique("late"), None, job_id="late-caa", caa={"issuerDomains": ["ca.example"]},
+                  deadlineMs=int(time.time() * 1000) - 1000))
+rc, res, results, err = t.run_check(["--resolver", cts.dns, "--http-port", str(cts.http_port),
+                                     "--tls-port", str(cts.tlsalpn_port)], late)
+c.eq(rc, 1, "late jobs: exit status 1 (invalid)")
+for j in late:
+    c.problem(res.get(j["id"], {}), "serverInternal", "deadline passed",
+              f"{j['id']}: not validated after its deadline")
 c.done()
