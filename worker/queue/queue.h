@@ -1,8 +1,17 @@
 /*
- * The Redis layer of acmeva: the consumer loop of the daemon `acmeva-worker` (Redis Streams,
- * consumer group "acmeva", at-least-once delivery) and the pieces it shares with
- * `acmeva submit` (Redis URLs, reconnect backoff, logging). The validation engine knows
- * nothing of Redis; every Redis detail lives here. DESIGN.md "Redis keys" fixes the names.
+ * The Redis layer of acmeva: the daemons (`acmeva-worker`, `acmeva-coordinator`) and the
+ * pieces they share with the CLI (`acmeva submit`). The validation engine knows nothing of
+ * Redis; every Redis detail lives here. DESIGN.md "Redis keys" fixes the names. One concern a
+ * file (STYLE.md "Daemons are small mains over shared parts"):
+ *   redisurl.c     redis:// URLs, reconnect backoff (pure)
+ *   log.c          log lines
+ *   options.c      the options every daemon shares
+ *   redisconn.c    one Redis connection: TCP or TLS, reconnect, reply timeout, keepalive
+ *   streamreader.c the consumer side of a stream: group, reads, resumes, claims
+ *   outbox.c       results posted with their acknowledgements
+ *   daemon.c       threads, signals, grace period
+ *   worker.c       acmeva-worker: entries to validations, validations to results
+ *   submit.c       acmeva submit
  */
 #ifndef ACMEVA_QUEUE_H
 #define ACMEVA_QUEUE_H
@@ -105,30 +114,63 @@ void acmeva_log(const char *level, const char *msg, const acmeva_log_field *fiel
                sizeof((const acmeva_log_field[]){__VA_ARGS__}) / sizeof(acmeva_log_field))
 #define ACMEVA_LOG0(level, msg) acmeva_log((level), (msg), NULL, 0)
 
-/* ---- the daemon ----------------------------------------------------------------------------- */
+/* ---- the daemons ----------------------------------------------------------------------------- */
 
-/* The options of acmeva-worker that are not engine options (DESIGN.md "Commands"). */
-typedef struct acmeva_worker_options {
+/* The options every daemon that reads a stream shares (acmeva-worker, acmeva-coordinator):
+ * DESIGN.md "Commands", "Hardening", "Channel". */
+typedef struct acmeva_daemon_options {
     acmeva_redis_url redis;
-    char *perspective;      /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
-    int threads;            /* event-loop threads; default: the number of cores */
-    int64_t max_inflight;   /* per thread: jobs held (running or awaiting their ack) */
-    int64_t claim_idle_ms;  /* 0: 2 x the engine timeout */
-    int64_t max_deliveries; /* a job delivered more often than this is dead-lettered */
-    int64_t grace_ms;       /* shutdown grace period */
-    int64_t results_maxlen; /* XADD MAXLEN ~ of the result and dead-letter streams */
-    int64_t block_ms;       /* XREADGROUP BLOCK; default 1000 */
+    int threads;              /* event-loop threads; default: the number of cores */
+    int64_t max_inflight;     /* per thread: entries held (running or awaiting their ack) */
+    int64_t claim_idle_ms;    /* 0: 2 x the engine timeout */
+    int64_t max_deliveries;   /* an entry delivered more often than this is dead-lettered */
+    int64_t grace_ms;         /* shutdown grace period */
+    int64_t results_maxlen;   /* XADD MAXLEN ~ of the result and dead-letter streams */
+    int64_t block_ms;         /* XREADGROUP BLOCK; default 1000 */
+    int64_t redis_timeout_ms; /* no reply for this long with commands outstanding: reconnect */
+    char *reply_prefix;       /* a job's replyTo must start with it */
+} acmeva_daemon_options;
+
+/* acmeva_daemon_options_init sets every default (redis://127.0.0.1:6379 or
+ * $ACMEVA_REDIS_URL, the number of cores, 1000 in flight, 5 deliveries, 10 s grace, 1000000
+ * results, 15 s reply timeout, reply prefix acmeva:v1:results). Returns 0 or -1 on no memory. */
+int acmeva_daemon_options_init(acmeva_daemon_options *o);
+/* acmeva_daemon_options_clear frees what |o| owns. */
+void acmeva_daemon_options_clear(acmeva_daemon_options *o);
+
+/*
+ * acmeva_daemon_option tries to consume the daemon option at argv[*i] for the program |prog|
+ * (for messages). Returns 1 and advances *i when it was one, 0 when argv[*i] is another option,
+ * -1 after one line on stderr for a bad value.
+ */
+int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, char **argv,
+                         int *i);
+
+/* acmeva_daemon_options_check checks the options against each other and the engine's
+ * |timeout_ms|. Returns 0, or -1 after one line on stderr. */
+int acmeva_daemon_options_check(const acmeva_daemon_options *o, const char *prog);
+
+/* acmeva_daemon_options_usage is the --help text of the daemon options. */
+extern const char acmeva_daemon_options_usage[];
+
+/* acmeva_reply_to_allowed returns 1 when a job's |reply_to| starts with |prefix| (DESIGN.md
+ * "Channel": any other stream could be another perspective's jobs stream). */
+int acmeva_reply_to_allowed(const char *prefix, const char *reply_to);
+
+/* The options of acmeva-worker (DESIGN.md "Commands"). */
+typedef struct acmeva_worker_options {
+    acmeva_daemon_options d;
+    char *perspective; /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
 } acmeva_worker_options;
 
-/* acmeva_worker_options_init sets every default (redis://127.0.0.1:6379, perspective
- * "default", the number of cores, 1000 in flight, 5 deliveries, 10 s grace, 1000000 results).
- * Returns 0 or -1 on no memory. */
+/* acmeva_worker_options_init sets every default (perspective "default", the daemon
+ * defaults). Returns 0 or -1 on no memory. */
 int acmeva_worker_options_init(acmeva_worker_options *o);
 /* acmeva_worker_options_clear frees what |o| owns. */
 void acmeva_worker_options_clear(acmeva_worker_options *o);
 
 /*
- * acmeva_worker_run runs the daemon until SIGTERM or SIGINT: |o->threads| threads, each with
+ * acmeva_worker_run runs the daemon until SIGTERM or SIGINT: |o->d.threads| threads, each with
  * its own libuv loop, engine (on |cfg|, shared read-only with one shared SSL_CTX) and Redis
  * connections. Logs its effective configuration first. Returns the process exit status:
  * 0 after a signal and an orderly stop, 1 when it could not start.
