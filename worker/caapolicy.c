@@ -263,11 +263,13 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
         acmeva_text_printf(why, "empty issuer-domain-name permits no CA");
         return 0;
     }
-    /* Exact comparison, as Boulder's caaDomainMatches. */
+    /* RFC 8659 §4.2: the issuer-domain-name is a domain name, and RFC 4343 §3 compares those
+     * without ASCII case, on the record's side and on the CA's alike. The grammar admits only
+     * LDH labels, so no other folding applies. */
     int match = 0;
     for (size_t i = 0; i < req->n_issuer_domains && !match; i++) {
         const char *d = req->issuer_domains != NULL ? req->issuer_domains[i] : NULL;
-        match = d != NULL && strcmp(v->issuer, d) == 0;
+        match = d != NULL && strcasecmp(v->issuer, d) == 0;
     }
     if (!match) {
         acmeva_text_printf(why, "issuer-domain-name \"%s\" is not this CA's", v->issuer);

@@ -19,9 +19,10 @@
  *   are additive). A record permits when all of these hold:
  *   - its value parses (RFC 8659 §4.2 grammar; a value that does not parse is treated like an
  *     empty issuer-domain-name, i.e. it permits no one);
- *   - its issuer-domain-name equals one of the CA's issuer domains byte for byte. Boulder
- *     compares exactly (caaDomainMatches), so "CA.Example" does not name "ca.example"; an
- *     empty issuer-domain-name (";") permits no one;
+ *   - its issuer-domain-name equals one of the CA's issuer domains without regard to ASCII
+ *     case: it is a DNS name (RFC 8659 §4.2), and DNS names compare case-insensitively
+ *     (RFC 4343 §3), so "CA.Example" names "ca.example" whichever side has the capitals, as
+ *     dns-persist-01 issuer names do. An empty issuer-domain-name (";") permits no one;
  *   - no parameter tag appears twice (compared case-insensitively). RFC 8657 §3 makes a
  *     record with two accounturi parameters unsatisfiable and Boulder fails repeated
  *     validationmethods too; acmeva fails the record on any repeated parameter;

@@ -135,6 +135,10 @@ jobs.append(caa_job(n_c5, "caa-servfail"))
 jobs.append(caa_job(t.unique("caa-none"), "caa-none"))
 jobs.append(caa_job("127.0.0.1", "caa-ip", ident_type="ip"))
 jobs.append(caa_job(n_c1, "caa-job-issuer", caa={"issuerDomains": ["other-ca.example"]}))
+# Issuer domain names are DNS names and compare without case (RFC 8659 §4.2, RFC 4343 §3).
+n_c7 = t.unique("caa-case")
+cts.call("add-caa", {"host": n_c7, "policies": [{"tag": "issue", "value": ISSUER.upper()}]})
+jobs.append(caa_job(n_c7, "caa-issuer-case"))
 # A challenge and CAA together: the challenge passes, CAA forbids.
 j, ka = dns01_job(n_c2, "dns01-with-caa-forbidden", caa={})
 cts.call("set-txt", {"host": f"_acme-challenge.{n_c2}.", "value": t.dns01_value(ka)})
@@ -150,7 +154,7 @@ c.eq(rc, 2, "batch with a malformed job exits 2")
 c.eq(len(results), len(jobs), "a result for every job")
 valid = ["dns01-ok", "dns01-wildcard", "dns01-cname", "dnsaccount01-ok", "persist-ok",
          "caa-permits", "caa-wild-plain", "caa-accounturi-ok", "caa-none", "caa-ip",
-         "caa-validationmethods-ok"]
+         "caa-validationmethods-ok", "caa-issuer-case"]
 for k in valid:
     c.ok(res.get(k, {}).get("status") == "valid", k + " valid", json.dumps(res.get(k)))
 rec = (res["dns01-ok"].get("validationRecord") or [{}])[0]

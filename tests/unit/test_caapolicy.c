@@ -225,13 +225,27 @@ static const caa_case cases[] = {
      "malformed value"},
 
     /* issuer-domain-name */
-    {"issuer compared exactly: case differs (Boulder)",
+    {"issuer compared without case (RFC 4343 §3)",
      {{0, "issue", "CA.Example"}},
      0,
      ACCT,
      "http-01",
-     0,
+     1,
+     "issue record \"CA.Example\" permits issuance"},
+    {"issuer in capitals for a wildcard",
+     {{0, "issuewild", "CA2.EXAMPLE; accounturi=" ACCT}},
+     1,
+     ACCT,
+     "dns-01",
+     1,
      NULL},
+    {"issuer that differs in more than case",
+     {{0, "issue", "CA.Example.org"}},
+     0,
+     ACCT,
+     "http-01",
+     0,
+     "is not this CA's"},
     {"issuer with a trailing dot is malformed",
      {{0, "issue", "ca.example."}},
      0,
@@ -555,6 +569,16 @@ static void test_permits_edges(void)
     acmeva_caa_request none = {NULL, 0, 0, ACCT, "http-01"};
     CHECK_INT(acmeva_caa_permits(&r, 1, &none, reason, sizeof(reason)), 0);
     CHECK_INT(acmeva_caa_permits(NULL, 0, &none, reason, sizeof(reason)), 1);
+
+    /* the CA's own issuer domains are compared without case too (RFC 4343 §3) */
+    const char *const upper[] = {"CA.EXAMPLE"};
+    acmeva_caa_request up = {upper, 1, 0, ACCT, "http-01"};
+    CHECK_INT(acmeva_caa_permits(&r, 1, &up, reason, sizeof(reason)), 1);
+    acmeva_caa_record mixed = {0, "issue", 5, (const uint8_t *)"cA.eXaMpLe", 10};
+    CHECK_INT(acmeva_caa_permits(&mixed, 1, &up, reason, sizeof(reason)), 1);
+    const char *const longer[] = {"CA.EXAMPLEX"};
+    acmeva_caa_request lg = {longer, 1, 0, ACCT, "http-01"};
+    CHECK_INT(acmeva_caa_permits(&mixed, 1, &lg, reason, sizeof(reason)), 0);
 
     /* NULL entries in the issuer list are skipped */
     const char *const holes[] = {NULL, "ca.example"};
