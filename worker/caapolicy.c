@@ -66,6 +66,75 @@ static size_t skip_wsp(const uint8_t *v, size_t len, size_t i)
     return i;
 }
 
+void acmeva_caa_params_init(acmeva_caa_params *it, const uint8_t *v, size_t len)
+{
+    it->v = v;
+    it->len = v != NULL ? len : 0;
+    it->pos = skip_wsp(it->v, it->len, 0);
+    it->n = 0;
+    it->done = it->pos == it->len; /* "issuer;" and ";" carry no parameters */
+}
+
+/* Tags are at most this long in an error text; longer ones are cut there. */
+#define ERR_TAG_MAX 40
+
+int acmeva_caa_params_next(acmeva_caa_params *it, acmeva_caa_param_span *p, char *err,
+                           size_t errlen)
+{
+    acmeva_text e;
+    acmeva_text_init(&e, err, errlen);
+    if (it->done)
+        return 0;
+    const uint8_t *v = it->v;
+    size_t len = it->len, i = it->pos;
+    size_t no = it->n + 1;
+
+    /* parameter = parameter-tag *WSP "=" *WSP parameter-value */
+    size_t start = i;
+    while (i < len && (is_alnum(v[i]) || v[i] == '-'))
+        i++;
+    if (!ldh_ok(v + start, i - start, 0)) {
+        acmeva_text_printf(&e, "parameter %zu: invalid tag", no);
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    p->tag = (const char *)v + start;
+    p->tag_len = i - start;
+    int shown = p->tag_len > ERR_TAG_MAX ? ERR_TAG_MAX : (int)p->tag_len;
+    const char *cut = p->tag_len > ERR_TAG_MAX ? "..." : "";
+
+    i = skip_wsp(v, len, i);
+    if (i == len || v[i] != '=') {
+        acmeva_text_printf(&e, "parameter %zu (\"%.*s%s\"): expected '='", no, shown, p->tag, cut);
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    i = skip_wsp(v, len, i + 1);
+    start = i;
+    while (i < len && is_value_char(v[i]))
+        i++;
+    p->value = (const char *)v + start;
+    p->value_len = i - start;
+    it->n++;
+
+    i = skip_wsp(v, len, i);
+    if (i == len) {
+        it->done = 1;
+        return 1;
+    }
+    if (v[i] != ';') {
+        acmeva_text_printf(&e, "parameter %zu (\"%.*s%s\"): unexpected byte 0x%02x after the value",
+                           no, shown, p->tag, cut, v[i]);
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    i = skip_wsp(v, len, i + 1);
+    if (i == len) {
+        /* parameters = (parameter *WSP ";" *WSP parameters) / parameter */
+        acmeva_text_printf(&e, "';' after the last parameter");
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    it->pos = i;
+    return 1;
+}
+
 int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *out, char *err,
                                size_t errlen)
 {
@@ -102,21 +171,15 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
         acmeva_text_printf(&e, "expected ';' after the issuer-domain-name, got byte 0x%02x", v[i]);
         return ACMEVA_CAA_ESYNTAX;
     }
-    i = skip_wsp(v, len, i + 1);
-    if (i == len)
-        return 0; /* "issuer;" and ";" carry no parameters */
 
-    for (;;) {
-        /* parameter = parameter-tag *WSP "=" *WSP parameter-value */
-        start = i;
-        while (i < len && (is_alnum(v[i]) || v[i] == '-'))
-            i++;
-        if (!ldh_ok(v + start, i - start, 0)) {
-            acmeva_text_printf(&e, "parameter %zu: invalid tag", out->n_params + 1);
-            return ACMEVA_CAA_ESYNTAX;
-        }
-        if (i - start > ACMEVA_CAA_MAX_PARAM_TAG) {
-            acmeva_text_printf(&e, "parameter %zu: tag longer than %d bytes", out->n_params + 1,
+    acmeva_caa_params it;
+    acmeva_caa_params_init(&it, v + i + 1, len - i - 1);
+    acmeva_caa_param_span sp;
+    int rc;
+    while ((rc = acmeva_caa_params_next(&it, &sp, err, errlen)) == 1) {
+        /* The decision compares every parameter with every other: the caps bound that work. */
+        if (sp.tag_len > ACMEVA_CAA_MAX_PARAM_TAG) {
+            acmeva_text_printf(&e, "parameter %zu: tag longer than %d bytes", it.n,
                                ACMEVA_CAA_MAX_PARAM_TAG);
             return ACMEVA_CAA_ELIMIT;
         }
@@ -125,43 +188,18 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
             return ACMEVA_CAA_ELIMIT;
         }
         acmeva_caa_param *p = &out->params[out->n_params];
-        memcpy(p->tag, v + start, i - start);
-        p->tag[i - start] = '\0';
-
-        i = skip_wsp(v, len, i);
-        if (i == len || v[i] != '=') {
-            acmeva_text_printf(&e, "parameter %zu (\"%s\"): expected '='", out->n_params + 1,
-                               p->tag);
-            return ACMEVA_CAA_ESYNTAX;
-        }
-        i = skip_wsp(v, len, i + 1);
-        start = i;
-        while (i < len && is_value_char(v[i]))
-            i++;
-        if (i - start > ACMEVA_CAA_MAX_PARAM_VALUE) {
-            acmeva_text_printf(&e, "parameter %zu (\"%s\"): value longer than %d bytes",
-                               out->n_params + 1, p->tag, ACMEVA_CAA_MAX_PARAM_VALUE);
+        memcpy(p->tag, sp.tag, sp.tag_len);
+        p->tag[sp.tag_len] = '\0';
+        if (sp.value_len > ACMEVA_CAA_MAX_PARAM_VALUE) {
+            acmeva_text_printf(&e, "parameter %zu (\"%s\"): value longer than %d bytes", it.n,
+                               p->tag, ACMEVA_CAA_MAX_PARAM_VALUE);
             return ACMEVA_CAA_ELIMIT;
         }
-        memcpy(p->value, v + start, i - start);
-        p->value[i - start] = '\0';
+        memcpy(p->value, sp.value, sp.value_len);
+        p->value[sp.value_len] = '\0';
         out->n_params++;
-
-        i = skip_wsp(v, len, i);
-        if (i == len)
-            return 0;
-        if (v[i] != ';') {
-            acmeva_text_printf(&e, "parameter %zu (\"%s\"): unexpected byte 0x%02x after the value",
-                               out->n_params, out->params[out->n_params - 1].tag, v[i]);
-            return ACMEVA_CAA_ESYNTAX;
-        }
-        i = skip_wsp(v, len, i + 1);
-        if (i == len) {
-            /* parameters = (parameter *WSP ";" *WSP parameters) / parameter */
-            acmeva_text_printf(&e, "';' after the last parameter");
-            return ACMEVA_CAA_ESYNTAX;
-        }
     }
+    return rc;
 }
 
 int acmeva_caa_value_parse(const uint8_t *value, size_t len, acmeva_caa_value *out)

@@ -131,6 +131,39 @@ int acmeva_caa_value_parse(const uint8_t *value, size_t len, acmeva_caa_value *o
 int acmeva_caa_value_parse_err(const uint8_t *value, size_t len, acmeva_caa_value *out, char *err,
                                size_t errlen);
 
+/* One parameter as it stands in a value: borrowed spans of the input, not NUL-terminated. */
+typedef struct acmeva_caa_param_span {
+    const char *tag;
+    size_t tag_len;
+    const char *value;
+    size_t value_len;
+} acmeva_caa_param_span;
+
+/* A reader of the parameters of a value, one at a time, with no cap on their number or
+ * length: the caller keeps what it needs. Fields are private. */
+typedef struct acmeva_caa_params {
+    const uint8_t *v;
+    size_t len, pos;
+    size_t n; /* parameters read so far */
+    int done;
+} acmeva_caa_params;
+
+/*
+ * acmeva_caa_params_init starts reading the parameters of the |len| bytes at |v|: what follows
+ * the ';' after the issuer-domain-name (RFC 8659 §4.2 grammar above, "*WSP [parameters *WSP]").
+ * Borrowed: |v| must outlive the reader.
+ */
+void acmeva_caa_params_init(acmeva_caa_params *it, const uint8_t *v, size_t len);
+
+/*
+ * acmeva_caa_params_next reads the next parameter into |p| (spans of the input). Returns 1 for
+ * a parameter, 0 after the last one, or ACMEVA_CAA_ESYNTAX with a short NUL-terminated text in
+ * |err| (|errlen| bytes, may be NULL) saying what is wrong and in which parameter; after an
+ * error the reader is not to be called again. Each call costs the parameter's length.
+ */
+int acmeva_caa_params_next(acmeva_caa_params *it, acmeva_caa_param_span *p, char *err,
+                           size_t errlen);
+
 /* acmeva_caa_issuer_domain_ok returns 1 when |s| (|n| bytes) is an issuer-domain-name of
  * RFC 8659 §4.2 (LDH labels joined by single dots, no trailing dot), else 0. dns-persist-01
  * names issuers with the same grammar. */

@@ -95,6 +95,12 @@ n_pm = t.unique("p-malformed")
 cts.call("set-txt", {"host": f"_validation-persist.{n_pm}.",
                      "value": f"{ISSUER}; accounturi={ACCOUNT}; accounturi={ACCOUNT}"})
 jobs.append(persist_job(n_pm, "persist-malformed"))
+# draft §4.1 item 1: unknown parameters are ignored, more of them than a CAA value may carry.
+n_pu = t.unique("p-unknown")
+cts.call("set-txt", {"host": f"_validation-persist.{n_pu}.",
+                     "value": f"{ISSUER}; accounturi={ACCOUNT}" +
+                     "".join(f"; x{i}=y" for i in range(20))})
+jobs.append(persist_job(n_pu, "persist-many-unknown-parameters"))
 
 # CAA: a CAA-only job has a "caa" member and no challenge.
 def caa_job(name, job_id, **extra):
@@ -153,6 +159,7 @@ rc, res, results, err = t.run_check(args, jobs)
 c.eq(rc, 2, "batch with a malformed job exits 2")
 c.eq(len(results), len(jobs), "a result for every job")
 valid = ["dns01-ok", "dns01-wildcard", "dns01-cname", "dnsaccount01-ok", "persist-ok",
+         "persist-many-unknown-parameters",
          "caa-permits", "caa-wild-plain", "caa-accounturi-ok", "caa-none", "caa-ip",
          "caa-validationmethods-ok", "caa-issuer-case"]
 for k in valid:

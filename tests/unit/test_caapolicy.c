@@ -3,6 +3,7 @@
  * the expected decision, then the issue-value parser on its own.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "caapolicy.h"
@@ -750,6 +751,57 @@ static void test_parse_limits(void)
     CHECK_STR(err, "expected ';' after the issuer-domain-name, got byte 0x78");
 }
 
+/* The parameter reader has no caps of its own: the CAA value parser applies its caps on top. */
+static void test_params_reader(void)
+{
+    static char buf[8192];
+    size_t n = 0;
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sp%d = %d", i ? " ;\t" : " ", i, i);
+    acmeva_caa_params it;
+    acmeva_caa_param_span p;
+    acmeva_caa_params_init(&it, (const uint8_t *)buf, n);
+    int count = 0, rc;
+    char err[128];
+    while ((rc = acmeva_caa_params_next(&it, &p, err, sizeof(err))) == 1) {
+        char want[16];
+        int wl = snprintf(want, sizeof(want), "%d", count);
+        CHECK_MSG(p.tag_len == (size_t)wl + 1 && p.tag[0] == 'p' &&
+                      memcmp(p.tag + 1, want, (size_t)wl) == 0 && p.value_len == (size_t)wl &&
+                      memcmp(p.value, want, (size_t)wl) == 0,
+                  "parameter %d read as %.*s=%.*s", count, (int)p.tag_len, p.tag, (int)p.value_len,
+                  p.value);
+        count++;
+    }
+    CHECK_INT(rc, 0);
+    CHECK_INT(count, 200);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0); /* stays at the end */
+
+    /* long tags and values are spans, not copies */
+    memset(buf, 't', 300);
+    buf[300] = '=';
+    memset(buf + 301, 'v', 3000);
+    acmeva_caa_params_init(&it, (const uint8_t *)buf, 3301);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 1);
+    CHECK_INT(p.tag_len, 300);
+    CHECK_INT(p.value_len, 3000);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0);
+    /* ... and an error text quotes a long tag cut */
+    acmeva_caa_params_init(&it, (const uint8_t *)buf, 300);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), ACMEVA_CAA_ESYNTAX);
+    CHECK(strstr(err, "parameter 1 (\"tttt") != NULL && strstr(err, "...\"): expected '='"));
+
+    /* nothing, white space only, a ';' after the last */
+    acmeva_caa_params_init(&it, NULL, 0);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0);
+    acmeva_caa_params_init(&it, (const uint8_t *)" \t", 2);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0);
+    acmeva_caa_params_init(&it, (const uint8_t *)"a=b; c=d ;", 10);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 1);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), ACMEVA_CAA_ESYNTAX);
+    CHECK_STR(err, "';' after the last parameter");
+}
+
 int main(void)
 {
     size_t n = sizeof(cases) / sizeof(cases[0]);
@@ -759,5 +811,6 @@ int main(void)
     test_permits_edges();
     test_parse_table();
     test_parse_limits();
+    test_params_reader();
     return CHECK_DONE();
 }
