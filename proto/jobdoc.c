@@ -57,6 +57,7 @@ static const known_key known_keys[] = {
     KEY(CTX_CHALLENGE, "type", ACMEVA_JD_CHALLENGE_TYPE, CTX_NONE),
     KEY(CTX_CHALLENGE, "token", ACMEVA_JD_CHALLENGE_TOKEN, CTX_NONE),
     KEY(CTX_CAA, "issuerDomains", ACMEVA_JD_CAA_ISSUER_DOMAINS, CTX_NONE),
+    KEY(CTX_CAA, "method", ACMEVA_JD_CAA_METHOD, CTX_NONE),
 };
 #undef KEY
 

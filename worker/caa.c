@@ -139,18 +139,25 @@ static void decide(caa_check *c)
             issuers = (const char *const *)job->issuer_domains;
             n_issuers = job->n_issuer_domains;
         }
+        /* RFC 8657 §4: validationmethods is checked against the challenge's type, or the
+         * caa.method a CAA-only job names (the method that validated its authorization). */
         acmeva_caa_request req = {issuers, n_issuers, job->wildcard, job->account_uri,
-                                  acmeva_chall_type_name(job->chall_type)};
+                                  acmeva_chall_type_name(job->caa_method)};
         char reason[256];
-        int permitted = acmeva_caa_permits(recs, n, &req, reason, sizeof(reason)) == 1;
+        unsigned notes = 0;
+        int permitted = acmeva_caa_decide(recs, n, &req, reason, sizeof(reason), &notes) == 1;
         free(parsed);
         if (permitted) {
             finish(c, 1, ACMEVA_PROB_NONE, NULL);
             return;
         }
         snprintf(detail, sizeof(detail),
-                 "While processing CAA for %s: CAA record for %s prevents issuance",
-                 job->ident_value, l->name);
+                 "While processing CAA for %s: CAA record for %s prevents issuance%s",
+                 job->ident_value, l->name,
+                 (notes & ACMEVA_CAA_WANTS_METHOD)
+                     ? " (the record limits validationmethods, which a CAA-only job meets only "
+                       "by naming the method that validated the authorization in caa.method)"
+                     : "");
         finish(c, 0, ACMEVA_PROB_CAA, detail);
         return;
     }

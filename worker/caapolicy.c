@@ -290,12 +290,14 @@ static int methods_contain(const char *list, const char *method)
 /*
  * value_permits applies the per-record rules of caapolicy.h to a parsed value. Returns 1 when
  * the record permits this CA; else 0 with the reason in |why|. |*ours| is set when the record
- * names one of the CA's issuer domains (used to pick the most telling reason for the log).
+ * names one of the CA's issuer domains (used to pick the most telling reason for the log), and
+ * |*wants_method| when the record failed only because the request has no method.
  */
 static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *req, acmeva_text *why,
-                         int *ours)
+                         int *ours, int *wants_method)
 {
     *ours = 0;
+    *wants_method = 0;
     /* RFC 8659 §4.2: an empty issuer-domain-name grants no one ("issue ;"). */
     if (v->issuer[0] == '\0') {
         acmeva_text_printf(why, "empty issuer-domain-name permits no CA");
@@ -347,7 +349,10 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
             return 0;
         }
         if (req->method == NULL) {
-            acmeva_text_printf(why, "validationmethods is set and the job has no challenge type");
+            /* RFC 8657 §4: an unknown method cannot be one the record lists. Every other
+             * rule of the record held, so knowing the method would have decided it. */
+            acmeva_text_printf(why, "validationmethods is set and the job names no method");
+            *wants_method = 1;
             return 0;
         }
         if (!methods_contain(vm->value, req->method)) {
@@ -362,8 +367,16 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
 int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
                        char *reason, size_t reason_len)
 {
+    return acmeva_caa_decide(recs, n, req, reason, reason_len, NULL);
+}
+
+int acmeva_caa_decide(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
+                      char *reason, size_t reason_len, unsigned *notes)
+{
     acmeva_text r;
     acmeva_text_init(&r, reason, reason_len);
+    if (notes != NULL)
+        *notes = 0;
     if (req == NULL || (recs == NULL && n > 0)) {
         acmeva_text_printf(&r, "invalid arguments");
         return 0;
@@ -405,14 +418,14 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
 
     acmeva_caa_value val;
     char why_buf[256], best_buf[256];
-    int best_rank = -1;
+    int best_rank = -1, wants_method_any = 0;
     size_t best = 0;
     for (size_t i = 0; i < n; i++) {
         if (classify_tag(recs[i].tag, recs[i].tag_len) != want)
             continue;
         acmeva_text why;
         acmeva_text_init(&why, why_buf, sizeof(why_buf));
-        int ours = 0;
+        int ours = 0, wants_method = 0;
         char perr[128];
         if (recs[i].value == NULL && recs[i].value_len > 0) {
             acmeva_text_printf(&why, "no value");
@@ -420,18 +433,21 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
                                               sizeof(perr)) != 0) {
             /* RFC 8659 §4.2: a value that does not parse is like an empty issuer. */
             acmeva_text_printf(&why, "malformed value (%s)", perr);
-        } else if (value_permits(&val, req, &why, &ours)) {
+        } else if (value_permits(&val, req, &why, &ours, &wants_method)) {
             acmeva_text_printf(&r, "%s record ", want_name);
             acmeva_text_quote(&r, recs[i].value, recs[i].value_len, CAA_QUOTE_MAX);
             acmeva_text_printf(&r, " permits issuance");
             return 1;
         }
+        wants_method_any |= wants_method;
         if (ours > best_rank) {
             best_rank = ours;
             best = i;
             memcpy(best_buf, why_buf, sizeof(best_buf));
         }
     }
+    if (notes != NULL && wants_method_any)
+        *notes |= ACMEVA_CAA_WANTS_METHOD;
     acmeva_text_printf(&r, "no %s record permits issuance by this CA; %s record ", want_name,
                        want_name);
     acmeva_text_quote(&r, recs[best].value, recs[best].value != NULL ? recs[best].value_len : 0,

@@ -30,10 +30,12 @@
  *     string comparison, no normalization). With no account URI in the job it cannot match;
  *   - validationmethods (RFC 8657 §4), when present, is a well-formed comma list of labels
  *     1*(ALPHA / DIGIT / "-") (an empty or malformed list fails the record, as in Boulder)
- *     that contains the job's challenge type exactly. A CAA-only job has no challenge type
- *     (method NULL): then no validationmethods list can be satisfied, which is what Boulder
- *     did when it ran CAA without a method (the record is skipped) and the only reading that
- *     never lets a restricted method through.
+ *     that contains the request's method exactly: the job's challenge type, or for a CAA-only
+ *     job the method that validated the authorization it rechecks (the job's caa.method).
+ *     Without a method (NULL) no validationmethods list can be satisfied (RFC 8657 §4: an
+ *     unknown method is not a listed one), which is what Boulder did when it ran CAA without
+ *     a method (the record is skipped) and the only reading that never lets a restricted
+ *     method through; acmeva_caa_decide then notes ACMEVA_CAA_WANTS_METHOD.
  *   Parameter tags are matched case-insensitively: RFC 8659 leaves parameter semantics to the
  *   issuer, and honouring "AccountURI=" as a restriction is the safe reading (Boulder only
  *   sees lowercase tags and would ignore it). Unknown parameters are ignored.
@@ -77,7 +79,7 @@ typedef struct acmeva_caa_request {
     size_t n_issuer_domains;
     int wildcard;            /* the identifier was "*.name" */
     const char *account_uri; /* the job's account URI, NULL when absent */
-    const char *method;      /* the challenge type ("http-01", ...), NULL for a CAA-only job */
+    const char *method; /* the validation method ("http-01", ...); NULL when the job names none */
 } acmeva_caa_request;
 
 /*
@@ -90,6 +92,19 @@ typedef struct acmeva_caa_request {
  */
 int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
                        char *reason, size_t reason_len);
+
+/* A note of acmeva_caa_decide: issuance was forbidden, and a relevant record naming this CA
+ * failed only because the request has no method; with the method known, its validationmethods
+ * would have decided (RFC 8657 §4). */
+#define ACMEVA_CAA_WANTS_METHOD 1u
+
+/*
+ * acmeva_caa_decide is acmeva_caa_permits that also sets |*notes| (when not NULL) to the
+ * ACMEVA_CAA_* notes that apply (0 when none), so that a problem detail can say what the job
+ * could have given.
+ */
+int acmeva_caa_decide(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
+                      char *reason, size_t reason_len, unsigned *notes);
 
 /* One parameter of an issue/issuewild value, NUL-terminated, case as given. */
 typedef struct acmeva_caa_param {

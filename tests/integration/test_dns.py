@@ -126,8 +126,9 @@ cts.call("add-caa", {"host": n_c4, "policies": [
     {"tag": "issue", "value": f"{ISSUER}; accounturi={ACCOUNT}"}]})
 jobs.append(caa_job(n_c4, "caa-accounturi-ok", accountUri=ACCOUNT))
 jobs.append(caa_job(n_c4, "caa-accounturi-other", accountUri="https://ca.example/acme/acct/9"))
-# validationmethods (RFC 8657 §4): satisfied by a dns-01 job; a CAA-only job has no method,
-# so the record cannot permit it (fail closed).
+# validationmethods (RFC 8657 §4): satisfied by a dns-01 job, and by a CAA-only job that names
+# the method of its authorization in caa.method; a CAA-only job without one has no method, so
+# the record cannot permit it (fail closed) and the detail says what would.
 n_c6 = t.unique("caa-vm")
 cts.call("add-caa", {"host": n_c6, "policies": [
     {"tag": "issue", "value": f"{ISSUER}; validationmethods=dns-01,http-01"}]})
@@ -135,6 +136,9 @@ j, ka = dns01_job(n_c6, "caa-validationmethods-ok", caa={})
 cts.call("set-txt", {"host": f"_acme-challenge.{n_c6}.", "value": t.dns01_value(ka)})
 jobs.append(j)
 jobs.append(caa_job(n_c6, "caa-validationmethods-no-method"))
+jobs.append(caa_job(n_c6, "caa-validationmethods-caa-method", caa={"method": "http-01"}))
+jobs.append(caa_job(n_c6, "caa-validationmethods-caa-method-unlisted",
+                    caa={"method": "tls-alpn-01"}))
 n_c5 = t.unique("caa-sf")
 cts.call("set-servfail", {"host": n_c5})
 jobs.append(caa_job(n_c5, "caa-servfail"))
@@ -161,7 +165,7 @@ c.eq(len(results), len(jobs), "a result for every job")
 valid = ["dns01-ok", "dns01-wildcard", "dns01-cname", "dnsaccount01-ok", "persist-ok",
          "persist-many-unknown-parameters",
          "caa-permits", "caa-wild-plain", "caa-accounturi-ok", "caa-none", "caa-ip",
-         "caa-validationmethods-ok", "caa-issuer-case"]
+         "caa-validationmethods-ok", "caa-validationmethods-caa-method", "caa-issuer-case"]
 for k in valid:
     c.ok(res.get(k, {}).get("status") == "valid", k + " valid", json.dumps(res.get(k)))
 rec = (res["dns01-ok"].get("validationRecord") or [{}])[0]
@@ -200,6 +204,12 @@ c.problem(res["caa-wild-star"], "caa", "prevents issuance", "issuewild ; for a w
 c.problem(res["caa-accounturi-other"], "caa", "prevents issuance", "accounturi mismatch")
 c.problem(res["caa-validationmethods-no-method"], "caa", "prevents issuance",
           "validationmethods without a method")
+c.ok("caa.method" in (res["caa-validationmethods-no-method"].get("error") or {}).get("detail", ""),
+     "the detail names caa.method", res["caa-validationmethods-no-method"].get("error"))
+c.problem(res["caa-validationmethods-caa-method-unlisted"], "caa",
+          f"CAA record for {n_c6} prevents issuance", "caa.method not in validationmethods")
+c.ok("caa.method" not in (res["caa-validationmethods-caa-method-unlisted"].get("error") or {})
+     .get("detail", ""), "no caa.method hint when a method was named")
 c.problem(res["caa-servfail"], "dns", "SERVFAIL looking up CAA for " + n_c5, "CAA SERVFAIL")
 c.ok(res["caa-ip"].get("caa", {}).get("note"), "CAA skipped for IP with a note")
 c.problem(res["caa-job-issuer"], "caa", "prevents issuance", "the job's issuerDomains win")

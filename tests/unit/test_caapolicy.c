@@ -412,7 +412,7 @@ static const caa_case cases[] = {
      ACCT,
      NULL,
      0,
-     "no challenge type"},
+     "the job names no method"},
     {"validationmethods twice fails",
      {{0, "issue", "ca.example; validationmethods=http-01; validationmethods=http-01"}},
      0,
@@ -751,6 +751,56 @@ static void test_parse_limits(void)
     CHECK_STR(err, "expected ';' after the issuer-domain-name, got byte 0x78");
 }
 
+/* decide_notes returns the notes of deciding the one issue record |value| for |method|. */
+static unsigned decide_notes(const char *value, const char *account, const char *method, int *got)
+{
+    acmeva_caa_record r = {0, "issue", 5, (const uint8_t *)value, strlen(value)};
+    acmeva_caa_request req = {issuers, 2, 0, account, method};
+    unsigned notes = 99;
+    *got = acmeva_caa_decide(&r, 1, &req, NULL, 0, &notes);
+    return notes;
+}
+
+/* RFC 8657 §4 with no method: the refusal is noted as one that naming the method could lift,
+ * and only when it is. */
+static void test_decide_notes(void)
+{
+    int got;
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns-01", ACCT, NULL, &got),
+              ACMEVA_CAA_WANTS_METHOD);
+    CHECK_INT(got, 0);
+    /* the same record with the method named: decided by the list, no note */
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns-01", ACCT, "dns-01", &got), 0);
+    CHECK_INT(got, 1);
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns-01", ACCT, "http-01", &got), 0);
+    CHECK_INT(got, 0);
+    /* a record that fails for another reason first: a method would not help */
+    CHECK_INT(decide_notes("ca.example; accounturi=https://other/1; validationmethods=dns-01", ACCT,
+                           NULL, &got),
+              0);
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns_01", ACCT, NULL, &got), 0);
+    CHECK_INT(decide_notes("other.example; validationmethods=dns-01", ACCT, NULL, &got), 0);
+    CHECK_INT(got, 0);
+    /* permitted, or no validationmethods at all: no note */
+    CHECK_INT(decide_notes("ca.example", ACCT, NULL, &got), 0);
+    CHECK_INT(got, 1);
+    CHECK_INT(decide_notes("ca.example; accounturi=" ACCT, ACCT, NULL, &got), 0);
+    CHECK_INT(got, 1);
+    /* NULL |notes| is allowed; an empty set has no notes */
+    acmeva_caa_request req = {issuers, 2, 0, ACCT, NULL};
+    CHECK_INT(acmeva_caa_decide(NULL, 0, &req, NULL, 0, NULL), 1);
+    unsigned notes = 99;
+    CHECK_INT(acmeva_caa_decide(NULL, 0, &req, NULL, 0, &notes), 1);
+    CHECK_INT(notes, 0);
+    /* one record permitting beside one that wants the method: permitted, no note */
+    acmeva_caa_record two[2] = {
+        {0, "issue", 5, (const uint8_t *)"ca.example; validationmethods=dns-01", 36},
+        {0, "issue", 5, (const uint8_t *)"ca2.example", 11}};
+    notes = 99;
+    CHECK_INT(acmeva_caa_decide(two, 2, &req, NULL, 0, &notes), 1);
+    CHECK_INT(notes, 0);
+}
+
 /* The parameter reader has no caps of its own: the CAA value parser applies its caps on top. */
 static void test_params_reader(void)
 {
@@ -812,5 +862,6 @@ int main(void)
     test_parse_table();
     test_parse_limits();
     test_params_reader();
+    test_decide_notes();
     return CHECK_DONE();
 }

@@ -281,7 +281,42 @@ static void test_job_valid(void)
           j->token == NULL && j->n_issuer_domains == 1);
     acmeva_job_free(j);
     j = parse_ok(job(DNS_IDENT, ",\"caa\":{}"));
-    CHECK(j && j->has_caa && j->issuer_domains == NULL && j->n_issuer_domains == 0);
+    CHECK(j && j->has_caa && j->issuer_domains == NULL && j->n_issuer_domains == 0 &&
+          j->caa_method == ACMEVA_CHALL_NONE);
+    acmeva_job_free(j);
+
+    /* caa.method: the method a CAA-only job's authorization was validated with (RFC 8657 §4);
+     * with a challenge, the challenge's type, which caa.method may repeat. */
+    static const struct {
+        const char *name;
+        acmeva_chall_type type;
+    } methods[] = {{"http-01", ACMEVA_CHALL_HTTP01},
+                   {"dns-01", ACMEVA_CHALL_DNS01},
+                   {"tls-alpn-01", ACMEVA_CHALL_TLSALPN01},
+                   {"dns-account-01", ACMEVA_CHALL_DNSACCOUNT01},
+                   {"dns-persist-01", ACMEVA_CHALL_DNSPERSIST01}};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        char rest[128];
+        snprintf(rest, sizeof(rest), ",\"caa\":{\"method\":\"%s\"}", methods[i].name);
+        j = parse_ok(job(DNS_IDENT, rest));
+        CHECK_MSG(j && j->chall_type == ACMEVA_CHALL_NONE && j->caa_method == methods[i].type,
+                  "caa.method %s", methods[i].name);
+        acmeva_job_free(j);
+    }
+    j = parse_ok(job(ident_dns("*.example.com"), ",\"caa\":{\"method\":\"dns-01\"}"));
+    CHECK(j && j->wildcard && j->caa_method == ACMEVA_CHALL_DNS01);
+    acmeva_job_free(j);
+    j = parse_ok(job(ident_ip("192.0.2.1"), ",\"caa\":{\"method\":\"http-01\"}"));
+    CHECK(j && j->caa_method == ACMEVA_CHALL_HTTP01);
+    acmeva_job_free(j);
+    j = parse_ok(job(DNS_IDENT, HTTP01 ",\"caa\":{}"));
+    CHECK(j && j->caa_method == ACMEVA_CHALL_HTTP01);
+    acmeva_job_free(j);
+    j = parse_ok(job(DNS_IDENT, HTTP01 ",\"caa\":{\"method\":\"http-01\"}"));
+    CHECK(j && j->caa_method == ACMEVA_CHALL_HTTP01);
+    acmeva_job_free(j);
+    j = parse_ok(job(DNS_IDENT, HTTP01));
+    CHECK(j && !j->has_caa && j->caa_method == ACMEVA_CHALL_NONE);
     acmeva_job_free(j);
 
     /* Unknown fields are ignored, at the top and inside objects. */
@@ -539,6 +574,20 @@ static void test_job_refused(void)
 
     /* caa */
     refuse(job(DNS_IDENT, ",\"caa\":true"), "caa", "object");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":\"email-reply-00\"}"), "caa.method",
+           "unknown challenge type");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":\"HTTP-01\"}"), "caa.method", "unknown");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":\"\"}"), "caa.method", "unknown");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":null}"), "caa.method", "must be a string");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":[\"dns-01\"]}"), "caa.method", "string");
+    refuse(job(DNS_IDENT, HTTP01 ",\"caa\":{\"method\":\"dns-01\"}"), "caa.method",
+           "dns-01 differs from challenge.type http-01");
+    refuse(job(ident_dns("*.example.com"), ",\"caa\":{\"method\":\"http-01\"}"), "caa.method",
+           "a wildcard name cannot be validated with http-01");
+    refuse(job(ident_dns("*.example.com"), ",\"caa\":{\"method\":\"tls-alpn-01\"}"), "caa.method",
+           "wildcard");
+    refuse(job(ident_ip("192.0.2.1"), ",\"caa\":{\"method\":\"dns-persist-01\"}"), "caa.method",
+           "cannot validate an IP identifier (RFC 8738 §7)");
     refuse(job(DNS_IDENT, ",\"caa\":{\"issuerDomains\":[]}"), "caa.issuerDomains", "1..16");
     refuse(job(DNS_IDENT, ",\"caa\":{\"issuerDomains\":\"ca.example\"}"), "caa.issuerDomains",
            "array");

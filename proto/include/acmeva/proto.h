@@ -83,6 +83,10 @@ typedef struct acmeva_job {
     char *account_uri;            /* NULL when absent */
     int has_caa;                  /* the job asks for a CAA check */
     char **issuer_domains;        /* caa.issuerDomains, NULL when absent */
+    /* The validation method CAA validationmethods (RFC 8657 §4) is checked against: the
+     * challenge's type when the job has one, else caa.method (the method that validated the
+     * authorization a CAA-only job rechecks), else ACMEVA_CHALL_NONE. */
+    acmeva_chall_type caa_method;
     size_t n_issuer_domains;
     int has_deadline;
     int64_t deadline_ms; /* unix ms, valid when has_deadline */
