@@ -186,7 +186,11 @@ static void validation_finish(acmeva_validation *v)
     acmeva_result *r = v->result;
     int has_chall = v->ops[ACMEVA_CHECK_CHALLENGE] != NULL;
     int has_caa = v->ops[ACMEVA_CHECK_CAA] != NULL;
-    if (has_chall && !v->challenge_ok) {
+    if (!has_chall && !has_caa) {
+        /* Nothing was checked (the deadline had passed, or the challenge type is not
+         * supported): the problem set then stands, and a job never passes unvalidated. */
+        r->valid = 0;
+    } else if (has_chall && !v->challenge_ok) {
         r->valid = 0; /* the challenge's problem is already in r->problem */
     } else if (has_caa && !v->caa_ok) {
         r->valid = 0;

@@ -144,6 +144,8 @@ cts.call("set-servfail", {"host": n_c5})
 jobs.append(caa_job(n_c5, "caa-servfail"))
 jobs.append(caa_job(t.unique("caa-none"), "caa-none"))
 jobs.append(caa_job("127.0.0.1", "caa-ip", ident_type="ip"))
+# A job picked up after its deadline is not validated, and so is not valid (DESIGN.md "Job").
+jobs.append(caa_job(n_c1, "caa-late", deadlineMs=1))
 jobs.append(caa_job(n_c1, "caa-job-issuer", caa={"issuerDomains": ["other-ca.example"]}))
 # Issuer domain names are DNS names and compare without case (RFC 8659 §4.2, RFC 4343 §3).
 n_c7 = t.unique("caa-case")
@@ -212,6 +214,7 @@ c.ok("caa.method" not in (res["caa-validationmethods-caa-method-unlisted"].get("
      .get("detail", ""), "no caa.method hint when a method was named")
 c.problem(res["caa-servfail"], "dns", "SERVFAIL looking up CAA for " + n_c5, "CAA SERVFAIL")
 c.ok(res["caa-ip"].get("caa", {}).get("note"), "CAA skipped for IP with a note")
+c.problem(res["caa-late"], "serverInternal", "deadline passed", "a late job is not valid")
 c.problem(res["caa-job-issuer"], "caa", "prevents issuance", "the job's issuerDomains win")
 r = res["dns01-with-caa-forbidden"]
 c.problem(r, "caa", "prevents issuance", "challenge valid, CAA forbids: CAA's problem")
