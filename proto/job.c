@@ -234,17 +234,22 @@ static int parse_challenge(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job
     return job->token ? 0 : job_nomem(err);
 }
 
-/* check_identifier_fits_challenge: which methods may validate which identifiers. */
-static int check_identifier_fits_challenge(const acmeva_job *job, acmeva_job_error *err)
+/* check_identifier_fits_method: which methods may validate which identifiers. |method| is
+ * the challenge's type, or the caa.method of a CAA-only job (the method that validated the
+ * authorization, which obeys the same rules); a refusal names |wildcard_field| for a wildcard
+ * and |ip_field| for an IP identifier. */
+static int check_identifier_fits_method(const acmeva_job *job, acmeva_chall_type method,
+                                        const char *wildcard_field, const char *ip_field,
+                                        acmeva_job_error *err)
 {
-    const char *name = acmeva_chall_type_name(job->chall_type);
-    switch (job->chall_type) {
+    const char *name = acmeva_chall_type_name(method);
+    switch (method) {
     case ACMEVA_CHALL_HTTP01:
     case ACMEVA_CHALL_TLSALPN01:
         /* Both prove control of one host, never of every name under a parent: a wildcard is
          * validated only by a DNS method (BR 3.2.2.4.19, 3.2.2.4.20; Boulder's policy). */
         if (job->wildcard)
-            return job_fail(err, "identifier.value",
+            return job_fail(err, wildcard_field,
                             "a wildcard name cannot be validated with %s (DNS-based methods "
                             "only)",
                             name);
@@ -255,8 +260,8 @@ static int check_identifier_fits_challenge(const acmeva_job *job, acmeva_job_err
         /* RFC 8738 §7: dns-01 (and the DNS methods derived from it) MUST NOT be used for IP
          * identifiers. */
         if (job->ident_type == ACMEVA_IDENT_IP)
-            return job_fail(err, "challenge.type",
-                            "%s cannot validate an IP identifier (RFC 8738 §7)", name);
+            return job_fail(err, ip_field, "%s cannot validate an IP identifier (RFC 8738 §7)",
+                            name);
         return 0;
     default:
         return 0;
@@ -331,6 +336,34 @@ static int parse_account_uri(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_j
                         ACMEVA_ACCOUNT_URI_MAX);
     job->account_uri = acmeva_strdup_n(uri, len);
     return job->account_uri ? 0 : job_nomem(err);
+}
+
+/*
+ * parse_caa_method reads caa.method, the method that validated the authorization a CAA-only
+ * job rechecks, so that RFC 8657 §4 validationmethods can be applied to it. With a challenge
+ * the challenge's type is the method: caa.method may repeat it, and a different one is refused
+ * (two methods for one check is a CA core bug, and picking either could let a restricted
+ * method through).
+ */
+static int parse_caa_method(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_error *err)
+{
+    job->caa_method = job->chall_type;
+    const char *name = NULL;
+    size_t len = 0;
+    int rc = get_string(doc, ACMEVA_JD_CAA_METHOD, "caa.method", &name, &len, err);
+    if (rc <= 0)
+        return rc;
+    acmeva_chall_type m = acmeva_chall_type_from_name(name);
+    if (m == ACMEVA_CHALL_UNKNOWN)
+        return job_fail(err, "caa.method",
+                        "unknown challenge type (known: http-01, dns-01, tls-alpn-01, "
+                        "dns-account-01, dns-persist-01)");
+    if (job->chall_type != ACMEVA_CHALL_NONE && m != job->chall_type)
+        return job_fail(err, "caa.method",
+                        "%s differs from challenge.type %s (with a challenge, CAA uses its type)",
+                        acmeva_chall_type_name(m), acmeva_chall_type_name(job->chall_type));
+    job->caa_method = m;
+    return check_identifier_fits_method(job, m, "caa.method", "caa.method", err);
 }
 
 /* parse_caa: the CA's issuer domain names for this job (RFC 8659 §4.2 issuer-domain-name). */
@@ -420,7 +453,9 @@ static int job_from_doc(const acmeva_jobdoc *doc, acmeva_job *job, acmeva_job_er
     /* DESIGN.md "Job": challenge and caa are each optional, one of them is required. */
     if (job->chall_type == ACMEVA_CHALL_NONE && !job->has_caa)
         return job_fail(err, "challenge", "missing: a job needs a challenge, a caa check or both");
-    if ((rc = check_identifier_fits_challenge(job, err)) < 0 ||
+    if ((rc = check_identifier_fits_method(job, job->chall_type, "identifier.value",
+                                           "challenge.type", err)) < 0 ||
+        (job->has_caa && (rc = parse_caa_method(doc, job, err)) < 0) ||
         (rc = parse_key_authorization(doc, job, err)) < 0 ||
         (rc = parse_account_uri(doc, job, err)) < 0 || (rc = parse_deadline(doc, job, err)) < 0 ||
         (rc = parse_reply_to(doc, job, err)) < 0)

@@ -57,6 +57,7 @@ static const known_key known_keys[] = {
     KEY(CTX_CHALLENGE, "type", ACMEVA_JD_CHALLENGE_TYPE, CTX_NONE),
     KEY(CTX_CHALLENGE, "token", ACMEVA_JD_CHALLENGE_TOKEN, CTX_NONE),
     KEY(CTX_CAA, "issuerDomains", ACMEVA_JD_CAA_ISSUER_DOMAINS, CTX_NONE),
+    KEY(CTX_CAA, "method", ACMEVA_JD_CAA_METHOD, CTX_NONE),
 };
 #undef KEY
 
@@ -255,8 +256,9 @@ static int read_string(reader *r, char *out, size_t *len, int *escaped)
         } else if (c < 0x20) {
             return fail(r, ACMEVA_JSON_SYNTAX); /* RFC 8259 §7: control characters are escaped */
         } else {
-            size_t k = acmeva_utf8_seq_len(r->p, (size_t)(r->end - r->p));
-            if (k == 0)
+            uint32_t cp;
+            size_t k = acmeva_utf8_decode(r->p, (size_t)(r->end - r->p), &cp);
+            if (cp == ACMEVA_UTF8_INVALID)
                 return fail(r, ACMEVA_JSON_INVALID_UTF8); /* RFC 8259 §8.1 */
             if (out)
                 memcpy(out + n, r->p, k);

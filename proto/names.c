@@ -211,46 +211,6 @@ const unsigned char acmeva_json_plain[256] = {
 };
 /* clang-format on */
 
-/* acmeva_utf8_seq_len returns the length of the well-formed UTF-8 sequence at |s| (|n| bytes left),
- * or 0 when the bytes there are not one (RFC 3629 §4 table of well-formed sequences). */
-size_t acmeva_utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c >= 0x01 && c <= 0x7f)
-        return 1;
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf; /* bounds of the second byte */
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 2;
-    } else if (c == 0xe0) {
-        need = 3;
-        lo = 0xa0; /* no overlong forms */
-    } else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) {
-        need = 3;
-    } else if (c == 0xed) {
-        need = 3;
-        hi = 0x9f; /* no surrogates */
-    } else if (c == 0xf0) {
-        need = 4;
-        lo = 0x90;
-    } else if (c >= 0xf1 && c <= 0xf3) {
-        need = 4;
-    } else if (c == 0xf4) {
-        need = 4;
-        hi = 0x8f; /* nothing above U+10FFFF */
-    } else {
-        return 0; /* NUL, continuation bytes, 0xc0, 0xc1, 0xf5.. */
-    }
-    if (n < need)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return need;
-}
-
 char *acmeva_utf8_sanitize(const char *s, size_t len)
 {
     if (s == NULL)
@@ -261,25 +221,26 @@ char *acmeva_utf8_sanitize(const char *s, size_t len)
         return NULL;
     size_t out_len = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = acmeva_utf8_seq_len(in + i, len - i);
-        out_len += n ? n : 3;
-        i += n ? n : 1;
+        uint32_t cp;
+        size_t n = acmeva_utf8_decode(in + i, len - i, &cp);
+        out_len += cp == ACMEVA_UTF8_INVALID || cp == 0 ? 3 : n;
+        i += n;
     }
     char *out = malloc(out_len + 1);
     if (out == NULL)
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        size_t n = acmeva_utf8_seq_len(in + i, len - i);
-        if (n) {
-            memcpy(out + o, in + i, n);
-            o += n;
-            i += n;
-        } else {
+        uint32_t cp;
+        size_t n = acmeva_utf8_decode(in + i, len - i, &cp);
+        if (cp == ACMEVA_UTF8_INVALID || cp == 0) {
             memcpy(out + o, "\xef\xbf\xbd", 3);
             o += 3;
-            i++;
+        } else {
+            memcpy(out + o, in + i, n);
+            o += n;
         }
+        i += n;
     }
     out[o] = '\0';
     return out;

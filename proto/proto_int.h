@@ -7,11 +7,6 @@
 
 #include "acmeva/proto.h"
 
-/* acmeva_utf8_seq_len returns the length (1..4) of the well-formed UTF-8 sequence at |s|
- * (|n| bytes left), or 0 when it is not one (NUL, overlong forms, surrogates, code points above
- * U+10FFFF, truncated sequences). */
-size_t acmeva_utf8_seq_len(const unsigned char *s, size_t n);
-
 /* acmeva_json_plain[c] is 1 when byte |c| stands for itself inside a JSON string, both to read
  * and to write: printable ASCII other than '"' and '\\' (RFC 8259 §7). */
 extern const unsigned char acmeva_json_plain[256];
@@ -60,6 +55,7 @@ typedef enum acmeva_jd_member {
     ACMEVA_JD_ACCOUNT_URI,
     ACMEVA_JD_CAA,
     ACMEVA_JD_CAA_ISSUER_DOMAINS,
+    ACMEVA_JD_CAA_METHOD,
     ACMEVA_JD_DEADLINE_MS,
     ACMEVA_JD_REPLY_TO,
     ACMEVA_JD_N,

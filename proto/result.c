@@ -230,14 +230,13 @@ static void puts_str(jbuf *b, const char *s)
                 put(b, e, 6);
             i++;
         } else {
-            size_t n = acmeva_utf8_seq_len(in + i, len - i);
-            if (n == 0) {
-                put(b, "\xef\xbf\xbd", 3); /* U+FFFD */
-                i++;
-            } else {
+            uint32_t cp;
+            size_t n = acmeva_utf8_decode(in + i, len - i, &cp);
+            if (cp == ACMEVA_UTF8_INVALID)
+                put(b, "\xef\xbf\xbd", 3); /* U+FFFD for each maximal subpart */
+            else
                 put(b, (const char *)in + i, n);
-                i += n;
-            }
+            i += n;
         }
     }
     put(b, (const char *)in + len - run, run);

@@ -62,7 +62,7 @@ static void finish(caa_check *c, int ok, acmeva_problem_type type, const char *d
     if (!ok) {
         r->caa_problem.type = type;
         free(r->caa_problem.detail);
-        r->caa_problem.detail = strdup(detail);
+        r->caa_problem.detail = acmeva_validation_strdup(v, detail);
     }
     v->caa_ok = ok;
     release(c);
@@ -93,6 +93,7 @@ static void decide(caa_check *c)
         acmeva_caa_rr *parsed = calloc(CAA_MAX_RELEVANT, sizeof(*parsed));
         size_t n = 0;
         if (parsed == NULL) {
+            acmeva_validation_nomem(v);
             finish(c, 0, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
             return;
         }
@@ -112,9 +113,12 @@ static void decide(caa_check *c)
                 char text[1400];
                 int tl = snprintf(text, sizeof(text), "%u %s \"%s\"", rrp->flags, tag ? tag : "",
                                   val ? val : "");
+                if (val == NULL || tag == NULL)
+                    acmeva_validation_nomem(v);
                 if (tl > 0)
-                    acmeva_strlist_add(&r->caa_records, text,
-                                       (size_t)tl < sizeof(text) ? (size_t)tl : sizeof(text) - 1);
+                    acmeva_validation_list_add(v, &r->caa_records, text,
+                                               (size_t)tl < sizeof(text) ? (size_t)tl
+                                                                         : sizeof(text) - 1);
                 free(val);
                 free(tag);
                 n++;
@@ -127,30 +131,37 @@ static void decide(caa_check *c)
                 recs[n].tag_len = sizeof(bad_tag) - 1;
                 recs[n].value = NULL;
                 recs[n].value_len = 0;
-                acmeva_strlist_add(&r->caa_records, "malformed CAA record", 20);
+                acmeva_validation_list_add(v, &r->caa_records, "malformed CAA record", 20);
                 n++;
             }
             p += 2 + len;
         }
-        r->caa_found_at = strdup(l->name);
+        r->caa_found_at = acmeva_validation_strdup(v, l->name);
         const char *const *issuers = (const char *const *)v->e->cfg->issuer_domains;
         size_t n_issuers = v->e->cfg->n_issuer_domains;
         if (job->issuer_domains != NULL) {
             issuers = (const char *const *)job->issuer_domains;
             n_issuers = job->n_issuer_domains;
         }
+        /* RFC 8657 §4: validationmethods is checked against the challenge's type, or the
+         * caa.method a CAA-only job names (the method that validated its authorization). */
         acmeva_caa_request req = {issuers, n_issuers, job->wildcard, job->account_uri,
-                                  acmeva_chall_type_name(job->chall_type)};
+                                  acmeva_chall_type_name(job->caa_method)};
         char reason[256];
-        int permitted = acmeva_caa_permits(recs, n, &req, reason, sizeof(reason)) == 1;
+        unsigned notes = 0;
+        int permitted = acmeva_caa_decide(recs, n, &req, reason, sizeof(reason), &notes) == 1;
         free(parsed);
         if (permitted) {
             finish(c, 1, ACMEVA_PROB_NONE, NULL);
             return;
         }
         snprintf(detail, sizeof(detail),
-                 "While processing CAA for %s: CAA record for %s prevents issuance",
-                 job->ident_value, l->name);
+                 "While processing CAA for %s: CAA record for %s prevents issuance%s",
+                 job->ident_value, l->name,
+                 (notes & ACMEVA_CAA_WANTS_METHOD)
+                     ? " (the record limits validationmethods, which a CAA-only job meets only "
+                       "by naming the method that validated the authorization in caa.method)"
+                     : "");
         finish(c, 0, ACMEVA_PROB_CAA, detail);
         return;
     }
@@ -190,6 +201,7 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
                 l->n_caa++;
             }
         } else if (need > 0) {
+            acmeva_validation_nomem(c->v);
             l->failed = 1;
             snprintf(l->error, sizeof(l->error), "out of memory");
         }
@@ -230,7 +242,7 @@ static int caa_start(acmeva_validation *v, void **state)
     if (job->ident_type == ACMEVA_IDENT_IP) {
         r->caa_valid = 1;
         v->caa_ok = 1;
-        r->caa_note = strdup("CAA is not checked for IP identifiers");
+        r->caa_note = acmeva_validation_strdup(v, "CAA is not checked for IP identifiers");
         *state = NULL;
         acmeva_validation_check_done(v, ACMEVA_CHECK_CAA);
         return 0;

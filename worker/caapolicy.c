@@ -66,6 +66,75 @@ static size_t skip_wsp(const uint8_t *v, size_t len, size_t i)
     return i;
 }
 
+void acmeva_caa_params_init(acmeva_caa_params *it, const uint8_t *v, size_t len)
+{
+    it->v = v;
+    it->len = v != NULL ? len : 0;
+    it->pos = skip_wsp(it->v, it->len, 0);
+    it->n = 0;
+    it->done = it->pos == it->len; /* "issuer;" and ";" carry no parameters */
+}
+
+/* Tags are at most this long in an error text; longer ones are cut there. */
+#define ERR_TAG_MAX 40
+
+int acmeva_caa_params_next(acmeva_caa_params *it, acmeva_caa_param_span *p, char *err,
+                           size_t errlen)
+{
+    acmeva_text e;
+    acmeva_text_init(&e, err, errlen);
+    if (it->done)
+        return 0;
+    const uint8_t *v = it->v;
+    size_t len = it->len, i = it->pos;
+    size_t no = it->n + 1;
+
+    /* parameter = parameter-tag *WSP "=" *WSP parameter-value */
+    size_t start = i;
+    while (i < len && (is_alnum(v[i]) || v[i] == '-'))
+        i++;
+    if (!ldh_ok(v + start, i - start, 0)) {
+        acmeva_text_printf(&e, "parameter %zu: invalid tag", no);
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    p->tag = (const char *)v + start;
+    p->tag_len = i - start;
+    int shown = p->tag_len > ERR_TAG_MAX ? ERR_TAG_MAX : (int)p->tag_len;
+    const char *cut = p->tag_len > ERR_TAG_MAX ? "..." : "";
+
+    i = skip_wsp(v, len, i);
+    if (i == len || v[i] != '=') {
+        acmeva_text_printf(&e, "parameter %zu (\"%.*s%s\"): expected '='", no, shown, p->tag, cut);
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    i = skip_wsp(v, len, i + 1);
+    start = i;
+    while (i < len && is_value_char(v[i]))
+        i++;
+    p->value = (const char *)v + start;
+    p->value_len = i - start;
+    it->n++;
+
+    i = skip_wsp(v, len, i);
+    if (i == len) {
+        it->done = 1;
+        return 1;
+    }
+    if (v[i] != ';') {
+        acmeva_text_printf(&e, "parameter %zu (\"%.*s%s\"): unexpected byte 0x%02x after the value",
+                           no, shown, p->tag, cut, v[i]);
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    i = skip_wsp(v, len, i + 1);
+    if (i == len) {
+        /* parameters = (parameter *WSP ";" *WSP parameters) / parameter */
+        acmeva_text_printf(&e, "';' after the last parameter");
+        return ACMEVA_CAA_ESYNTAX;
+    }
+    it->pos = i;
+    return 1;
+}
+
 int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *out, char *err,
                                size_t errlen)
 {
@@ -102,21 +171,15 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
         acmeva_text_printf(&e, "expected ';' after the issuer-domain-name, got byte 0x%02x", v[i]);
         return ACMEVA_CAA_ESYNTAX;
     }
-    i = skip_wsp(v, len, i + 1);
-    if (i == len)
-        return 0; /* "issuer;" and ";" carry no parameters */
 
-    for (;;) {
-        /* parameter = parameter-tag *WSP "=" *WSP parameter-value */
-        start = i;
-        while (i < len && (is_alnum(v[i]) || v[i] == '-'))
-            i++;
-        if (!ldh_ok(v + start, i - start, 0)) {
-            acmeva_text_printf(&e, "parameter %zu: invalid tag", out->n_params + 1);
-            return ACMEVA_CAA_ESYNTAX;
-        }
-        if (i - start > ACMEVA_CAA_MAX_PARAM_TAG) {
-            acmeva_text_printf(&e, "parameter %zu: tag longer than %d bytes", out->n_params + 1,
+    acmeva_caa_params it;
+    acmeva_caa_params_init(&it, v + i + 1, len - i - 1);
+    acmeva_caa_param_span sp;
+    int rc;
+    while ((rc = acmeva_caa_params_next(&it, &sp, err, errlen)) == 1) {
+        /* The decision compares every parameter with every other: the caps bound that work. */
+        if (sp.tag_len > ACMEVA_CAA_MAX_PARAM_TAG) {
+            acmeva_text_printf(&e, "parameter %zu: tag longer than %d bytes", it.n,
                                ACMEVA_CAA_MAX_PARAM_TAG);
             return ACMEVA_CAA_ELIMIT;
         }
@@ -125,43 +188,18 @@ int acmeva_caa_value_parse_err(const uint8_t *v, size_t len, acmeva_caa_value *o
             return ACMEVA_CAA_ELIMIT;
         }
         acmeva_caa_param *p = &out->params[out->n_params];
-        memcpy(p->tag, v + start, i - start);
-        p->tag[i - start] = '\0';
-
-        i = skip_wsp(v, len, i);
-        if (i == len || v[i] != '=') {
-            acmeva_text_printf(&e, "parameter %zu (\"%s\"): expected '='", out->n_params + 1,
-                               p->tag);
-            return ACMEVA_CAA_ESYNTAX;
-        }
-        i = skip_wsp(v, len, i + 1);
-        start = i;
-        while (i < len && is_value_char(v[i]))
-            i++;
-        if (i - start > ACMEVA_CAA_MAX_PARAM_VALUE) {
-            acmeva_text_printf(&e, "parameter %zu (\"%s\"): value longer than %d bytes",
-                               out->n_params + 1, p->tag, ACMEVA_CAA_MAX_PARAM_VALUE);
+        memcpy(p->tag, sp.tag, sp.tag_len);
+        p->tag[sp.tag_len] = '\0';
+        if (sp.value_len > ACMEVA_CAA_MAX_PARAM_VALUE) {
+            acmeva_text_printf(&e, "parameter %zu (\"%s\"): value longer than %d bytes", it.n,
+                               p->tag, ACMEVA_CAA_MAX_PARAM_VALUE);
             return ACMEVA_CAA_ELIMIT;
         }
-        memcpy(p->value, v + start, i - start);
-        p->value[i - start] = '\0';
+        memcpy(p->value, sp.value, sp.value_len);
+        p->value[sp.value_len] = '\0';
         out->n_params++;
-
-        i = skip_wsp(v, len, i);
-        if (i == len)
-            return 0;
-        if (v[i] != ';') {
-            acmeva_text_printf(&e, "parameter %zu (\"%s\"): unexpected byte 0x%02x after the value",
-                               out->n_params, out->params[out->n_params - 1].tag, v[i]);
-            return ACMEVA_CAA_ESYNTAX;
-        }
-        i = skip_wsp(v, len, i + 1);
-        if (i == len) {
-            /* parameters = (parameter *WSP ";" *WSP parameters) / parameter */
-            acmeva_text_printf(&e, "';' after the last parameter");
-            return ACMEVA_CAA_ESYNTAX;
-        }
     }
+    return rc;
 }
 
 int acmeva_caa_value_parse(const uint8_t *value, size_t len, acmeva_caa_value *out)
@@ -252,22 +290,26 @@ static int methods_contain(const char *list, const char *method)
 /*
  * value_permits applies the per-record rules of caapolicy.h to a parsed value. Returns 1 when
  * the record permits this CA; else 0 with the reason in |why|. |*ours| is set when the record
- * names one of the CA's issuer domains (used to pick the most telling reason for the log).
+ * names one of the CA's issuer domains (used to pick the most telling reason for the log), and
+ * |*wants_method| when the record failed only because the request has no method.
  */
 static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *req, acmeva_text *why,
-                         int *ours)
+                         int *ours, int *wants_method)
 {
     *ours = 0;
+    *wants_method = 0;
     /* RFC 8659 §4.2: an empty issuer-domain-name grants no one ("issue ;"). */
     if (v->issuer[0] == '\0') {
         acmeva_text_printf(why, "empty issuer-domain-name permits no CA");
         return 0;
     }
-    /* Exact comparison, as Boulder's caaDomainMatches. */
+    /* RFC 8659 §4.2: the issuer-domain-name is a domain name, and RFC 4343 §3 compares those
+     * without ASCII case, on the record's side and on the CA's alike. The grammar admits only
+     * LDH labels, so no other folding applies. */
     int match = 0;
     for (size_t i = 0; i < req->n_issuer_domains && !match; i++) {
         const char *d = req->issuer_domains != NULL ? req->issuer_domains[i] : NULL;
-        match = d != NULL && strcmp(v->issuer, d) == 0;
+        match = d != NULL && strcasecmp(v->issuer, d) == 0;
     }
     if (!match) {
         acmeva_text_printf(why, "issuer-domain-name \"%s\" is not this CA's", v->issuer);
@@ -307,7 +349,10 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
             return 0;
         }
         if (req->method == NULL) {
-            acmeva_text_printf(why, "validationmethods is set and the job has no challenge type");
+            /* RFC 8657 §4: an unknown method cannot be one the record lists. Every other
+             * rule of the record held, so knowing the method would have decided it. */
+            acmeva_text_printf(why, "validationmethods is set and the job names no method");
+            *wants_method = 1;
             return 0;
         }
         if (!methods_contain(vm->value, req->method)) {
@@ -322,8 +367,16 @@ static int value_permits(const acmeva_caa_value *v, const acmeva_caa_request *re
 int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
                        char *reason, size_t reason_len)
 {
+    return acmeva_caa_decide(recs, n, req, reason, reason_len, NULL);
+}
+
+int acmeva_caa_decide(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
+                      char *reason, size_t reason_len, unsigned *notes)
+{
     acmeva_text r;
     acmeva_text_init(&r, reason, reason_len);
+    if (notes != NULL)
+        *notes = 0;
     if (req == NULL || (recs == NULL && n > 0)) {
         acmeva_text_printf(&r, "invalid arguments");
         return 0;
@@ -365,14 +418,14 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
 
     acmeva_caa_value val;
     char why_buf[256], best_buf[256];
-    int best_rank = -1;
+    int best_rank = -1, wants_method_any = 0;
     size_t best = 0;
     for (size_t i = 0; i < n; i++) {
         if (classify_tag(recs[i].tag, recs[i].tag_len) != want)
             continue;
         acmeva_text why;
         acmeva_text_init(&why, why_buf, sizeof(why_buf));
-        int ours = 0;
+        int ours = 0, wants_method = 0;
         char perr[128];
         if (recs[i].value == NULL && recs[i].value_len > 0) {
             acmeva_text_printf(&why, "no value");
@@ -380,18 +433,21 @@ int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa
                                               sizeof(perr)) != 0) {
             /* RFC 8659 §4.2: a value that does not parse is like an empty issuer. */
             acmeva_text_printf(&why, "malformed value (%s)", perr);
-        } else if (value_permits(&val, req, &why, &ours)) {
+        } else if (value_permits(&val, req, &why, &ours, &wants_method)) {
             acmeva_text_printf(&r, "%s record ", want_name);
             acmeva_text_quote(&r, recs[i].value, recs[i].value_len, CAA_QUOTE_MAX);
             acmeva_text_printf(&r, " permits issuance");
             return 1;
         }
+        wants_method_any |= wants_method;
         if (ours > best_rank) {
             best_rank = ours;
             best = i;
             memcpy(best_buf, why_buf, sizeof(best_buf));
         }
     }
+    if (notes != NULL && wants_method_any)
+        *notes |= ACMEVA_CAA_WANTS_METHOD;
     acmeva_text_printf(&r, "no %s record permits issuance by this CA; %s record ", want_name,
                        want_name);
     acmeva_text_quote(&r, recs[best].value, recs[best].value != NULL ? recs[best].value_len : 0,

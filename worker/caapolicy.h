@@ -19,9 +19,10 @@
  *   are additive). A record permits when all of these hold:
  *   - its value parses (RFC 8659 §4.2 grammar; a value that does not parse is treated like an
  *     empty issuer-domain-name, i.e. it permits no one);
- *   - its issuer-domain-name equals one of the CA's issuer domains byte for byte. Boulder
- *     compares exactly (caaDomainMatches), so "CA.Example" does not name "ca.example"; an
- *     empty issuer-domain-name (";") permits no one;
+ *   - its issuer-domain-name equals one of the CA's issuer domains without regard to ASCII
+ *     case: it is a DNS name (RFC 8659 §4.2), and DNS names compare case-insensitively
+ *     (RFC 4343 §3), so "CA.Example" names "ca.example" whichever side has the capitals, as
+ *     dns-persist-01 issuer names do. An empty issuer-domain-name (";") permits no one;
  *   - no parameter tag appears twice (compared case-insensitively). RFC 8657 §3 makes a
  *     record with two accounturi parameters unsatisfiable and Boulder fails repeated
  *     validationmethods too; acmeva fails the record on any repeated parameter;
@@ -29,10 +30,12 @@
  *     string comparison, no normalization). With no account URI in the job it cannot match;
  *   - validationmethods (RFC 8657 §4), when present, is a well-formed comma list of labels
  *     1*(ALPHA / DIGIT / "-") (an empty or malformed list fails the record, as in Boulder)
- *     that contains the job's challenge type exactly. A CAA-only job has no challenge type
- *     (method NULL): then no validationmethods list can be satisfied, which is what Boulder
- *     did when it ran CAA without a method (the record is skipped) and the only reading that
- *     never lets a restricted method through.
+ *     that contains the request's method exactly: the job's challenge type, or for a CAA-only
+ *     job the method that validated the authorization it rechecks (the job's caa.method).
+ *     Without a method (NULL) no validationmethods list can be satisfied (RFC 8657 §4: an
+ *     unknown method is not a listed one), which is what Boulder did when it ran CAA without
+ *     a method (the record is skipped) and the only reading that never lets a restricted
+ *     method through; acmeva_caa_decide then notes ACMEVA_CAA_WANTS_METHOD.
  *   Parameter tags are matched case-insensitively: RFC 8659 leaves parameter semantics to the
  *   issuer, and honouring "AccountURI=" as a restriction is the safe reading (Boulder only
  *   sees lowercase tags and would ignore it). Unknown parameters are ignored.
@@ -76,7 +79,7 @@ typedef struct acmeva_caa_request {
     size_t n_issuer_domains;
     int wildcard;            /* the identifier was "*.name" */
     const char *account_uri; /* the job's account URI, NULL when absent */
-    const char *method;      /* the challenge type ("http-01", ...), NULL for a CAA-only job */
+    const char *method; /* the validation method ("http-01", ...); NULL when the job names none */
 } acmeva_caa_request;
 
 /*
@@ -89,6 +92,19 @@ typedef struct acmeva_caa_request {
  */
 int acmeva_caa_permits(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
                        char *reason, size_t reason_len);
+
+/* A note of acmeva_caa_decide: issuance was forbidden, and a relevant record naming this CA
+ * failed only because the request has no method; with the method known, its validationmethods
+ * would have decided (RFC 8657 §4). */
+#define ACMEVA_CAA_WANTS_METHOD 1u
+
+/*
+ * acmeva_caa_decide is acmeva_caa_permits that also sets |*notes| (when not NULL) to the
+ * ACMEVA_CAA_* notes that apply (0 when none), so that a problem detail can say what the job
+ * could have given.
+ */
+int acmeva_caa_decide(const acmeva_caa_record *recs, size_t n, const acmeva_caa_request *req,
+                      char *reason, size_t reason_len, unsigned *notes);
 
 /* One parameter of an issue/issuewild value, NUL-terminated, case as given. */
 typedef struct acmeva_caa_param {
@@ -129,6 +145,39 @@ int acmeva_caa_value_parse(const uint8_t *value, size_t len, acmeva_caa_value *o
  */
 int acmeva_caa_value_parse_err(const uint8_t *value, size_t len, acmeva_caa_value *out, char *err,
                                size_t errlen);
+
+/* One parameter as it stands in a value: borrowed spans of the input, not NUL-terminated. */
+typedef struct acmeva_caa_param_span {
+    const char *tag;
+    size_t tag_len;
+    const char *value;
+    size_t value_len;
+} acmeva_caa_param_span;
+
+/* A reader of the parameters of a value, one at a time, with no cap on their number or
+ * length: the caller keeps what it needs. Fields are private. */
+typedef struct acmeva_caa_params {
+    const uint8_t *v;
+    size_t len, pos;
+    size_t n; /* parameters read so far */
+    int done;
+} acmeva_caa_params;
+
+/*
+ * acmeva_caa_params_init starts reading the parameters of the |len| bytes at |v|: what follows
+ * the ';' after the issuer-domain-name (RFC 8659 §4.2 grammar above, "*WSP [parameters *WSP]").
+ * Borrowed: |v| must outlive the reader.
+ */
+void acmeva_caa_params_init(acmeva_caa_params *it, const uint8_t *v, size_t len);
+
+/*
+ * acmeva_caa_params_next reads the next parameter into |p| (spans of the input). Returns 1 for
+ * a parameter, 0 after the last one, or ACMEVA_CAA_ESYNTAX with a short NUL-terminated text in
+ * |err| (|errlen| bytes, may be NULL) saying what is wrong and in which parameter; after an
+ * error the reader is not to be called again. Each call costs the parameter's length.
+ */
+int acmeva_caa_params_next(acmeva_caa_params *it, acmeva_caa_param_span *p, char *err,
+                           size_t errlen);
 
 /* acmeva_caa_issuer_domain_ok returns 1 when |s| (|n| bytes) is an issuer-domain-name of
  * RFC 8659 §4.2 (LDH labels joined by single dots, no trailing dot), else 0. dns-persist-01

@@ -685,7 +685,7 @@ int acmeva_tlsalpn01_check_cert(const uint8_t *der, size_t der_len, int ident_is
     /* The view holds a 4 KiB name arena: keep it off the (possibly small) loop thread stack. */
     struct cert_view *v = calloc(1, sizeof(*v));
     if (v == NULL)
-        return fail(reason, reason_len, ACMEVA_CERT_EINVAL, "Internal error: out of memory.");
+        return fail(reason, reason_len, ACMEVA_CERT_ENOMEM, "Internal error: out of memory.");
     const char *why = NULL;
     int rc;
     if (parse_cert(der, der_len, v, &why) != 0)

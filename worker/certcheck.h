@@ -24,6 +24,7 @@ extern "C" {
 #define ACMEVA_CERT_EREJECTED (-1)  /* a well-formed certificate that does not prove control */
 #define ACMEVA_CERT_EMALFORMED (-2) /* not a DER certificate, or larger than the cap */
 #define ACMEVA_CERT_EINVAL (-3)     /* bad arguments (a bug in the caller) */
+#define ACMEVA_CERT_ENOMEM (-4)     /* out of memory: this machine's failure */
 
 /* A reason buffer of this size is never cut (the list of names in a reason is bounded). */
 #define ACMEVA_CERT_REASON_MAX 1280

@@ -164,6 +164,13 @@ static int valid_resolver(const char *v)
     return 1;
 }
 
+/* out_of_memory reports an option that could not be kept and returns -1. */
+static int out_of_memory(const char *option)
+{
+    fprintf(stderr, "acmeva: %s: out of memory\n", option);
+    return -1;
+}
+
 int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv, int *i)
 {
     const char *v = NULL;
@@ -178,7 +185,9 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
             fprintf(stderr, "acmeva: --resolver: at most %d resolvers\n", ACMEVA_MAX_RESOLVERS);
             return -1;
         }
-        cfg->resolvers[cfg->n_resolvers++] = strdup(v);
+        if ((cfg->resolvers[cfg->n_resolvers] = strdup(v)) == NULL)
+            return out_of_memory("--resolver");
+        cfg->n_resolvers++;
     } else if (acmeva_option_value(argc, argv, i, "--http-port", &v)) {
         if (parse_num("--http-port", v, 1, 65535, &n))
             return -1;
@@ -199,8 +208,11 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
             fprintf(stderr, "acmeva: --user-agent: 1 to 256 bytes on one line\n");
             return -1;
         }
+        char *ua = strdup(v);
+        if (ua == NULL)
+            return out_of_memory("--user-agent");
         free(cfg->user_agent);
-        cfg->user_agent = strdup(v);
+        cfg->user_agent = ua;
     } else if (acmeva_option_value(argc, argv, i, "--timeout-ms", &v)) {
         if (parse_num("--timeout-ms", v, 1, 3600000, &n))
             return -1;
@@ -215,7 +227,9 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
             fprintf(stderr, "acmeva: --issuer-domain: at most %d\n", ACMEVA_MAX_ISSUER_DOMAINS);
             return -1;
         }
-        cfg->issuer_domains[cfg->n_issuer_domains++] = strdup(v);
+        if ((cfg->issuer_domains[cfg->n_issuer_domains] = strdup(v)) == NULL)
+            return out_of_memory("--issuer-domain");
+        cfg->n_issuer_domains++;
     } else if (acmeva_option_value(argc, argv, i, "--dns-tries", &v)) {
         if (parse_num("--dns-tries", v, 1, 10, &n))
             return -1;

@@ -50,7 +50,7 @@ static void finish(txt_check *c, int ok)
 
 static void fail(txt_check *c, acmeva_problem_type type, const char *detail)
 {
-    acmeva_result_set_problem(c->v->result, type, detail);
+    acmeva_validation_set_problem(c->v, type, detail);
     finish(c, 0);
 }
 
@@ -90,7 +90,9 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
         txt[len] = '\0';
         char *esc = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
         if (esc != NULL)
-            acmeva_strlist_add(&rec->records, esc, strlen(esc));
+            acmeva_validation_list_add(v, &rec->records, esc, strlen(esc));
+        else
+            acmeva_validation_nomem(v);
         if (n_txt++ == 0)
             first = rr;
         free(esc);
@@ -106,7 +108,8 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
             acmeva_persist_judge(txt, (size_t)len, issuers, n_issuers, job->account_uri,
                                  job->wildcard, now_s(), why, sizeof(why));
         if (verdict == ACMEVA_PERSIST_MATCH) {
-            rec->matched_record = strdup(rec->records.n ? rec->records.v[rec->records.n - 1] : "");
+            rec->matched_record = acmeva_validation_strdup(
+                v, rec->records.n ? rec->records.v[rec->records.n - 1] : "");
             finish(c, 1);
             return;
         }
@@ -135,6 +138,8 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
         /* Boulder: the first record, cut to 100 characters with "..." after. */
         int len = acmeva_dns_txt_join(first->rdata, first->rdlen, txt, sizeof(txt));
         char *cut = acmeva_escape_dup((const uint8_t *)txt, len > 0 ? (size_t)len : 0, 100);
+        if (cut == NULL)
+            acmeva_validation_nomem(v);
         char more[48] = "";
         if (n_txt > 1)
             snprintf(more, sizeof(more), " (and %zu more)", n_txt - 1);
@@ -152,10 +157,11 @@ static void txt_cb(void *arg, const acmeva_dns_answer *ans)
     char detail[600];
     c->q = NULL;
     if (ans->resolver != NULL)
-        acmeva_strlist_add(&rec->resolver_addrs, ans->resolver, strlen(ans->resolver));
+        acmeva_validation_list_add(c->v, &rec->resolver_addrs, ans->resolver,
+                                   strlen(ans->resolver));
     if (ans->status == ACMEVA_DNS_OK) {
-        rec->rcode = strdup(acmeva_dns_rcode_name(ans->msg->rcode));
-        rec->dnssec = strdup(ans->msg->ad ? "secure" : "insecure");
+        rec->rcode = acmeva_validation_strdup(c->v, acmeva_dns_rcode_name(ans->msg->rcode));
+        rec->dnssec = acmeva_validation_strdup(c->v, ans->msg->ad ? "secure" : "insecure");
     }
     /* Any rcode other than NOERROR is a dns problem; SERVFAIL is never success. */
     if (acmeva_dns_problem(ans, "TXT", c->name, detail, sizeof(detail))) {
@@ -205,7 +211,7 @@ static int txt_start(acmeva_validation *v, void **state)
         return -1;
     }
     c->rec = v->result->n_records - 1;
-    rec->hostname = strdup(c->name);
+    rec->hostname = acmeva_validation_strdup(v, c->name);
     *state = c;
     uv_timer_start(c->timer, txt_timeout_cb, acmeva_phase_ms(v, 0), 0);
     if (acmeva_dns_query_start(v->e->resolver, c->name, ACMEVA_DNS_TXT, txt_cb, c, &c->q) != 0)

@@ -71,18 +71,25 @@ static int issuer_is_ours(const char *s, size_t n, const char *const *issuers, s
 
 /* ---- parameters ------------------------------------------------------------------------- */
 
+/* tag_is: whether parameter |p| has the tag |name|, without case (RFC 8659 §4.1). */
+static int tag_is(const acmeva_caa_param_span *p, const char *name)
+{
+    return p->tag_len == strlen(name) && strncasecmp(p->tag, name, p->tag_len) == 0;
+}
+
 /* draft §4.1 item 5: a base-10 integer. Like Boulder's strconv.ParseInt: an optional sign,
  * then digits, within int64. */
-static int parse_unix_seconds(const char *s, int64_t *out)
+static int parse_unix_seconds(const char *s, size_t n, int64_t *out)
 {
+    const char *end = s + n;
     int neg = 0;
-    if (*s == '+' || *s == '-')
+    if (s < end && (*s == '+' || *s == '-'))
         neg = *s++ == '-';
-    if (*s == '\0')
+    if (s == end)
         return -1;
     uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     uint64_t mag = 0;
-    for (; *s != '\0'; s++) {
+    for (; s < end; s++) {
         if (*s < '0' || *s > '9')
             return -1;
         uint64_t d = (uint64_t)(*s - '0');
@@ -116,7 +123,8 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
         acmeva_text_printf(&e, "missing issuer-domain-name");
         return ACMEVA_PERSIST_ESYNTAX;
     }
-    if (end - b > ACMEVA_PERSIST_MAX_ISSUER || !acmeva_caa_issuer_domain_ok((const uint8_t *)txt + b, end - b)) {
+    if (end - b > ACMEVA_PERSIST_MAX_ISSUER ||
+        !acmeva_caa_issuer_domain_ok((const uint8_t *)txt + b, end - b)) {
         acmeva_text_printf(&e, "invalid issuer-domain-name ");
         acmeva_text_quote(&e, (const uint8_t *)(txt + b), end - b, PERSIST_QUOTE_MAX);
         return ACMEVA_PERSIST_ESYNTAX;
@@ -127,49 +135,58 @@ int acmeva_persist_parse(const char *txt, size_t len, acmeva_persist_value *out,
     }
     out->issuer[end - b] = '\0';
 
-    /* The rest is "; parameters" of the RFC 8659 §4.2 issue-value (draft §4.1 item 1): parse
-     * it as a value with an empty issuer-domain-name. */
-    acmeva_caa_value val;
-    val.n_params = 0;
-    if (semi < len) {
-        char perr[128];
-        int rc = acmeva_caa_value_parse_err((const uint8_t *)txt + semi, len - semi, &val, perr,
-                                            sizeof(perr));
-        if (rc != 0) {
-            acmeva_text_printf(&e, "parameters: %s", perr);
+    /* The rest is "; parameters" of the RFC 8659 §4.2 issue-value (draft §4.1 item 1), read
+     * one parameter at a time: only the known tags are kept, so unknown ones cost their bytes
+     * (which DNS bounds) and nothing else, however many there are (§4.1 item 1: ignored). */
+    enum { SEEN_ACCOUNTURI = 1, SEEN_POLICY = 2, SEEN_PERSIST_UNTIL = 4 };
+    unsigned seen = 0;
+    acmeva_caa_params it;
+    if (semi < len)
+        acmeva_caa_params_init(&it, (const uint8_t *)txt + semi + 1, len - semi - 1);
+    else
+        acmeva_caa_params_init(&it, NULL, 0);
+    acmeva_caa_param_span p;
+    int rc;
+    char perr[128];
+    while ((rc = acmeva_caa_params_next(&it, &p, perr, sizeof(perr))) == 1) {
+        unsigned tag = tag_is(&p, "accounturi")     ? SEEN_ACCOUNTURI
+                       : tag_is(&p, "policy")       ? SEEN_POLICY
+                       : tag_is(&p, "persistUntil") ? SEEN_PERSIST_UNTIL
+                                                    : 0;
+        if (tag == 0)
+            continue; /* draft §4.1 item 1: unknown tags are ignored */
+        /* draft §9.3.1: a duplicated parameter is malformed; RFC 8659 §4.1: tags without
+         * case. */
+        if (seen & tag) {
+            acmeva_text_printf(&e, "parameter \"%.*s\" repeated", (int)p.tag_len, p.tag);
             return ACMEVA_PERSIST_ESYNTAX;
         }
-    }
-
-    /* draft §9.3.1: duplicate parameters are malformed; RFC 8659 §4.1: tags without case. */
-    for (size_t i = 0; i < val.n_params; i++) {
-        for (size_t j = i + 1; j < val.n_params; j++) {
-            if (strcasecmp(val.params[i].tag, val.params[j].tag) == 0) {
-                acmeva_text_printf(&e, "parameter \"%s\" repeated", val.params[j].tag);
+        seen |= tag;
+        if (tag == SEEN_ACCOUNTURI) {
+            if (p.value_len >= sizeof(out->account_uri)) {
+                acmeva_text_printf(&e, "accounturi longer than %zu bytes",
+                                   sizeof(out->account_uri) - 1);
                 return ACMEVA_PERSIST_ESYNTAX;
             }
-        }
-    }
-
-    for (size_t i = 0; i < val.n_params; i++) {
-        const acmeva_caa_param *p = &val.params[i];
-        if (strcasecmp(p->tag, "accounturi") == 0) {
-            /* ACMEVA_CAA_MAX_PARAM_VALUE + 1 == sizeof(out->account_uri) */
-            size_t n = strlen(p->value);
-            memcpy(out->account_uri, p->value, n + 1);
+            memcpy(out->account_uri, p.value, p.value_len);
+            out->account_uri[p.value_len] = '\0';
             out->has_account_uri = 1;
-        } else if (strcasecmp(p->tag, "policy") == 0) {
+        } else if (tag == SEEN_POLICY) {
             /* draft §4.1 item 4: values compare without case; any other value is as if the
              * parameter were absent. */
-            out->policy_wildcard = strcasecmp(p->value, "wildcard") == 0;
-        } else if (strcasecmp(p->tag, "persistUntil") == 0) {
-            if (parse_unix_seconds(p->value, &out->persist_until) != 0) {
-                acmeva_text_printf(&e, "persistUntil \"%s\" is not a base-10 integer", p->value);
-                return ACMEVA_PERSIST_ESYNTAX;
-            }
+            out->policy_wildcard = p.value_len == 8 && strncasecmp(p.value, "wildcard", 8) == 0;
+        } else if (parse_unix_seconds(p.value, p.value_len, &out->persist_until) != 0) {
+            acmeva_text_printf(&e, "persistUntil ");
+            acmeva_text_quote(&e, (const uint8_t *)p.value, p.value_len, PERSIST_QUOTE_MAX);
+            acmeva_text_printf(&e, " is not a base-10 integer");
+            return ACMEVA_PERSIST_ESYNTAX;
+        } else {
             out->has_persist_until = 1;
         }
-        /* draft §4.1 item 1: unknown tags are ignored. */
+    }
+    if (rc < 0) {
+        acmeva_text_printf(&e, "parameters: %s", perr);
+        return ACMEVA_PERSIST_ESYNTAX;
     }
 
     /* draft §4.1 item 3, §9.3.1: accounturi is mandatory. */

@@ -13,9 +13,13 @@
  *   else they contain.
  * - Syntax, for records naming our issuer (MALFORMED, draft §9.3.1): the parameters must
  *   follow the RFC 8659 grammar (no ';' after the last one), tags are matched without case
- *   (RFC 8659 §4.1), a tag given twice is an error (draft §9.3.1 "duplicate parameters"),
- *   accounturi must be present and non-empty, persistUntil must be a base-10 integer
- *   ([+-]digits, within int64; draft §4.1 item 5), unknown tags are ignored (§4.1 item 1).
+ *   (RFC 8659 §4.1), a known tag (accounturi, policy, persistUntil) given twice is an error
+ *   (draft §9.3.1 "duplicate parameters"), accounturi must be present, non-empty and at most
+ *   ACMEVA_ACCOUNT_URI_MAX bytes (the longest account URI a job can carry), persistUntil must
+ *   be a base-10 integer ([+-]digits, within int64; draft §4.1 item 5). Unknown tags are
+ *   ignored (§4.1 item 1) however many there are, repeated or not, and whatever their length:
+ *   they are skipped as they are read, so they cost their bytes (which DNS bounds) and
+ *   nothing else, and a record that a later draft extends stays readable.
  * - Authorization (MISMATCH, unauthorized in draft §9.3.1): accounturi must equal the
  *   expected account URI byte for byte (draft §4.1: simple string comparison, no case
  *   folding); a wildcard identifier needs policy=wildcard, whose value is compared without
@@ -35,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acmeva/proto.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,7 +58,7 @@ enum {
  * trailing dot); |account_uri| is as given. */
 typedef struct acmeva_persist_value {
     char issuer[256];
-    char account_uri[1024];
+    char account_uri[ACMEVA_ACCOUNT_URI_MAX + 1];
     int has_account_uri;
     int policy_wildcard; /* policy=wildcard (any case) was given */
     int has_persist_until;

@@ -76,6 +76,11 @@ int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ss
                       acmeva_engine **out, char *err, size_t errlen)
 {
     *out = NULL;
+    if (cfg->user_agent == NULL) {
+        /* acmeva_engine_config_init could not copy its defaults. */
+        snprintf(err, errlen, "out of memory: the configuration has no User-Agent");
+        return -1;
+    }
     acmeva_engine *e = calloc(1, sizeof(*e));
     if (e == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -131,6 +136,50 @@ static int copy_problem(acmeva_problem *dst, const acmeva_problem *src)
     return src->detail != NULL && dst->detail == NULL ? -1 : 0;
 }
 
+void acmeva_validation_nomem(acmeva_validation *v)
+{
+    v->nomem = 1;
+}
+
+char *acmeva_validation_strdup(acmeva_validation *v, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    char *copy = strdup(s);
+    if (copy == NULL)
+        acmeva_validation_nomem(v);
+    return copy;
+}
+
+void acmeva_validation_list_add(acmeva_validation *v, acmeva_strlist *l, const char *s, size_t len)
+{
+    if (acmeva_strlist_add(l, s, len) != 0)
+        acmeva_validation_nomem(v);
+}
+
+void acmeva_validation_set_problem(acmeva_validation *v, acmeva_problem_type type,
+                                   const char *detail)
+{
+    if (acmeva_result_set_problem(v->result, type, detail) != 0) {
+        v->result->valid = 0;
+        acmeva_validation_nomem(v);
+    }
+}
+
+/* local_failure turns |r| into the result of a validation this machine could not carry out:
+ * serverInternal, marked local, whatever the checks found. It allocates nothing it needs. */
+static void local_failure(acmeva_result *r)
+{
+    r->valid = 0;
+    r->local_failure = 1;
+    if (acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL,
+                                  "the validator ran out of memory") != 0) {
+        free(r->problem.detail);
+        r->problem.detail = NULL; /* written as "" */
+        r->problem.type = ACMEVA_PROB_SERVER_INTERNAL;
+    }
+}
+
 /* Every check has reported: assemble the outcome, report it once, free once. */
 static void validation_finish(acmeva_validation *v)
 {
@@ -145,7 +194,8 @@ static void validation_finish(acmeva_validation *v)
         r->valid = 0; /* the challenge's problem is already in r->problem */
     } else if (has_caa && !v->caa_ok) {
         r->valid = 0;
-        copy_problem(&r->problem, &r->caa_problem);
+        if (copy_problem(&r->problem, &r->caa_problem) != 0)
+            v->nomem = 1;
     } else {
         r->valid = 1;
     }
@@ -153,9 +203,12 @@ static void validation_finish(acmeva_validation *v)
         free(r->problem.detail);
         r->problem.detail = NULL;
         r->problem.type = ACMEVA_PROB_NONE;
-    } else if (r->problem.type == ACMEVA_PROB_NONE) {
-        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, "validation failed");
+    } else if (r->problem.type == ACMEVA_PROB_NONE &&
+               acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, "validation failed")) {
+        v->nomem = 1;
     }
+    if (v->nomem)
+        local_failure(r);
     r->duration_ms = (double)(uv_hrtime() - v->start_hr) / 1e6;
     v->result = NULL;
     acmeva_validation_cb cb = v->cb;
@@ -211,7 +264,13 @@ int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt, acmev
         *handle = NULL;
     acmeva_validation *v = calloc(1, sizeof(*v));
     acmeva_result *r = acmeva_result_new();
-    if (v == NULL || r == NULL || acmeva_result_set_job(r, job) != 0) {
+    if (r != NULL) {
+        r->perspective = strdup(cfg->perspective ? cfg->perspective : "default");
+        r->rir = strdup(cfg->rir ? cfg->rir : "");
+        r->worker = strdup(cfg->worker_id ? cfg->worker_id : "");
+    }
+    if (v == NULL || r == NULL || r->perspective == NULL || r->rir == NULL || r->worker == NULL ||
+        acmeva_result_set_job(r, job) != 0) {
         free(v);
         acmeva_result_free(r);
         acmeva_job_free(job);
@@ -225,9 +284,6 @@ int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt, acmev
     v->start_hr = uv_hrtime();
     r->attempt = attempt > 0 ? attempt : 1;
     r->started_ms = wall_ms();
-    r->perspective = strdup(cfg->perspective ? cfg->perspective : "default");
-    r->rir = strdup(cfg->rir ? cfg->rir : "");
-    r->worker = strdup(cfg->worker_id ? cfg->worker_id : "");
 
     int64_t budget = job->has_deadline ? job->deadline_ms - r->started_ms : cfg->timeout_ms;
     if (job->has_deadline && cfg->timeout_ms > 0 && budget > cfg->timeout_ms)

@@ -46,7 +46,26 @@ struct acmeva_validation {
     int caa_ok;
     int starting;      /* inside acmeva_engine_validate: finishing is deferred */
     uv_timer_t *defer; /* the zero timer of a deferred finish */
+    int nomem;         /* something the result needed could not be allocated */
 };
+
+/*
+ * acmeva_validation_nomem records that |v| could not allocate something its result needed.
+ * However its checks end, the validation then ends with serverInternal and
+ * result->local_failure set: a failure of this machine is never the subscriber's (DESIGN.md
+ * "Hardening"), and a result with a part missing must not pass for a complete one.
+ */
+void acmeva_validation_nomem(acmeva_validation *v);
+/* acmeva_validation_strdup returns a copy of |s| (NULL stays NULL), recording no memory on
+ * |v| when the copy cannot be made. The caller owns the copy. */
+char *acmeva_validation_strdup(acmeva_validation *v, const char *s);
+/* acmeva_validation_list_add appends a copy of |s| (|len| bytes) to |l|, recording no memory
+ * on |v| when it cannot. */
+void acmeva_validation_list_add(acmeva_validation *v, acmeva_strlist *l, const char *s, size_t len);
+/* acmeva_validation_set_problem sets the result's problem; when the detail cannot be copied
+ * it records no memory on |v| (the problem is then serverInternal, see above). */
+void acmeva_validation_set_problem(acmeva_validation *v, acmeva_problem_type type,
+                                   const char *detail);
 
 /* acmeva_validation_check_done is called by a check once it has recorded its outcome in
  * v->result and released its handles (or handed them to their close callbacks). */

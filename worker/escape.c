@@ -7,69 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One decoded unit of input: an ASCII byte, a valid UTF-8 character, or an invalid run. */
+#include "acmeva/proto.h"
+
+/* One decoded unit of input: an ASCII byte, a valid UTF-8 character, or the maximal subpart
+ * of an ill-formed sequence (RFC 3629 §4, Unicode §3.9), as acmeva_utf8_decode reads it. */
 typedef struct unit {
     size_t len;  /* input bytes it covers, >= 1 */
     int valid;   /* a well-formed character (ASCII or multi-byte) */
     uint32_t cp; /* its code point when valid */
 } unit;
 
-/*
- * decode_unit reads the unit at in[0..avail). UTF-8 per RFC 3629 §4 (the table of
- * well-formed byte sequences): the second byte's range depends on the lead byte, which
- * excludes overlongs (E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code points above
- * U+10FFFF (F4 90..BF). An ill-formed sequence covers its maximal subpart: the longest prefix
- * of a well-formed sequence, or the one byte when the lead byte itself cannot start one.
- */
 static unit decode_unit(const uint8_t *in, size_t avail)
 {
-    unit u = {1, 0, 0};
-    uint8_t b = in[0];
-    if (b < 0x80) {
-        u.valid = 1;
-        u.cp = b;
-        return u;
-    }
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xbf;
-    uint32_t cp;
-    if (b >= 0xc2 && b <= 0xdf) {
-        need = 1;
-        cp = b & 0x1f;
-    } else if (b >= 0xe0 && b <= 0xef) {
-        need = 2;
-        cp = b & 0x0f;
-        if (b == 0xe0)
-            lo = 0xa0;
-        else if (b == 0xed)
-            hi = 0x9f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        need = 3;
-        cp = b & 0x07;
-        if (b == 0xf0)
-            lo = 0x90;
-        else if (b == 0xf4)
-            hi = 0x8f;
-    } else {
-        return u; /* 80..C1 or F5..FF: never a lead byte */
-    }
-    size_t i;
-    for (i = 1; i <= need; i++) {
-        if (i >= avail)
-            break;
-        uint8_t c = in[i];
-        uint8_t clo = i == 1 ? lo : 0x80, chi = i == 1 ? hi : 0xbf;
-        if (c < clo || c > chi)
-            break;
-        cp = (cp << 6) | (c & 0x3f);
-    }
-    if (i <= need) {
-        u.len = i; /* truncated or broken: the subpart read so far */
-        return u;
-    }
-    u.len = need + 1;
-    u.valid = 1;
-    u.cp = cp;
+    unit u;
+    u.len = acmeva_utf8_decode(in, avail, &u.cp);
+    u.valid = u.cp != ACMEVA_UTF8_INVALID;
     return u;
 }
 

@@ -101,7 +101,7 @@ static void fail(http01 *h, acmeva_problem_type type, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    acmeva_result_set_problem(h->v->result, type, detail);
+    acmeva_validation_set_problem(h->v, type, detail);
     finish(h, 0);
 }
 
@@ -128,7 +128,8 @@ static void connect_failed(http01 *h, const char *what)
     if (h->cur + 1 < h->n_addrs && acmeva_validation_remaining_ms(h->v) > 0) {
         acmeva_conn_close(h->conn, 1);
         h->conn = NULL;
-        acmeva_strlist_add(&record(h)->addresses_tried, h->addr_text, strlen(h->addr_text));
+        acmeva_validation_list_add(h->v, &record(h)->addresses_tried, h->addr_text,
+                                   strlen(h->addr_text));
         h->cur++;
         connect_next(h);
         return;
@@ -144,7 +145,7 @@ static void connect_next(http01 *h)
     acmeva_addr_format(fam, h->addr[h->cur], h->addr_text, sizeof(h->addr_text));
     acmeva_vrecord *rec = record(h);
     free(rec->address_used);
-    rec->address_used = strdup(h->addr_text);
+    rec->address_used = acmeva_validation_strdup(h->v, h->addr_text);
     set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
     int rc =
         acmeva_conn_connect(h->v->e->loop, (struct sockaddr *)&ss, &http01_conn_cbs, h, &h->conn);
@@ -239,7 +240,10 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
         fail_fetch(h, "Too many redirects");
         return;
     }
-    if (acmeva_redirect_resolve(&h->url, loc, loc_len, &pol, &next, detail, sizeof(detail)) != 0) {
+    int rc = acmeva_redirect_resolve(&h->url, loc, loc_len, &pol, &next, detail, sizeof(detail));
+    if (rc == ACMEVA_REDIRECT_ENOMEM)
+        acmeva_validation_nomem(h->v);
+    if (rc != 0) {
         /* Boulder names the refused target when it could be parsed, else the current URL. */
         char target[HTTP01_URL_MAX];
         if (next.path != NULL && acmeva_url_format(&next, target, sizeof(target)) == 0)
@@ -298,6 +302,8 @@ static void response_done(http01 *h)
     const uint8_t *body = acmeva_httpreader_body(&h->reader, &body_len);
     if (acmeva_httpreader_body_over_cap(&h->reader)) {
         char *esc = acmeva_escape_dup(body, body_len, 0);
+        if (esc == NULL)
+            acmeva_validation_nomem(v);
         fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: \"%s\"", h->addr_text,
              h->url_text, esc ? esc : "");
         free(esc);
@@ -310,6 +316,8 @@ static void response_done(http01 *h)
     }
     size_t n = acmeva_http01_trim(body, body_len);
     char *esc = acmeva_escape_dup(body, n, 0);
+    if (esc == NULL)
+        acmeva_validation_nomem(v);
     fail(h, ACMEVA_PROB_UNAUTHORIZED,
          "The key authorization file from the server did not match this challenge. "
          "Expected \"%s\" (got \"%s\")",
@@ -319,6 +327,8 @@ static void response_done(http01 *h)
 
 static void reader_failed(http01 *h)
 {
+    if (acmeva_httpreader_error(&h->reader) == ACMEVA_HTTPERR_NOMEM)
+        acmeva_validation_nomem(h->v);
     switch (acmeva_httpreader_error(&h->reader)) {
     case ACMEVA_HTTPERR_HTTP2:
         fail_fetch(h, "Server is speaking HTTP/2 over HTTP");
@@ -390,21 +400,22 @@ static void hop_begin(http01 *h, const char *url_text)
     char port[8];
     acmeva_vrecord *rec = acmeva_result_add_record(v->result);
     if (rec == NULL || (rec->url = strdup(url_text)) == NULL) {
+        acmeva_validation_nomem(v);
         fail(h, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
         return;
     }
     h->rec = v->result->n_records - 1;
     h->url_text = rec->url;
     snprintf(port, sizeof(port), "%u", (unsigned)h->url.port);
-    rec->hostname = strdup(h->url.host);
-    rec->port = strdup(port);
+    rec->hostname = acmeva_validation_strdup(v, h->url.host);
+    rec->port = acmeva_validation_strdup(v, port);
     snprintf(h->addr_text, sizeof(h->addr_text), "%s", h->url.host);
 
     if (h->url.host_is_ip) {
         /* An IP identifier (RFC 8738 §3) or an IP literal redirect target: no lookup, but
          * the same address policy. */
         int fam = h->url.host_is_ip == 6 ? AF_INET6 : AF_INET;
-        acmeva_strlist_add(&rec->addresses_resolved, h->url.host, strlen(h->url.host));
+        acmeva_validation_list_add(v, &rec->addresses_resolved, h->url.host, strlen(h->url.host));
         if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, h->url.ip)) {
             fail(h, ACMEVA_PROB_CONNECTION,
                  "%s: Fetching %s: Invalid host: IP address is in a reserved address block: "

@@ -74,7 +74,7 @@ static void fail(tlsalpn *t, acmeva_problem_type type, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    acmeva_result_set_problem(t->v->result, type, detail);
+    acmeva_validation_set_problem(t->v, type, detail);
     finish(t, 0);
 }
 
@@ -93,7 +93,8 @@ static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *wha
     if (t->cur + 1 < t->n_addrs && acmeva_validation_remaining_ms(t->v) > 0) {
         acmeva_conn_close(t->conn, 1);
         t->conn = NULL;
-        acmeva_strlist_add(&record(t)->addresses_tried, t->addr_text, strlen(t->addr_text));
+        acmeva_validation_list_add(t->v, &record(t)->addresses_tried, t->addr_text,
+                                   strlen(t->addr_text));
         t->cur++;
         try_next(t);
         return;
@@ -127,6 +128,8 @@ static void check_certificate(tlsalpn *t)
     int rc = acmeva_tlsalpn01_check_cert(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), is_ip,
                                          is_ip ? NULL : job->ident_value, t->ident_ip,
                                          t->ident_ip_len, digest, reason, sizeof(reason));
+    if (rc == ACMEVA_CERT_ENOMEM || rc == ACMEVA_CERT_EINVAL)
+        acmeva_validation_nomem(t->v); /* this machine's failure, not the subscriber's */
     if (rc != 0) {
         /* A certificate that is not even well-formed DER is a tls problem (Boulder: the TLS
          * stack refuses it); a well-formed one that proves nothing is unauthorized. */
@@ -202,7 +205,7 @@ static void try_next(tlsalpn *t)
              (unsigned)cfg->tls_port);
     acmeva_vrecord *rec = record(t);
     free(rec->address_used);
-    rec->address_used = strdup(t->addr_text);
+    rec->address_used = acmeva_validation_strdup(t->v, t->addr_text);
     t->state = TLSALPN_CONNECTING;
     uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, cfg->connect_timeout_ms), 0);
     int rc =
@@ -247,8 +250,8 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
     }
     char port[8];
     snprintf(port, sizeof(port), "%u", (unsigned)v->e->cfg->tls_port);
-    rec->hostname = strdup(job->ident_value);
-    rec->port = strdup(port);
+    rec->hostname = acmeva_validation_strdup(v, job->ident_value);
+    rec->port = acmeva_validation_strdup(v, port);
     *state = t;
 
     if (job->ident_type == ACMEVA_IDENT_IP) {
@@ -260,7 +263,8 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
         }
         t->ident_ip_len = fam == AF_INET ? 4 : 16;
         acmeva_tlsalpn01_reverse_name(fam, t->ident_ip, t->sni, sizeof(t->sni));
-        acmeva_strlist_add(&rec->addresses_resolved, job->ident_value, strlen(job->ident_value));
+        acmeva_validation_list_add(v, &rec->addresses_resolved, job->ident_value,
+                                   strlen(job->ident_value));
         if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, t->ident_ip)) {
             fail(t, ACMEVA_PROB_CONNECTION, "%s: IP address is in a reserved address block: %s: %s",
                  job->ident_value, acmeva_addr_reserved_rfc(fam, t->ident_ip),

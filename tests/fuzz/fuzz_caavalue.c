@@ -6,7 +6,7 @@
  * on '\n' into at most 8 records, each "<flags byte><tag> <value>", which are decided.
  * Checked: the parser's output stays in bounds and survives a print/parse round trip, the
  * decision is 0 or 1, does not depend on the reason buffer, and a critical unknown record
- * always forbids.
+ * always forbids; a refusal notes ACMEVA_CAA_WANTS_METHOD only when the request has no method.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -112,6 +112,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (memchr(reason, '\0', sizeof(reason)) == NULL)
         abort();
     if (acmeva_caa_permits(recs, n, &req, NULL, 0) != permits)
+        abort();
+    /* A refusal is noted as wanting the method only when the request has none. */
+    unsigned notes = 0;
+    if (acmeva_caa_decide(recs, n, &req, NULL, 0, &notes) != permits)
+        abort();
+    if ((notes & ACMEVA_CAA_WANTS_METHOD) && (permits || req.method != NULL))
         abort();
 
     /* RFC 8659 §4.1: whatever else is there, a critical unknown property forbids. */

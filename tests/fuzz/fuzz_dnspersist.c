@@ -4,9 +4,11 @@
  * Input: byte 0 picks the request (bit 0 wildcard, bit 1 no account URI); the rest is one TXT
  * value. Checked: the verdict is one of the four, |why| is terminated, and the verdict agrees
  * with acmeva_persist_parse: MALFORMED exactly when a record naming our issuer does not parse,
- * MATCH only for a parsed record with the right account, policy and persistUntil.
+ * MATCH only for a parsed record with the right account, policy and persistUntil, and a parsed
+ * record parses the same with 40 unknown parameters appended.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (memchr(v.account_uri, '\0', sizeof(v.account_uri)) == NULL)
             abort();
+
+        /* draft §4.1 item 1: unknown parameters change nothing, however many are added. */
+        static char more[70000];
+        static acmeva_persist_value w;
+        if (len + 40 * 8 < sizeof(more)) {
+            memcpy(more, txt, len);
+            size_t o = len;
+            for (int i = 0; i < 40; i++)
+                o += (size_t)snprintf(more + o, sizeof(more) - o, "; zz%d=%d", i, i);
+            if (acmeva_persist_parse(more, o, &w, NULL, 0) != 0 ||
+                strcmp(w.issuer, v.issuer) != 0 || strcmp(w.account_uri, v.account_uri) != 0 ||
+                w.policy_wildcard != v.policy_wildcard ||
+                w.has_persist_until != v.has_persist_until || w.persist_until != v.persist_until)
+                abort();
+        }
     }
 
     switch (verdict) {

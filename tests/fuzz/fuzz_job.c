@@ -55,6 +55,18 @@ static void check_job(const acmeva_job *j)
             abort();
     if (j->has_deadline && (j->deadline_ms < 1 || j->deadline_ms > ACMEVA_DEADLINE_MS_MAX))
         abort();
+    /* The CAA method: the challenge's type when there is one, none without CAA, and a method
+     * that could have validated this identifier. */
+    if (!j->has_caa ? j->caa_method != ACMEVA_CHALL_NONE
+                    : j->chall_type != ACMEVA_CHALL_NONE && j->caa_method != j->chall_type)
+        abort();
+    if (j->caa_method == ACMEVA_CHALL_UNKNOWN ||
+        ((j->caa_method == ACMEVA_CHALL_HTTP01 || j->caa_method == ACMEVA_CHALL_TLSALPN01) &&
+         j->wildcard) ||
+        ((j->caa_method == ACMEVA_CHALL_DNS01 || j->caa_method == ACMEVA_CHALL_DNSACCOUNT01 ||
+          j->caa_method == ACMEVA_CHALL_DNSPERSIST01) &&
+         j->ident_type != ACMEVA_IDENT_DNS))
+        abort();
 }
 
 /* write_and_check writes |r| and requires the document to pass the result check. */

@@ -55,6 +55,7 @@ static const struct {
     {ACMEVA_JD_ACCOUNT_URI, NULL, "accountUri"},
     {ACMEVA_JD_CAA, NULL, "caa"},
     {ACMEVA_JD_CAA_ISSUER_DOMAINS, "caa", "issuerDomains"},
+    {ACMEVA_JD_CAA_METHOD, "caa", "method"},
     {ACMEVA_JD_DEADLINE_MS, NULL, "deadlineMs"},
     {ACMEVA_JD_REPLY_TO, NULL, "replyTo"},
 };

@@ -366,6 +366,28 @@ def cts_engine_args(cts):
             "--https-port", str(cts.https_port), "--tls-port", str(cts.tlsalpn_port)]
 
 
+# What a loaded two-core machine (and the ASan build) may add to a time the code under test
+# promises: process start-up, loop turns spent on other work, timers that fire late, Redis
+# round trips. Every time bound in these tests is a configured timeout (or a sum of them) plus
+# this, never a guess at how fast the code is.
+GRACE_S = 5.0
+
+
+# docs/worker.md: a thread's read blocks at most 1 s (XREADGROUP ... BLOCK 1000), so a job
+# enqueued for an idle worker is read within this.
+READ_BLOCK_S = 1.0
+# docs/worker.md "Redis lost": the reconnect delay doubles up to 5 s.
+RECONNECT_MAX_S = 5.0
+
+
+def ended_by(result, deadline_ms):
+    """Whether |result| ended (its startedMs + durationMs) by |deadline_ms| (unix ms), give or
+    take GRACE_S: the engine holds every validation to its job's deadline."""
+    if not result or "startedMs" not in result or "durationMs" not in result:
+        return False
+    return result["startedMs"] + result["durationMs"] <= deadline_ms + GRACE_S * 1000
+
+
 def wait_until(cond, timeout, interval=0.05):
     """Polls cond() until it returns a true value (returned) or |timeout| s pass (None)."""
     deadline = time.time() + timeout

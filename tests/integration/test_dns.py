@@ -95,6 +95,12 @@ n_pm = t.unique("p-malformed")
 cts.call("set-txt", {"host": f"_validation-persist.{n_pm}.",
                      "value": f"{ISSUER}; accounturi={ACCOUNT}; accounturi={ACCOUNT}"})
 jobs.append(persist_job(n_pm, "persist-malformed"))
+# draft §4.1 item 1: unknown parameters are ignored, more of them than a CAA value may carry.
+n_pu = t.unique("p-unknown")
+cts.call("set-txt", {"host": f"_validation-persist.{n_pu}.",
+                     "value": f"{ISSUER}; accounturi={ACCOUNT}" +
+                     "".join(f"; x{i}=y" for i in range(20))})
+jobs.append(persist_job(n_pu, "persist-many-unknown-parameters"))
 
 # CAA: a CAA-only job has a "caa" member and no challenge.
 def caa_job(name, job_id, **extra):
@@ -120,8 +126,9 @@ cts.call("add-caa", {"host": n_c4, "policies": [
     {"tag": "issue", "value": f"{ISSUER}; accounturi={ACCOUNT}"}]})
 jobs.append(caa_job(n_c4, "caa-accounturi-ok", accountUri=ACCOUNT))
 jobs.append(caa_job(n_c4, "caa-accounturi-other", accountUri="https://ca.example/acme/acct/9"))
-# validationmethods (RFC 8657 §4): satisfied by a dns-01 job; a CAA-only job has no method,
-# so the record cannot permit it (fail closed).
+# validationmethods (RFC 8657 §4): satisfied by a dns-01 job, and by a CAA-only job that names
+# the method of its authorization in caa.method; a CAA-only job without one has no method, so
+# the record cannot permit it (fail closed) and the detail says what would.
 n_c6 = t.unique("caa-vm")
 cts.call("add-caa", {"host": n_c6, "policies": [
     {"tag": "issue", "value": f"{ISSUER}; validationmethods=dns-01,http-01"}]})
@@ -129,12 +136,21 @@ j, ka = dns01_job(n_c6, "caa-validationmethods-ok", caa={})
 cts.call("set-txt", {"host": f"_acme-challenge.{n_c6}.", "value": t.dns01_value(ka)})
 jobs.append(j)
 jobs.append(caa_job(n_c6, "caa-validationmethods-no-method"))
+jobs.append(caa_job(n_c6, "caa-validationmethods-caa-method", caa={"method": "http-01"}))
+jobs.append(caa_job(n_c6, "caa-validationmethods-caa-method-unlisted",
+                    caa={"method": "tls-alpn-01"}))
 n_c5 = t.unique("caa-sf")
 cts.call("set-servfail", {"host": n_c5})
 jobs.append(caa_job(n_c5, "caa-servfail"))
 jobs.append(caa_job(t.unique("caa-none"), "caa-none"))
 jobs.append(caa_job("127.0.0.1", "caa-ip", ident_type="ip"))
+# A job picked up after its deadline is not validated, and so is not valid (DESIGN.md "Job").
+jobs.append(caa_job(n_c1, "caa-late", deadlineMs=1))
 jobs.append(caa_job(n_c1, "caa-job-issuer", caa={"issuerDomains": ["other-ca.example"]}))
+# Issuer domain names are DNS names and compare without case (RFC 8659 §4.2, RFC 4343 §3).
+n_c7 = t.unique("caa-case")
+cts.call("add-caa", {"host": n_c7, "policies": [{"tag": "issue", "value": ISSUER.upper()}]})
+jobs.append(caa_job(n_c7, "caa-issuer-case"))
 # A challenge and CAA together: the challenge passes, CAA forbids.
 j, ka = dns01_job(n_c2, "dns01-with-caa-forbidden", caa={})
 cts.call("set-txt", {"host": f"_acme-challenge.{n_c2}.", "value": t.dns01_value(ka)})
@@ -149,8 +165,9 @@ rc, res, results, err = t.run_check(args, jobs)
 c.eq(rc, 2, "batch with a malformed job exits 2")
 c.eq(len(results), len(jobs), "a result for every job")
 valid = ["dns01-ok", "dns01-wildcard", "dns01-cname", "dnsaccount01-ok", "persist-ok",
+         "persist-many-unknown-parameters",
          "caa-permits", "caa-wild-plain", "caa-accounturi-ok", "caa-none", "caa-ip",
-         "caa-validationmethods-ok"]
+         "caa-validationmethods-ok", "caa-validationmethods-caa-method", "caa-issuer-case"]
 for k in valid:
     c.ok(res.get(k, {}).get("status") == "valid", k + " valid", json.dumps(res.get(k)))
 rec = (res["dns01-ok"].get("validationRecord") or [{}])[0]
@@ -189,8 +206,15 @@ c.problem(res["caa-wild-star"], "caa", "prevents issuance", "issuewild ; for a w
 c.problem(res["caa-accounturi-other"], "caa", "prevents issuance", "accounturi mismatch")
 c.problem(res["caa-validationmethods-no-method"], "caa", "prevents issuance",
           "validationmethods without a method")
+c.ok("caa.method" in (res["caa-validationmethods-no-method"].get("error") or {}).get("detail", ""),
+     "the detail names caa.method", res["caa-validationmethods-no-method"].get("error"))
+c.problem(res["caa-validationmethods-caa-method-unlisted"], "caa",
+          f"CAA record for {n_c6} prevents issuance", "caa.method not in validationmethods")
+c.ok("caa.method" not in (res["caa-validationmethods-caa-method-unlisted"].get("error") or {})
+     .get("detail", ""), "no caa.method hint when a method was named")
 c.problem(res["caa-servfail"], "dns", "SERVFAIL looking up CAA for " + n_c5, "CAA SERVFAIL")
 c.ok(res["caa-ip"].get("caa", {}).get("note"), "CAA skipped for IP with a note")
+c.problem(res["caa-late"], "serverInternal", "deadline passed", "a late job is not valid")
 c.problem(res["caa-job-issuer"], "caa", "prevents issuance", "the job's issuerDomains win")
 r = res["dns01-with-caa-forbidden"]
 c.problem(r, "caa", "prevents issuance", "challenge valid, CAA forbids: CAA's problem")

@@ -22,8 +22,10 @@ fix = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "httpfix.py"), "--list
                  "--listen", "::1", "--key-authorization-suffix", t.THUMBPRINT])
 w = None
 try:
-    w = t.WorkerProc(["--redis", redis.url, "--threads", "2", "--max-inflight", str(MAX),
-                      "--timeout-ms", "1500", "--allow-private-addresses", "--resolver", cts.dns,
+    THREADS, TIMEOUT_MS = 2, 1500
+    w = t.WorkerProc(["--redis", redis.url, "--threads", str(THREADS), "--max-inflight", str(MAX),
+                      "--timeout-ms", str(TIMEOUT_MS), "--allow-private-addresses", "--resolver",
+                      cts.dns,
                       "--http-port", str(fix.port)], "backpressure")
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "the worker joined the group")
@@ -35,7 +37,8 @@ try:
     t.enqueue(cl, jobs)
 
     peak, samples = {}, 0
-    deadline = time.time() + 30
+    # THREADS x MAX slots, each job ended by --timeout-ms: that many rounds of it.
+    deadline = time.time() + -(-N // (THREADS * MAX)) * TIMEOUT_MS / 1000 + t.GRACE_S
     while time.time() < deadline and cl.call("XLEN", REPLY) < N:
         summary = cl.call("XPENDING", t.JOBS_STREAM, "acmeva")
         for name, n in summary[3] or []:

@@ -22,10 +22,11 @@ fix = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "httpfix.py"), "--list
                  "--listen", "::1", "--key-authorization-suffix", t.THUMBPRINT])
 workers = []
 try:
-    args = ["--redis", redis.url, "--threads", "2", "--claim-idle-ms", "2000",
+    CLAIM_MS, A_TIMEOUT_MS, B_TIMEOUT_MS = 2000, 6000, 3000
+    args = ["--redis", redis.url, "--threads", "2", "--claim-idle-ms", str(CLAIM_MS),
             "--allow-private-addresses", "--resolver", cts.dns, "--http-port", str(fix.port)]
     # A holds each slow job for 6 s (plenty of time to kill it); B gives up on them after 3 s.
-    a = t.WorkerProc(args + ["--timeout-ms", "6000"], "kill-a")
+    a = t.WorkerProc(args + ["--timeout-ms", str(A_TIMEOUT_MS)], "kill-a")
     workers.append(a)
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "worker A joined the group")
@@ -41,7 +42,9 @@ try:
     t.enqueue(cl, jobs)
 
     # A holds the slow jobs (never answered) once the fast ones are done.
-    c.ok(t.wait_until(lambda: cl.call("XLEN", REPLY) >= N and t.pending_count(cl) >= N, 10),
+    # A holds them until its --timeout-ms: after that the state waited for is gone.
+    c.ok(t.wait_until(lambda: cl.call("XLEN", REPLY) >= N and t.pending_count(cl) >= N,
+                      A_TIMEOUT_MS / 1000),
          "A finished the fast jobs and holds the slow ones",
          (cl.call("XLEN", REPLY), t.pending_count(cl)))
     a.signal(signal.SIGKILL)
@@ -49,10 +52,13 @@ try:
     held = t.pending_count(cl)
     c.ok(held >= N, "the killed worker left its jobs pending", held)
 
-    b = t.WorkerProc(args + ["--timeout-ms", "3000"], "kill-b")
+    b = t.WorkerProc(args + ["--timeout-ms", str(B_TIMEOUT_MS)], "kill-b")
     workers.append(b)
+    # Claimed once idle for --claim-idle-ms, at the next claim round (every claim-idle / 4),
+    # then run for at most B's --timeout-ms.
+    bound = (CLAIM_MS + CLAIM_MS / 4 + B_TIMEOUT_MS) / 1000 + t.GRACE_S
     done = t.wait_until(lambda: len({r["id"] for r in t.stream_results(cl, REPLY)}) >= 2 * N,
-                        30, 0.1)
+                        bound, 0.1)
     c.ok(done, "every job got a result")
     results = t.stream_results(cl, REPLY)
     by_id = {}
@@ -69,7 +75,8 @@ try:
          "the slow jobs were finished by worker B")
     c.ok(all(r.get("attempt", 0) >= 2 for r in slow), "claimed jobs carry attempt >= 2",
          [r.get("attempt") for r in slow[:3]])
-    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, 10), "nothing left pending")
+    # A result and its acknowledgement are one transaction: no wait beyond the grace.
+    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, t.GRACE_S), "nothing left pending")
     c.ok("claimed idle entries" in b.log(), "worker B logged its claims")
     c.eq(b.stop(), 0, "worker B exits 0 on SIGTERM")
 finally:

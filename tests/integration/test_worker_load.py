@@ -1,6 +1,7 @@
 """2,000 mixed jobs (http-01 and dns-01, valid and invalid) through Redis and two acmeva-worker
-processes against pebble-challtestsrv: every id gets exactly one result with the expected
-status, both workers take part, nothing stays pending, and both stop with exit 0 on SIGTERM.
+processes against pebble-challtestsrv: every id is answered, and every answer it gets has the
+expected status (delivery is at least once: an id may be answered twice, never wrongly), both
+workers take part, nothing stays pending, and both stop with exit 0 on SIGTERM.
 Prints the end-to-end rate through Redis and the rate of the same jobs through
 `acmeva check --job -` in one process.
 """
@@ -63,8 +64,10 @@ try:
     # 125 a thread, 500 in all: challtestsrv's one UDP socket drops answers when more lookups
     # arrive at once (its receive buffer overflows), and a lookup that loses all three tries
     # ends as a DNS timeout. At the default 1,000 a thread that happened in one CI run.
-    args = ["--redis", redis.url, "--threads", "2", "--claim-idle-ms", "60000",
-            "--max-inflight", "125"] + t.cts_engine_args(cts)
+    THREADS, INFLIGHT, TIMEOUT_MS = 2, 125, 30000
+    args = ["--redis", redis.url, "--threads", str(THREADS), "--claim-idle-ms", "60000",
+            "--max-inflight", str(INFLIGHT), "--timeout-ms", str(TIMEOUT_MS)] + \
+        t.cts_engine_args(cts)
     workers = [t.WorkerProc(args, "load-a"), t.WorkerProc(args, "load-b")]
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=4), "both workers joined the group (4 threads)")
@@ -77,28 +80,39 @@ try:
     rc, _, err = t.run_submit(["--redis", redis.url, "--job", path])
     c.eq(rc, 0, "submit enqueued every job")
     c.ok("enqueued 2000 jobs" in err, "submit says how many it enqueued", err)
-    done = t.wait_until(lambda: cl.call("XLEN", REPLY) >= len(jobs), 180, 0.02)
+    # The bound: the workers hold 2 x THREADS x INFLIGHT jobs at once and the engine ends each
+    # within --timeout-ms, so the jobs take at most that many rounds of TIMEOUT_MS.
+    rounds = -(-len(jobs) // (len(workers) * THREADS * INFLIGHT))
+    bound = rounds * TIMEOUT_MS / 1000 + t.GRACE_S
+
+    def all_answered():
+        if cl.call("XLEN", REPLY) < len(jobs):
+            return False
+        return {r.get("id") for r in t.stream_results(cl, REPLY)} >= set(want)
+
+    done = t.wait_until(all_answered, bound, 0.05)
     elapsed = time.time() - start
-    c.ok(done, "every job got a result in time", cl.call("XLEN", REPLY))
+    c.ok(done, f"every id answered within {bound:.0f} s", cl.call("XLEN", REPLY))
     redis_rate = len(jobs) / elapsed
 
     results = t.stream_results(cl, REPLY)
     by_id = {}
     for r in results:
         by_id.setdefault(r.get("id"), []).append(r)
-    c.eq(len(results), len(jobs), "exactly one result per job (no duplicates)")
+    c.eq(sorted(by_id), sorted(want), "results for exactly the jobs sent")
     wrong = []
     for jid, (status, etype) in want.items():
         rs = by_id.get(jid, [])
-        if len(rs) != 1 or rs[0].get("status") != status or \
-                (rs[0].get("error") or {}).get("type") != etype:
+        if not rs or any(r.get("status") != status or (r.get("error") or {}).get("type") != etype
+                         for r in rs):
             wrong.append((jid, [(r.get("status"), r.get("error")) for r in rs]))
-    c.eq(wrong[:5], [], "every id has exactly its expected status")
+    c.eq(wrong[:5], [], "every id answered, each answer with its expected status")
     pids = {str(w.pid) for w in workers}
     used = {(r.get("worker") or "").split(":")[1] for r in results if r.get("worker")}
     c.eq(used, pids, "both worker processes validated jobs")
-    c.ok(all(r.get("attempt") == 1 and r.get("perspective") == "default" for r in results),
-         "attempt 1 and the perspective in every result")
+    c.ok(all(isinstance(r.get("attempt"), int) and r["attempt"] >= 1 and
+             r.get("perspective") == "default" for r in results),
+         "an attempt count and the perspective in every result")
     c.eq(t.pending_count(cl), 0, "nothing left pending in the group")
 
     for w in workers:
@@ -109,7 +123,11 @@ try:
 
     # The same jobs in one `acmeva check` process, for comparison.
     start = time.time()
-    rc, res, _, _ = t.run_check(t.cts_engine_args(cts)[1:], jobs, timeout=180)
+    # acmeva check holds --max-inflight jobs at once (default 1000), each ended within
+    # --timeout-ms: as many rounds of it as that takes.
+    check_bound = -(-len(jobs) // 1000) * TIMEOUT_MS / 1000 + t.GRACE_S
+    rc, res, _, _ = t.run_check(t.cts_engine_args(cts)[1:] + ["--timeout-ms", str(TIMEOUT_MS)],
+                                jobs, timeout=check_bound)
     check_rate = len(jobs) / (time.time() - start)
     c.eq(rc, 1, "acmeva check: some invalid")
     c.eq(sum(1 for r in res.values() if r.get("status") == "valid"), N_HTTP_OK + N_DNS_OK,

@@ -22,9 +22,13 @@ c = t.Checks()
 redis = t.RedisServer()
 worker = None
 try:
+    TIMEOUT_MS, CLAIM_MS = 10000, 300
     worker = t.WorkerProc(["--redis", redis.url, "--threads", "2", "--max-deliveries", "3",
-                           "--claim-idle-ms", "300", "--log-format", "json"] +
-                          t.cts_engine_args(cts), "poison")
+                           "--claim-idle-ms", str(CLAIM_MS), "--timeout-ms", str(TIMEOUT_MS),
+                           "--log-format", "json"] + t.cts_engine_args(cts), "poison")
+    # Jobs that are not validated are answered once read; valid ones within --timeout-ms more.
+    UNRUN_S = t.READ_BLOCK_S + t.GRACE_S
+    RUN_S = t.READ_BLOCK_S + TIMEOUT_MS / 1000 + t.GRACE_S
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "the worker joined the group")
 
@@ -47,7 +51,7 @@ try:
 
     # The dead letters and the malformed results.
     dead = t.wait_until(lambda: len(t.stream_entries(cl, t.DEAD_STREAM)) >= 5 and
-                        t.stream_entries(cl, t.DEAD_STREAM), 20)
+                        t.stream_entries(cl, t.DEAD_STREAM), UNRUN_S)
     c.ok(dead, "five dead letters")
     reasons = [f.get("reason", "") for _, f in dead or []]
     raws = [f.get("job", "") for _, f in dead or []]
@@ -60,7 +64,7 @@ try:
     c.ok("{not json" in raws, "the dead letter keeps the raw job", raws[:2])
     c.ok(any(len(r) > 64 * 1024 for r in raws), "the big job is kept whole in its dead letter")
 
-    mal = t.wait_until(lambda: len(t.stream_results(cl)) >= 5 and t.stream_results(cl), 10)
+    mal = t.wait_until(lambda: len(t.stream_results(cl)) >= 5 and t.stream_results(cl), UNRUN_S)
     c.ok(mal, "five malformed results on the default results stream")
     mal = mal or []
     c.ok(all((r.get("error") or {}).get("type") == MALFORMED for r in mal),
@@ -73,7 +77,7 @@ try:
 
     # The late job: an error result on its replyTo, no dead letter, never validated.
     res = t.wait_until(lambda: [r for r in t.stream_results(cl, REPLY)
-                                if r.get("id") == "poison-late"], 10)
+                                if r.get("id") == "poison-late"], UNRUN_S)
     c.ok(res, "the late job has a result on its replyTo")
     if res:
         c.problem(res[0], "serverInternal", "deadline passed before the job was picked up",
@@ -97,7 +101,8 @@ try:
     c.ok(isinstance(replies[-1], list) and replies[-1][-1] == [eid.encode()],
          "the ghost holds the job", replies)
     res = t.wait_until(lambda: [r for r in t.stream_results(cl, REPLY)
-                                if r.get("id") == "poison-redelivered"], 15)
+                                if r.get("id") == "poison-redelivered"],
+                       (CLAIM_MS / 4) / 1000 + t.GRACE_S)  # claimed at the next claim round
     c.ok(res, "the redelivered job has a result")
     if res:
         c.problem(res[0], "serverInternal", "more than --max-deliveries 3", "redelivered job")
@@ -114,7 +119,7 @@ try:
     wt["replyTo"] = "acmeva:v1:results:not-a-stream"
     t.enqueue(cl, [wt])
     dl = t.wait_until(lambda: [f for _, f in t.stream_entries(cl, t.DEAD_STREAM)
-                               if "poison-wrongtype" in f.get("job", "")], 15)
+                               if "poison-wrongtype" in f.get("job", "")], RUN_S)
     c.ok(dl and "could not be posted to acmeva:v1:results:not-a-stream" in dl[0]["reason"] and
          "WRONGTYPE" in dl[0]["reason"], "a result that cannot be posted is dead-lettered",
          dl)
@@ -122,10 +127,11 @@ try:
     # Still serving.
     t.enqueue(cl, [good("poison-after")])
     res = t.wait_until(lambda: [r for r in t.stream_results(cl, REPLY)
-                                if r.get("id") == "poison-after"], 15)
+                                if r.get("id") == "poison-after"], RUN_S)
     c.ok(res and res[0].get("status") == "valid", "a valid job afterwards is still served")
     c.ok(worker.alive(), "the worker is still running")
-    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, 10), "nothing left pending")
+    # A result and its acknowledgement are one transaction: no wait beyond the grace.
+    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, t.GRACE_S), "nothing left pending")
     c.eq(worker.stop(), 0, "exit 0 on SIGTERM")
     log = worker.log()
     c.ok('"msg":"validation"' in log and '"reason":"malformed:' in log,

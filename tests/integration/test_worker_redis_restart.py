@@ -32,14 +32,16 @@ def job(kind, i):
 
 try:
     # The slow jobs (never answered) end after 4 s: while Redis is down.
-    w = t.WorkerProc(["--redis", redis.url, "--threads", "2", "--timeout-ms", "4000",
+    TIMEOUT_MS = 4000
+    w = t.WorkerProc(["--redis", redis.url, "--threads", "2", "--timeout-ms", str(TIMEOUT_MS),
                       "--allow-private-addresses", "--resolver", cts.dns,
                       "--http-port", str(fix.port)], "restart")
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "the worker joined the group")
     t.enqueue(cl, [job("ok", i) for i in range(N_FAST)] + [job("silent", i) for i in range(N_SLOW)])
     c.ok(t.wait_until(lambda: cl.call("XLEN", REPLY) >= N_FAST and
-                      t.pending_count(cl) >= N_SLOW, 15), "fast jobs done, slow ones in flight")
+                      t.pending_count(cl) >= N_SLOW, TIMEOUT_MS / 1000),
+         "fast jobs done, slow ones in flight")  # they end after --timeout-ms
     cl.close()
 
     redis.restart(down_seconds=4.5)
@@ -49,7 +51,9 @@ try:
 
     want = {f"ok-{i}" for i in range(N_FAST + N_AFTER)} | {f"silent-{i}" for i in range(N_SLOW)}
     got = t.wait_until(lambda: {r["id"] for r in t.stream_results(cl, REPLY)} >= want and
-                       {r["id"] for r in t.stream_results(cl, REPLY)}, 30, 0.1)
+                       {r["id"] for r in t.stream_results(cl, REPLY)},
+                       # back within one reconnect delay, then new jobs within --timeout-ms
+                       t.RECONNECT_MAX_S + TIMEOUT_MS / 1000 + t.GRACE_S, 0.1)
     c.ok(got, "no job ended without a result",
          sorted(want - {r["id"] for r in t.stream_results(cl, REPLY)})[:5])
     results = t.stream_results(cl, REPLY)
@@ -57,7 +61,8 @@ try:
          "the fast jobs are valid")
     slow = [r for r in results if r["id"].startswith("silent-")]
     c.ok(slow and all(r["status"] == "invalid" for r in slow), "the slow ones time out")
-    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, 10), "nothing left pending")
+    # A result and its acknowledgement are one transaction: no wait beyond the grace.
+    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, t.GRACE_S), "nothing left pending")
 
     # Entries delivered to the worker's consumer whose reply it never saw (a reply lost with
     # the connection): put them in its pending list behind its back, in one transaction so that
@@ -84,16 +89,19 @@ try:
         return out
 
     # Its reconnect after the restart may still be in backoff.
-    ids = t.wait_until(lambda: len(connections()) == 2 and connections(), 10)
+    ids = t.wait_until(lambda: len(connections()) == 2 and connections(),
+                       t.RECONNECT_MAX_S + t.GRACE_S)
     c.ok(ids, "the thread is connected (reader and writer)")
     for cid in ids or []:
         cl.call("CLIENT", "KILL", "ID", cid)
     want = {j["id"] for j in orphans}
-    got = t.wait_until(lambda: [r for r in t.stream_results(cl, REPLY) if r["id"] in want], 15)
+    got = t.wait_until(lambda: [r for r in t.stream_results(cl, REPLY) if r["id"] in want],
+                       t.RECONNECT_MAX_S + TIMEOUT_MS / 1000 + t.GRACE_S)
     c.eq(sorted(r["id"] for r in got or []), sorted(want), "the unseen entries were resumed")
     c.ok(got and all(r["status"] == "valid" and r["attempt"] == 2 for r in got),
          "valid, with attempt 2 (resuming counts as a delivery)")
-    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, 10), "nothing left pending")
+    # A result and its acknowledgement are one transaction: no wait beyond the grace.
+    c.ok(t.wait_until(lambda: t.pending_count(cl) == 0, t.GRACE_S), "nothing left pending")
 
     log = w.log()
     c.ok("redis connection lost" in log, "the loss is logged")

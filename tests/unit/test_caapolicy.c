@@ -3,6 +3,7 @@
  * the expected decision, then the issue-value parser on its own.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "caapolicy.h"
@@ -225,13 +226,27 @@ static const caa_case cases[] = {
      "malformed value"},
 
     /* issuer-domain-name */
-    {"issuer compared exactly: case differs (Boulder)",
+    {"issuer compared without case (RFC 4343 §3)",
      {{0, "issue", "CA.Example"}},
      0,
      ACCT,
      "http-01",
-     0,
+     1,
+     "issue record \"CA.Example\" permits issuance"},
+    {"issuer in capitals for a wildcard",
+     {{0, "issuewild", "CA2.EXAMPLE; accounturi=" ACCT}},
+     1,
+     ACCT,
+     "dns-01",
+     1,
      NULL},
+    {"issuer that differs in more than case",
+     {{0, "issue", "CA.Example.org"}},
+     0,
+     ACCT,
+     "http-01",
+     0,
+     "is not this CA's"},
     {"issuer with a trailing dot is malformed",
      {{0, "issue", "ca.example."}},
      0,
@@ -397,7 +412,7 @@ static const caa_case cases[] = {
      ACCT,
      NULL,
      0,
-     "no challenge type"},
+     "the job names no method"},
     {"validationmethods twice fails",
      {{0, "issue", "ca.example; validationmethods=http-01; validationmethods=http-01"}},
      0,
@@ -555,6 +570,16 @@ static void test_permits_edges(void)
     acmeva_caa_request none = {NULL, 0, 0, ACCT, "http-01"};
     CHECK_INT(acmeva_caa_permits(&r, 1, &none, reason, sizeof(reason)), 0);
     CHECK_INT(acmeva_caa_permits(NULL, 0, &none, reason, sizeof(reason)), 1);
+
+    /* the CA's own issuer domains are compared without case too (RFC 4343 §3) */
+    const char *const upper[] = {"CA.EXAMPLE"};
+    acmeva_caa_request up = {upper, 1, 0, ACCT, "http-01"};
+    CHECK_INT(acmeva_caa_permits(&r, 1, &up, reason, sizeof(reason)), 1);
+    acmeva_caa_record mixed = {0, "issue", 5, (const uint8_t *)"cA.eXaMpLe", 10};
+    CHECK_INT(acmeva_caa_permits(&mixed, 1, &up, reason, sizeof(reason)), 1);
+    const char *const longer[] = {"CA.EXAMPLEX"};
+    acmeva_caa_request lg = {longer, 1, 0, ACCT, "http-01"};
+    CHECK_INT(acmeva_caa_permits(&mixed, 1, &lg, reason, sizeof(reason)), 0);
 
     /* NULL entries in the issuer list are skipped */
     const char *const holes[] = {NULL, "ca.example"};
@@ -726,6 +751,107 @@ static void test_parse_limits(void)
     CHECK_STR(err, "expected ';' after the issuer-domain-name, got byte 0x78");
 }
 
+/* decide_notes returns the notes of deciding the one issue record |value| for |method|. */
+static unsigned decide_notes(const char *value, const char *account, const char *method, int *got)
+{
+    acmeva_caa_record r = {0, "issue", 5, (const uint8_t *)value, strlen(value)};
+    acmeva_caa_request req = {issuers, 2, 0, account, method};
+    unsigned notes = 99;
+    *got = acmeva_caa_decide(&r, 1, &req, NULL, 0, &notes);
+    return notes;
+}
+
+/* RFC 8657 §4 with no method: the refusal is noted as one that naming the method could lift,
+ * and only when it is. */
+static void test_decide_notes(void)
+{
+    int got;
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns-01", ACCT, NULL, &got),
+              ACMEVA_CAA_WANTS_METHOD);
+    CHECK_INT(got, 0);
+    /* the same record with the method named: decided by the list, no note */
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns-01", ACCT, "dns-01", &got), 0);
+    CHECK_INT(got, 1);
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns-01", ACCT, "http-01", &got), 0);
+    CHECK_INT(got, 0);
+    /* a record that fails for another reason first: a method would not help */
+    CHECK_INT(decide_notes("ca.example; accounturi=https://other/1; validationmethods=dns-01", ACCT,
+                           NULL, &got),
+              0);
+    CHECK_INT(decide_notes("ca.example; validationmethods=dns_01", ACCT, NULL, &got), 0);
+    CHECK_INT(decide_notes("other.example; validationmethods=dns-01", ACCT, NULL, &got), 0);
+    CHECK_INT(got, 0);
+    /* permitted, or no validationmethods at all: no note */
+    CHECK_INT(decide_notes("ca.example", ACCT, NULL, &got), 0);
+    CHECK_INT(got, 1);
+    CHECK_INT(decide_notes("ca.example; accounturi=" ACCT, ACCT, NULL, &got), 0);
+    CHECK_INT(got, 1);
+    /* NULL |notes| is allowed; an empty set has no notes */
+    acmeva_caa_request req = {issuers, 2, 0, ACCT, NULL};
+    CHECK_INT(acmeva_caa_decide(NULL, 0, &req, NULL, 0, NULL), 1);
+    unsigned notes = 99;
+    CHECK_INT(acmeva_caa_decide(NULL, 0, &req, NULL, 0, &notes), 1);
+    CHECK_INT(notes, 0);
+    /* one record permitting beside one that wants the method: permitted, no note */
+    acmeva_caa_record two[2] = {
+        {0, "issue", 5, (const uint8_t *)"ca.example; validationmethods=dns-01", 36},
+        {0, "issue", 5, (const uint8_t *)"ca2.example", 11}};
+    notes = 99;
+    CHECK_INT(acmeva_caa_decide(two, 2, &req, NULL, 0, &notes), 1);
+    CHECK_INT(notes, 0);
+}
+
+/* The parameter reader has no caps of its own: the CAA value parser applies its caps on top. */
+static void test_params_reader(void)
+{
+    static char buf[8192];
+    size_t n = 0;
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sp%d = %d", i ? " ;\t" : " ", i, i);
+    acmeva_caa_params it;
+    acmeva_caa_param_span p;
+    acmeva_caa_params_init(&it, (const uint8_t *)buf, n);
+    int count = 0, rc;
+    char err[128];
+    while ((rc = acmeva_caa_params_next(&it, &p, err, sizeof(err))) == 1) {
+        char want[16];
+        int wl = snprintf(want, sizeof(want), "%d", count);
+        CHECK_MSG(p.tag_len == (size_t)wl + 1 && p.tag[0] == 'p' &&
+                      memcmp(p.tag + 1, want, (size_t)wl) == 0 && p.value_len == (size_t)wl &&
+                      memcmp(p.value, want, (size_t)wl) == 0,
+                  "parameter %d read as %.*s=%.*s", count, (int)p.tag_len, p.tag, (int)p.value_len,
+                  p.value);
+        count++;
+    }
+    CHECK_INT(rc, 0);
+    CHECK_INT(count, 200);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0); /* stays at the end */
+
+    /* long tags and values are spans, not copies */
+    memset(buf, 't', 300);
+    buf[300] = '=';
+    memset(buf + 301, 'v', 3000);
+    acmeva_caa_params_init(&it, (const uint8_t *)buf, 3301);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 1);
+    CHECK_INT(p.tag_len, 300);
+    CHECK_INT(p.value_len, 3000);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0);
+    /* ... and an error text quotes a long tag cut */
+    acmeva_caa_params_init(&it, (const uint8_t *)buf, 300);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), ACMEVA_CAA_ESYNTAX);
+    CHECK(strstr(err, "parameter 1 (\"tttt") != NULL && strstr(err, "...\"): expected '='"));
+
+    /* nothing, white space only, a ';' after the last */
+    acmeva_caa_params_init(&it, NULL, 0);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0);
+    acmeva_caa_params_init(&it, (const uint8_t *)" \t", 2);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 0);
+    acmeva_caa_params_init(&it, (const uint8_t *)"a=b; c=d ;", 10);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), 1);
+    CHECK_INT(acmeva_caa_params_next(&it, &p, err, sizeof(err)), ACMEVA_CAA_ESYNTAX);
+    CHECK_STR(err, "';' after the last parameter");
+}
+
 int main(void)
 {
     size_t n = sizeof(cases) / sizeof(cases[0]);
@@ -735,5 +861,7 @@ int main(void)
     test_permits_edges();
     test_parse_table();
     test_parse_limits();
+    test_params_reader();
+    test_decide_notes();
     return CHECK_DONE();
 }

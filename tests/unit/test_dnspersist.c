@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "acmeva/proto.h"
 #include "check.h"
 #include "dnspersist.h"
 
@@ -38,6 +39,8 @@ static const judge_case cases[] = {
      NULL},
     {"tag matched without case", ISS "; AccountURI=" ACCT, 0, ACCT, ACMEVA_PERSIST_MATCH, NULL},
     {"unknown parameter ignored", ISS "; foo=bar; accounturi=" ACCT "; x-y=", 0, ACCT,
+     ACMEVA_PERSIST_MATCH, NULL},
+    {"unknown parameter twice is ignored too", ISS "; accounturi=" ACCT "; foo=1; FOO=2", 0, ACCT,
      ACMEVA_PERSIST_MATCH, NULL},
     {"wildcard with policy=wildcard", ISS "; accounturi=" ACCT "; policy=wildcard", 1, ACCT,
      ACMEVA_PERSIST_MATCH, NULL},
@@ -85,8 +88,8 @@ static const judge_case cases[] = {
      ACMEVA_PERSIST_MALFORMED, "repeated"},
     {"policy twice", ISS "; accounturi=" ACCT "; policy=wildcard; policy=wildcard", 1, ACCT,
      ACMEVA_PERSIST_MALFORMED, "repeated"},
-    {"unknown parameter twice", ISS "; accounturi=" ACCT "; foo=1; foo=2", 0, ACCT,
-     ACMEVA_PERSIST_MALFORMED, "repeated"},
+    {"persistUntil twice", ISS "; accounturi=" ACCT "; persistUntil=1; PERSISTUNTIL=1", 0, ACCT,
+     ACMEVA_PERSIST_MALFORMED, "parameter \"PERSISTUNTIL\" repeated"},
     {"';' after the last parameter", ISS "; accounturi=" ACCT ";", 0, ACCT,
      ACMEVA_PERSIST_MALFORMED, "';' after the last parameter"},
     {"parameter without '='", ISS "; accounturi=" ACCT "; policy", 0, ACCT,
@@ -211,6 +214,63 @@ static void test_judge_edges(void)
     CHECK(strstr(big, "q...\" is not this CA's") != NULL);
 }
 
+/* with_unknown builds "<head>" followed by |n| unknown parameters "; u<i>=<i>" and then |tail|
+ * into |buf|; returns the length. */
+static size_t with_unknown(char *buf, size_t cap, const char *head, int n, const char *tail)
+{
+    size_t o = (size_t)snprintf(buf, cap, "%s", head);
+    for (int i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "; u%d=%d", i, i);
+    if (o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, "%s", tail);
+    return o < cap ? o : cap - 1;
+}
+
+/* draft §4.1 item 1: unknown parameters are ignored, however many there are. The CAA value
+ * parser stops at ACMEVA_CAA_MAX_PARAMS (16); a dns-persist-01 record must not. */
+static void test_many_unknown_parameters(void)
+{
+    static char rec[70000];
+    char why[256];
+    acmeva_persist_value v;
+    char err[256];
+    const int counts[] = {17, 40, 1000, 5000};
+    for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+        size_t n = with_unknown(rec, sizeof(rec), ISS "; accounturi=" ACCT, counts[k],
+                                "; policy=wildcard");
+        CHECK_MSG(acmeva_persist_judge(rec, n, issuers, 2, ACCT, 1, NOW, why, sizeof(why)) ==
+                      ACMEVA_PERSIST_MATCH,
+                  "%d unknown parameters: %s", counts[k], why);
+        CHECK_INT(acmeva_persist_parse(rec, n, &v, err, sizeof(err)), 0);
+        CHECK_STR(v.account_uri, ACCT);
+        CHECK_INT(v.policy_wildcard, 1);
+        /* the known parameters may come after the unknown ones too */
+        n = with_unknown(rec, sizeof(rec), ISS, counts[k], "; accounturi=" ACCT);
+        CHECK_INT(acmeva_persist_judge(rec, n, issuers, 2, ACCT, 0, NOW, why, sizeof(why)),
+                  ACMEVA_PERSIST_MATCH);
+        /* a known tag given twice, far apart, is still malformed */
+        n = with_unknown(rec, sizeof(rec), ISS "; accounturi=" ACCT, counts[k],
+                         "; AccountUri=" ACCT);
+        CHECK_INT(acmeva_persist_judge(rec, n, issuers, 2, ACCT, 0, NOW, why, sizeof(why)),
+                  ACMEVA_PERSIST_MALFORMED);
+        CHECK(strstr(why, "\"AccountUri\" repeated") != NULL);
+        /* and a syntax error after them is still found */
+        n = with_unknown(rec, sizeof(rec), ISS "; accounturi=" ACCT, counts[k], ";");
+        CHECK_INT(acmeva_persist_judge(rec, n, issuers, 2, ACCT, 0, NOW, why, sizeof(why)),
+                  ACMEVA_PERSIST_MALFORMED);
+    }
+
+    /* unknown tags and values longer than the CAA caps (63, 1023) are ignored as well */
+    size_t o = (size_t)snprintf(rec, sizeof(rec), ISS "; accounturi=" ACCT "; ");
+    memset(rec + o, 't', 200);
+    o += 200;
+    rec[o++] = '=';
+    memset(rec + o, 'v', 3000);
+    o += 3000;
+    CHECK_INT(acmeva_persist_judge(rec, o, issuers, 2, ACCT, 0, NOW, why, sizeof(why)),
+              ACMEVA_PERSIST_MATCH);
+}
+
 static void test_parse(void)
 {
     acmeva_persist_value v;
@@ -263,14 +323,16 @@ static void test_parse(void)
     memcpy(name + 254, "; accounturi=x", 14);
     CHECK_INT(acmeva_persist_parse(name, 254 + 14, &v, err, sizeof(err)), ACMEVA_PERSIST_ESYNTAX);
 
-    /* accounturi up to the CAA value cap (1023) is kept whole */
+    /* accounturi up to the longest account URI a job can carry is kept whole */
     char big[1100];
     memcpy(big, "a.example; accounturi=", 22);
-    memset(big + 22, 'u', 1023);
-    CHECK_INT(acmeva_persist_parse(big, 22 + 1023, &v, err, sizeof(err)), 0);
-    CHECK_INT(strlen(v.account_uri), 1023);
-    memset(big + 22, 'u', 1024);
-    CHECK_INT(acmeva_persist_parse(big, 22 + 1024, &v, err, sizeof(err)), ACMEVA_PERSIST_ESYNTAX);
+    memset(big + 22, 'u', ACMEVA_ACCOUNT_URI_MAX);
+    CHECK_INT(acmeva_persist_parse(big, 22 + ACMEVA_ACCOUNT_URI_MAX, &v, err, sizeof(err)), 0);
+    CHECK_INT(strlen(v.account_uri), ACMEVA_ACCOUNT_URI_MAX);
+    memset(big + 22, 'u', ACMEVA_ACCOUNT_URI_MAX + 1);
+    CHECK_INT(acmeva_persist_parse(big, 22 + ACMEVA_ACCOUNT_URI_MAX + 1, &v, err, sizeof(err)),
+              ACMEVA_PERSIST_ESYNTAX);
+    CHECK_STR(err, "accounturi longer than 1024 bytes");
 
     /* error texts */
     const char *trail = ISS "; accounturi=x;";
@@ -336,6 +398,7 @@ int main(void)
 {
     test_judge_table();
     test_judge_edges();
+    test_many_unknown_parameters();
     test_parse();
     test_hashed_uri();
     return CHECK_DONE();

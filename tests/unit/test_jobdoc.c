@@ -678,8 +678,8 @@ static void test_paths(void)
     read_ok(&doc, "{\"v\":1,\"id\":\"authz-1/chall-2\",\"identifier\":{\"type\":\"dns\","
                   "\"value\":\"example.com\"},\"challenge\":{\"type\":\"http-01\",\"token\":"
                   "\"tok\"},\"keyAuthorization\":\"tok.th\",\"accountUri\":\"https://ca/a/1\","
-                  "\"caa\":{\"issuerDomains\":[\"ca.example\"]},\"deadlineMs\":1764435600000,"
-                  "\"replyTo\":\"acmeva:v1:results\"}");
+                  "\"caa\":{\"issuerDomains\":[\"ca.example\"],\"method\":\"http-01\"},"
+                  "\"deadlineMs\":1764435600000,\"replyTo\":\"acmeva:v1:results\"}");
     CHECK_INT(doc.root, ACMEVA_JV_OBJECT);
     CHECK_INT(doc.m[ACMEVA_JD_V].type, ACMEVA_JV_INTEGER);
     CHECK_INT(doc.m[ACMEVA_JD_V].i, 1);
@@ -696,6 +696,7 @@ static void test_paths(void)
     CHECK_INT(doc.m[ACMEVA_JD_CAA_ISSUER_DOMAINS].type, ACMEVA_JV_ARRAY);
     CHECK_INT(doc.n_issuer_domains, 1);
     CHECK_JSTR(&doc.issuer_domains[0], "ca.example");
+    CHECK_JSTR(&doc.m[ACMEVA_JD_CAA_METHOD], "http-01");
     CHECK_INT(doc.m[ACMEVA_JD_DEADLINE_MS].type, ACMEVA_JV_INTEGER);
     CHECK_INT(doc.m[ACMEVA_JD_DEADLINE_MS].i, 1764435600000LL);
     CHECK_JSTR(&doc.m[ACMEVA_JD_REPLY_TO], "acmeva:v1:results");
@@ -713,8 +714,8 @@ static void test_paths(void)
 
     /* a member of identifier named like a top-level one is not the top-level one */
     read_ok(&doc, "{\"identifier\":{\"id\":\"inner\",\"v\":1,\"token\":\"t\"},"
-                  "\"challenge\":{\"value\":\"x\",\"issuerDomains\":[\"c\"]},"
-                  "\"caa\":{\"type\":\"t\",\"caa\":{\"issuerDomains\":[\"d\"]}}}");
+                  "\"challenge\":{\"value\":\"x\",\"issuerDomains\":[\"c\"],\"method\":\"m\"},"
+                  "\"caa\":{\"type\":\"t\",\"caa\":{\"issuerDomains\":[\"d\"]}},\"method\":\"m\"}");
     CHECK_INT(doc.m[ACMEVA_JD_ID].type, ACMEVA_JV_ABSENT);
     CHECK_INT(doc.m[ACMEVA_JD_V].type, ACMEVA_JV_ABSENT);
     CHECK_INT(doc.m[ACMEVA_JD_IDENTIFIER_TYPE].type, ACMEVA_JV_ABSENT);
@@ -722,6 +723,7 @@ static void test_paths(void)
     CHECK_INT(doc.m[ACMEVA_JD_CHALLENGE_TOKEN].type, ACMEVA_JV_ABSENT);
     CHECK_INT(doc.m[ACMEVA_JD_CHALLENGE_TYPE].type, ACMEVA_JV_ABSENT);
     CHECK_INT(doc.m[ACMEVA_JD_CAA_ISSUER_DOMAINS].type, ACMEVA_JV_ABSENT);
+    CHECK_INT(doc.m[ACMEVA_JD_CAA_METHOD].type, ACMEVA_JV_ABSENT);
     CHECK_INT(doc.n_issuer_domains, 0);
     CHECK_INT(doc.m[ACMEVA_JD_CAA].type, ACMEVA_JV_OBJECT);
     acmeva_jobdoc_clear(&doc);

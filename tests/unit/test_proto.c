@@ -176,6 +176,117 @@ static void test_ips_and_base64url(void)
     CHECK(!acmeva_is_base64url("ab\0c", 4));
 }
 
+/* range_ok: whether some code point in [lo, hi] is a Unicode scalar value of at least |min|
+ * (the least that needs that many bytes): not above U+10FFFF, not a surrogate. */
+static int range_ok(uint32_t lo, uint32_t hi, uint32_t min)
+{
+    if (lo < min)
+        lo = min;
+    if (hi > 0x10ffff)
+        hi = 0x10ffff;
+    return lo <= hi && !(lo >= 0xd800 && hi <= 0xdfff);
+}
+
+/* utf8_oracle: acmeva_utf8_decode's answer worked out another way, from the bit patterns of
+ * RFC 3629 §3 and the code points each prefix can still reach, rather than from the table of
+ * byte ranges the codec uses. */
+static size_t utf8_oracle(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    *cp = ACMEVA_UTF8_INVALID;
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len = (s[0] & 0xe0) == 0xc0   ? 2
+                 : (s[0] & 0xf0) == 0xe0 ? 3
+                 : (s[0] & 0xf8) == 0xf0 ? 4
+                                         : 0;
+    if (len == 0)
+        return 1;
+    uint32_t v = s[0] & (0x7fu >> len);
+    unsigned rest = 6 * (unsigned)(len - 1);
+    if (!range_ok(v << rest, v << rest | ((1u << rest) - 1), min_cp[len]))
+        return 1;
+    size_t k = 1;
+    for (; k < len && k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            break;
+        uint32_t nv = v << 6 | (s[k] & 0x3fu);
+        rest = 6 * (unsigned)(len - k - 1);
+        if (!range_ok(nv << rest, nv << rest | ((1u << rest) - 1), min_cp[len]))
+            break;
+        v = nv;
+    }
+    if (k < len)
+        return k;
+    *cp = v;
+    return len;
+}
+
+/* The project's one UTF-8 decoder against the oracle on every sequence of up to three bytes
+ * and on every four-byte one that matters (each lead byte with every second and third byte,
+ * and fourth bytes at and around the continuation range). */
+static void test_utf8_decode(void)
+{
+    unsigned char b[4];
+    long bad = 0;
+    uint32_t cp, want_cp;
+    for (unsigned x = 0; x < 256; x++) {
+        b[0] = (unsigned char)x;
+        for (size_t n = 1; n <= 1; n++) {
+            size_t got = acmeva_utf8_decode(b, n, &cp), want = utf8_oracle(b, n, &want_cp);
+            bad += got != want || cp != want_cp;
+        }
+        for (unsigned y = 0; y < 256; y++) {
+            b[1] = (unsigned char)y;
+            size_t got = acmeva_utf8_decode(b, 2, &cp), want = utf8_oracle(b, 2, &want_cp);
+            bad += got != want || cp != want_cp;
+            if (x < 0xc0)
+                continue; /* decided by the first byte alone */
+            for (unsigned z = 0; z < 256; z++) {
+                b[2] = (unsigned char)z;
+                got = acmeva_utf8_decode(b, 3, &cp);
+                want = utf8_oracle(b, 3, &want_cp);
+                bad += got != want || cp != want_cp;
+                if (x < 0xf0 || x > 0xf7)
+                    continue;
+                static const unsigned char last[] = {0x00, 0x7f, 0x80, 0x8f,
+                                                     0x90, 0xbf, 0xc0, 0xff};
+                for (size_t w = 0; w < sizeof(last); w++) {
+                    b[3] = last[w];
+                    got = acmeva_utf8_decode(b, 4, &cp);
+                    want = utf8_oracle(b, 4, &want_cp);
+                    bad += got != want || cp != want_cp;
+                }
+            }
+        }
+    }
+    CHECK_MSG(bad == 0, "%ld sequences decoded unlike the oracle", bad);
+
+    /* a few by hand, so that the oracle is not the only judge */
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+    CHECK_INT(cp, 0x1f600);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &cp), 3);
+    CHECK_INT(cp, 0x20ac);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, &cp), 4);
+    CHECK_INT(cp, 0x10ffff);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xef\xbf\xbf", 3, &cp), 3);
+    CHECK_INT(cp, 0xffff);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"", 1, &cp), 1); /* NUL is a character */
+    CHECK_INT(cp, 0);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xf0\x9f\x98", 3, &cp), 3);
+    CHECK(cp == ACMEVA_UTF8_INVALID);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp), 1);
+    CHECK(cp == ACMEVA_UTF8_INVALID);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xe0\x80\x80", 3, &cp), 1);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 1);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"\xe2\x28\xa1", 3, &cp), 1);
+    CHECK_INT(acmeva_utf8_decode((const unsigned char *)"x", 0, &cp), 0);
+}
+
 static void test_utf8_and_strings(void)
 {
     char *s = acmeva_utf8_sanitize("ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14);
@@ -186,11 +297,13 @@ static void test_utf8_and_strings(void)
                               "c\xed\xa0\x80"
                               "d\xe2\x82";
     s = acmeva_utf8_sanitize(bad, sizeof(bad) - 1);
-    /* bad byte, overlong '/', surrogate, truncated sequence: one U+FFFD per bad byte */
+    /* bad byte, overlong '/', surrogate, truncated sequence: one U+FFFD per maximal subpart
+     * (C0 and the ED A0 pair start no sequence, so each of their bytes is one; E2 82 is the
+     * start of one, cut short) */
     CHECK_STR(s, "a\xef\xbf\xbd"
                  "b\xef\xbf\xbd\xef\xbf\xbd"
                  "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-                 "d\xef\xbf\xbd\xef\xbf\xbd");
+                 "d\xef\xbf\xbd");
     free(s);
     s = acmeva_utf8_sanitize("a\0b", 3);
     CHECK_STR(s, "a\xef\xbf\xbd"
@@ -281,7 +394,42 @@ static void test_job_valid(void)
           j->token == NULL && j->n_issuer_domains == 1);
     acmeva_job_free(j);
     j = parse_ok(job(DNS_IDENT, ",\"caa\":{}"));
-    CHECK(j && j->has_caa && j->issuer_domains == NULL && j->n_issuer_domains == 0);
+    CHECK(j && j->has_caa && j->issuer_domains == NULL && j->n_issuer_domains == 0 &&
+          j->caa_method == ACMEVA_CHALL_NONE);
+    acmeva_job_free(j);
+
+    /* caa.method: the method a CAA-only job's authorization was validated with (RFC 8657 §4);
+     * with a challenge, the challenge's type, which caa.method may repeat. */
+    static const struct {
+        const char *name;
+        acmeva_chall_type type;
+    } methods[] = {{"http-01", ACMEVA_CHALL_HTTP01},
+                   {"dns-01", ACMEVA_CHALL_DNS01},
+                   {"tls-alpn-01", ACMEVA_CHALL_TLSALPN01},
+                   {"dns-account-01", ACMEVA_CHALL_DNSACCOUNT01},
+                   {"dns-persist-01", ACMEVA_CHALL_DNSPERSIST01}};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        char rest[128];
+        snprintf(rest, sizeof(rest), ",\"caa\":{\"method\":\"%s\"}", methods[i].name);
+        j = parse_ok(job(DNS_IDENT, rest));
+        CHECK_MSG(j && j->chall_type == ACMEVA_CHALL_NONE && j->caa_method == methods[i].type,
+                  "caa.method %s", methods[i].name);
+        acmeva_job_free(j);
+    }
+    j = parse_ok(job(ident_dns("*.example.com"), ",\"caa\":{\"method\":\"dns-01\"}"));
+    CHECK(j && j->wildcard && j->caa_method == ACMEVA_CHALL_DNS01);
+    acmeva_job_free(j);
+    j = parse_ok(job(ident_ip("192.0.2.1"), ",\"caa\":{\"method\":\"http-01\"}"));
+    CHECK(j && j->caa_method == ACMEVA_CHALL_HTTP01);
+    acmeva_job_free(j);
+    j = parse_ok(job(DNS_IDENT, HTTP01 ",\"caa\":{}"));
+    CHECK(j && j->caa_method == ACMEVA_CHALL_HTTP01);
+    acmeva_job_free(j);
+    j = parse_ok(job(DNS_IDENT, HTTP01 ",\"caa\":{\"method\":\"http-01\"}"));
+    CHECK(j && j->caa_method == ACMEVA_CHALL_HTTP01);
+    acmeva_job_free(j);
+    j = parse_ok(job(DNS_IDENT, HTTP01));
+    CHECK(j && !j->has_caa && j->caa_method == ACMEVA_CHALL_NONE);
     acmeva_job_free(j);
 
     /* Unknown fields are ignored, at the top and inside objects. */
@@ -539,6 +687,20 @@ static void test_job_refused(void)
 
     /* caa */
     refuse(job(DNS_IDENT, ",\"caa\":true"), "caa", "object");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":\"email-reply-00\"}"), "caa.method",
+           "unknown challenge type");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":\"HTTP-01\"}"), "caa.method", "unknown");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":\"\"}"), "caa.method", "unknown");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":null}"), "caa.method", "must be a string");
+    refuse(job(DNS_IDENT, ",\"caa\":{\"method\":[\"dns-01\"]}"), "caa.method", "string");
+    refuse(job(DNS_IDENT, HTTP01 ",\"caa\":{\"method\":\"dns-01\"}"), "caa.method",
+           "dns-01 differs from challenge.type http-01");
+    refuse(job(ident_dns("*.example.com"), ",\"caa\":{\"method\":\"http-01\"}"), "caa.method",
+           "a wildcard name cannot be validated with http-01");
+    refuse(job(ident_dns("*.example.com"), ",\"caa\":{\"method\":\"tls-alpn-01\"}"), "caa.method",
+           "wildcard");
+    refuse(job(ident_ip("192.0.2.1"), ",\"caa\":{\"method\":\"dns-persist-01\"}"), "caa.method",
+           "cannot validate an IP identifier (RFC 8738 §7)");
     refuse(job(DNS_IDENT, ",\"caa\":{\"issuerDomains\":[]}"), "caa.issuerDomains", "1..16");
     refuse(job(DNS_IDENT, ",\"caa\":{\"issuerDomains\":\"ca.example\"}"), "caa.issuerDomains",
            "array");
@@ -669,6 +831,8 @@ static void test_result_json(void)
         rec->dnssec = acmeva_strdup_n("secure", 6);
         rec->rcode = acmeva_strdup_n("NOERROR", 7);
         acmeva_strlist_add(&rec->records, "v\xff", 2); /* invalid UTF-8 */
+        /* ill-formed sequences: one U+FFFD per maximal subpart, as everywhere */
+        acmeva_strlist_add(&rec->records, "d\xe2\x82x\xc0\xaf\xf0\x9f\x98", 9);
         rec->matched_record = acmeva_strdup_n("m", 1);
     }
     CHECK_INT(acmeva_result_set_problem(r, ACMEVA_PROB_UNAUTHORIZED,
@@ -715,6 +879,8 @@ static void test_result_json(void)
         CHECK_STR(gets(o, "validationRecord/1/dnssec"), "secure");
         CHECK_STR(gets(o, "validationRecord/1/rcode"), "NOERROR");
         CHECK_STR(gets(o, "validationRecord/1/records/0"), "v\xef\xbf\xbd");
+        CHECK_STR(gets(o, "validationRecord/1/records/1"), "d\xef\xbf\xbdx\xef\xbf\xbd\xef\xbf\xbd"
+                                                           "\xef\xbf\xbd");
         CHECK_STR(gets(o, "validationRecord/1/matchedRecord"), "m");
         CHECK_STR(gets(o, "error/type"), "urn:ietf:params:acme:error:unauthorized");
         CHECK_STR(gets(o, "error/detail"), "Expected \"a\" (got \"b\xef\xbf\xbd(\")");
@@ -962,6 +1128,7 @@ int main(void)
     test_names();
     test_dns_names();
     test_ips_and_base64url();
+    test_utf8_decode();
     test_utf8_and_strings();
     test_job_valid();
     test_job_refused();

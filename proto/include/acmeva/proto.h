@@ -83,6 +83,10 @@ typedef struct acmeva_job {
     char *account_uri;            /* NULL when absent */
     int has_caa;                  /* the job asks for a CAA check */
     char **issuer_domains;        /* caa.issuerDomains, NULL when absent */
+    /* The validation method CAA validationmethods (RFC 8657 §4) is checked against: the
+     * challenge's type when the job has one, else caa.method (the method that validated the
+     * authorization a CAA-only job rechecks), else ACMEVA_CHALL_NONE. */
+    acmeva_chall_type caa_method;
     size_t n_issuer_domains;
     int has_deadline;
     int64_t deadline_ms; /* unix ms, valid when has_deadline */
@@ -235,11 +239,70 @@ char *acmeva_strdup_n(const char *s, size_t len);
  */
 int acmeva_result_check_json(const char *buf, size_t len, char *err, size_t errlen);
 
+/* The code point acmeva_utf8_decode gives bytes that are not well-formed UTF-8. */
+#define ACMEVA_UTF8_INVALID UINT32_C(0xFFFFFFFF)
+
 /*
- * acmeva_utf8_sanitize returns a NUL-terminated copy of |len| bytes of |s| in which every byte
- * that does not start a well-formed UTF-8 sequence (RFC 3629 §4: no overlong forms, no
- * surrogates, nothing above U+10FFFF) and every NUL is replaced by U+FFFD. The caller frees the
- * copy with free(). Returns NULL on no memory.
+ * acmeva_utf8_decode reads one character of UTF-8 at |s| (|n| bytes left) and returns the
+ * number of bytes it covers, 1 to 4 (0 only when |n| is 0). When they are a well-formed
+ * sequence (RFC 3629 §4: no overlong forms, no surrogates, nothing above U+10FFFF, nothing cut
+ * short) |*cp| is set to its code point (NUL is U+0000, a valid one); otherwise to
+ * ACMEVA_UTF8_INVALID, and the count is the ill-formed sequence's maximal subpart (Unicode
+ * §3.9): the longest start of a well-formed sequence, or the one byte that cannot start one,
+ * which is what one U+FFFD replaces. The one UTF-8 decoder of the project: the job reader, the
+ * result writer and the escaping of server bytes all use it. It is defined here, inline, since
+ * the job reader calls it for every non-ASCII character of a job.
+ */
+static inline size_t acmeva_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    *cp = ACMEVA_UTF8_INVALID;
+    if (n == 0)
+        return 0;
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    /* RFC 3629 §4, the table of well-formed byte sequences: the range of the second byte
+     * depends on the first, which excludes overlong forms (C0, C1, E0 80..9F, F0 80..8F),
+     * surrogates (ED A0..BF) and code points above U+10FFFF (F4 90..BF, F5..FF); later bytes
+     * are 80..BF. A byte out of its range ends the maximal subpart before it. */
+    if (c < 0xc2 || c > 0xf4)
+        return 1;
+    if (c < 0xe0) {
+        if (n < 2 || (s[1] ^ 0x80u) > 0x3f)
+            return 1;
+        *cp = (c & 0x1fu) << 6 | (s[1] & 0x3fu);
+        return 2;
+    }
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (n < 2 || s[1] < lo || s[1] > hi)
+        return 1;
+    if (n < 3 || (s[2] ^ 0x80u) > 0x3f)
+        return 2;
+    if (c < 0xf0) {
+        *cp = (c & 0x0fu) << 12 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
+        return 3;
+    }
+    if (n < 4 || (s[3] ^ 0x80u) > 0x3f)
+        return 3;
+    *cp = (c & 0x07u) << 18 | (s[1] & 0x3fu) << 12 | (s[2] & 0x3fu) << 6 | (s[3] & 0x3fu);
+    return 4;
+}
+
+/*
+ * acmeva_utf8_sanitize returns a NUL-terminated copy of |len| bytes of |s| in which each
+ * ill-formed UTF-8 sequence (one U+FFFD per maximal subpart, as acmeva_utf8_decode reads them)
+ * and every NUL is replaced by U+FFFD. The caller frees the copy with free(). Returns NULL on
+ * no memory.
  */
 char *acmeva_utf8_sanitize(const char *s, size_t len);
 
