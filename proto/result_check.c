@@ -138,6 +138,74 @@ static int check_caa(json_t *root, check_err *e)
     return 0;
 }
 
+/* is_quorum: "<passed>/<asked>", two decimals of at most 3 digits with passed <= asked. */
+static int is_quorum(const char *q)
+{
+    long n[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        int digits = 0;
+        while (q != NULL && *q >= '0' && *q <= '9' && digits < 4) {
+            n[k] = n[k] * 10 + (*q++ - '0');
+            digits++;
+        }
+        if (q == NULL || digits == 0 || digits > 3 || *q != (k == 0 ? '/' : '\0'))
+            return 0;
+        q++;
+    }
+    return n[0] <= n[1];
+}
+
+/* check_mpic: the coordinator's "mpic" object (DESIGN.md "Multi-perspective corroboration"). */
+static int check_mpic(json_t *root, check_err *e)
+{
+    json_t *mp = json_object_get(root, "mpic");
+    if (mp == NULL)
+        return 0;
+    if (!json_is_object(mp))
+        return bad(e, "mpic: must be an object");
+    const char *q = json_string_value(json_object_get(mp, "quorum"));
+    if (!is_quorum(q))
+        return bad(e, "mpic.quorum: missing, or not \"<passed>/<asked>\"");
+    if (!is_int_ge(json_object_get(mp, "required"), 0))
+        return bad(e, "mpic.required: missing or not an integer >= 0");
+    const char *p = json_string_value(json_object_get(mp, "primary"));
+    if (p == NULL || (strcmp(p, "valid") != 0 && strcmp(p, "invalid") != 0 &&
+                      strcmp(p, "timeout") != 0))
+        return bad(e, "mpic.primary: missing, or not valid, invalid or timeout");
+    if (!json_is_array(json_object_get(mp, "passedRirs")) ||
+        check_string_array_member(mp, "mpic.", "passedRirs", e) < 0)
+        return bad(e, "mpic.passedRirs: missing or not an array of strings");
+    if (!json_is_array(json_object_get(mp, "disagreements")) ||
+        check_string_array_member(mp, "mpic.", "disagreements", e) < 0)
+        return bad(e, "mpic.disagreements: missing or not an array of strings");
+    json_t *list = json_object_get(mp, "perspectives");
+    if (!json_is_array(list))
+        return bad(e, "mpic.perspectives: missing or not an array");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *x = json_array_get(list, i);
+        char path[48];
+        snprintf(path, sizeof(path), "mpic.perspectives[%zu].", i);
+        if (!json_is_object(x))
+            return bad(e, "%s: must be an object", path);
+        if (check_string_member(x, path, "perspective", 1, e) < 0 ||
+            check_string_member(x, path, "rir", 1, e) < 0 ||
+            check_string_array_member(x, path, "addressesResolved", e) < 0)
+            return ACMEVA_PROTO_EINVAL;
+        const char *s = json_string_value(json_object_get(x, "status"));
+        if (s == NULL || (strcmp(s, "valid") != 0 && strcmp(s, "invalid") != 0 &&
+                          strcmp(s, "timeout") != 0))
+            return bad(e, "%sstatus: missing, or not valid, invalid or timeout", path);
+        json_t *d = json_object_get(x, "durationMs");
+        if (!json_is_number(d) || json_number_value(d) < 0)
+            return bad(e, "%sdurationMs: missing or not a number >= 0", path);
+        json_t *err = json_object_get(x, "error");
+        if (err == NULL || (!json_is_null(err) && check_problem(err, "mpic.perspectives[].error",
+                                                                e) < 0))
+            return bad(e, "%serror: missing, or not null or a problem object", path);
+    }
+    return 0;
+}
+
 static int check_result(json_t *root, check_err *e)
 {
     if (!json_is_object(root))
@@ -184,7 +252,7 @@ static int check_result(json_t *root, check_err *e)
         return bad(e, "error: missing (required when status is \"invalid\")");
     if (!valid && check_problem(err, "error", e) < 0)
         return ACMEVA_PROTO_EINVAL;
-    if (check_caa(root, e) < 0)
+    if (check_caa(root, e) < 0 || check_mpic(root, e) < 0)
         return ACMEVA_PROTO_EINVAL;
 
     if (check_string_member(root, "", "perspective", 1, e) < 0 ||

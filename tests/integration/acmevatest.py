@@ -26,6 +26,7 @@ SOURCE = os.environ.get("ACMEVA_SOURCE_DIR", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
 ACMEVA = os.path.join(BUILD, "acmeva")
 WORKER = os.path.join(BUILD, "acmeva-worker")
+COORDINATOR = os.path.join(BUILD, "acmeva-coordinator")
 FIXTURES = os.path.join(SOURCE, "tests", "fixtures")
 
 
@@ -315,11 +316,11 @@ class RedisServer:
 class WorkerProc:
     """acmeva-worker running in the background, its stderr (the log) kept in a file."""
 
-    def __init__(self, args, name="worker"):
+    def __init__(self, args, name="worker", binary=None):
         import tempfile
         self.logf = tempfile.NamedTemporaryFile(prefix=f"acmeva-{name}-", suffix=".log",
                                                 delete=False)
-        self.proc = subprocess.Popen([WORKER] + args, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([binary or WORKER] + args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.logf)
         self.pid = self.proc.pid
 
@@ -405,7 +406,7 @@ RESULTS_STREAM = "acmeva:v1:results"
 DEAD_STREAM = "acmeva:v1:dead"
 
 
-def wait_group(client, stream=JOBS_STREAM, consumers=1, timeout=15):
+def wait_group(client, stream=JOBS_STREAM, consumers=1, timeout=15, group="acmeva"):
     """Waits until the group "acmeva" exists on |stream| with at least |consumers| consumers
     that have read from it (workers create the group with $: enqueue only after this)."""
     def ready():
@@ -415,7 +416,7 @@ def wait_group(client, stream=JOBS_STREAM, consumers=1, timeout=15):
             return False
         for g in groups:
             d = dict(zip(g[::2], g[1::2]))
-            if d.get(b"name") == b"acmeva":
+            if d.get(b"name") == group.encode():
                 return d.get(b"consumers", 0) >= consumers
         return False
     return wait_until(ready, timeout)

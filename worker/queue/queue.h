@@ -177,6 +177,43 @@ void acmeva_worker_options_clear(acmeva_worker_options *o);
  */
 int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config *cfg);
 
+/* ---- the coordinator (DESIGN.md "Multi-perspective corroboration") ------------------------ */
+
+#define ACMEVA_MPIC_STREAM "acmeva:v1:mpic"
+#define ACMEVA_MPIC_GROUP "acmeva-coordinator"
+#define ACMEVA_COORD_MAX_REMOTES 32
+
+typedef struct acmeva_remote_option {
+    char *name; /* the perspective: its jobs stream is ACMEVA_JOBS_STREAM_PREFIX<name> */
+    char *rir;  /* ARIN RIPE APNIC LACNIC AFRINIC */
+} acmeva_remote_option;
+
+typedef struct acmeva_coordinator_options {
+    acmeva_daemon_options d;
+    char *primary; /* default "primary" */
+    acmeva_remote_option remotes[ACMEVA_COORD_MAX_REMOTES];
+    int n_remotes;
+    int perspective_count; /* remotes per job; 0: all */
+    uint8_t selection_key[64];
+    size_t selection_key_len; /* 0: no --selection-key-file */
+    int min_remotes;          /* -1: the BR minimum on today's date */
+    int64_t slow_remote_ms;   /* default 2000 */
+    int parallel;
+    int64_t timeout_ms; /* the deadline of a job that has none, and the cap; default 30000 */
+} acmeva_coordinator_options;
+
+/* acmeva_coordinator_options_init sets every default. Returns 0 or -1 on no memory. */
+int acmeva_coordinator_options_init(acmeva_coordinator_options *o);
+/* acmeva_coordinator_options_clear frees what |o| owns and wipes the selection key. */
+void acmeva_coordinator_options_clear(acmeva_coordinator_options *o);
+
+/*
+ * acmeva_coordinator_run runs acmeva-coordinator until SIGTERM or SIGINT. Returns the exit
+ * status: 0 after an orderly stop, 1 when it could not start (too few remotes for the BR
+ * minimum, no memory, ...).
+ */
+int acmeva_coordinator_run(const acmeva_coordinator_options *o);
+
 #ifdef __cplusplus
 }
 #endif

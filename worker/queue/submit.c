@@ -1,6 +1,8 @@
 /*
- * `acmeva submit --redis URL [--perspective P] (--job FILE|-) [--wait] [--timeout-ms N]`:
- * enqueues NDJSON jobs with XADD acmeva:v1:jobs:<p> * job <line> (DESIGN.md "Commands").
+ * `acmeva submit --redis URL [--perspective P | --mpic] (--job FILE|-) [--wait] [--timeout-ms N]`:
+ * enqueues NDJSON jobs with XADD acmeva:v1:jobs:<p> * job <line> (DESIGN.md "Commands"), or
+ * with --mpic on acmeva:v1:mpic for acmeva-coordinator (DESIGN.md "Multi-perspective
+ * corroboration").
  * A CLI, not a validation path: it uses hiredis synchronously.
  *
  * With --wait, every job's replyTo is set to a stream unique to this call,
@@ -29,12 +31,14 @@
 #define CONNECT_TIMEOUT_MS 5000
 
 static const char submit_usage[] =
-    "Usage: acmeva submit [--redis URL] [--perspective P] (--job FILE|-) [--wait]\n"
+    "Usage: acmeva submit [--redis URL] [--perspective P | --mpic] (--job FILE|-) [--wait]\n"
     "                     [--timeout-ms N]\n"
     "Enqueues NDJSON jobs (one a line) on acmeva:v1:jobs:<P> for acmeva-worker.\n"
     "  --redis URL        redis://[user:pass@]host:port[/db] (default $ACMEVA_REDIS_URL,\n"
     "                     else redis://127.0.0.1:6379)\n"
     "  --perspective P    the perspective whose workers get the jobs (default \"default\")\n"
+    "  --mpic             enqueue on acmeva:v1:mpic for acmeva-coordinator instead: each job\n"
+    "                     is corroborated from several perspectives (BR 3.2.2.9)\n"
     "  --job FILE|-       the jobs; '-' reads stdin. A line that is not a valid job is\n"
     "                     reported on stderr and not enqueued\n"
     "  --wait             print each job's result as it comes back (replyTo is set to a\n"
@@ -76,7 +80,8 @@ static int64_t mono_ms(void)
 /* parse_args returns 0, 1 for --help, or -1 after a line on stderr. */
 static int parse_args(submit *s, int argc, char **argv)
 {
-    const char *perspective = "default", *url = acmeva_redis_url_default(), *v;
+    const char *perspective = NULL, *url = acmeva_redis_url_default(), *v;
+    int mpic = 0;
     int64_t n;
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -99,6 +104,9 @@ static int parse_args(submit *s, int argc, char **argv)
                 return -1;
             }
             s->job_path = v;
+        } else if (strcmp(argv[i], "--mpic") == 0) {
+            mpic = 1;
+            i++;
         } else if (strcmp(argv[i], "--wait") == 0) {
             s->wait = 1;
             i++;
@@ -126,7 +134,17 @@ static int parse_args(submit *s, int argc, char **argv)
         return -1;
     }
     acmeva_redis_url_masked(&s->url, s->masked, sizeof(s->masked));
-    snprintf(s->stream, sizeof(s->stream), "%s%s", ACMEVA_JOBS_STREAM_PREFIX, perspective);
+    if (mpic && perspective != NULL) {
+        fprintf(stderr, "acmeva submit: --mpic and --perspective exclude each other: the "
+                        "coordinator picks the perspectives\n");
+        acmeva_redis_url_clear(&s->url);
+        return -1;
+    }
+    if (mpic)
+        snprintf(s->stream, sizeof(s->stream), "%s", ACMEVA_MPIC_STREAM);
+    else
+        snprintf(s->stream, sizeof(s->stream), "%s%s", ACMEVA_JOBS_STREAM_PREFIX,
+                 perspective ? perspective : "default");
     return 0;
 }
 
