@@ -111,8 +111,7 @@ fail:
     return NULL;
 }
 
-/* replace_str sets |*dst| to a copy of |src| (NULL stays NULL). Returns 0 or ENOMEM. */
-static int replace_str(char **dst, const char *src)
+int acmeva_str_set(char **dst, const char *src)
 {
     char *copy = NULL;
     if (src != NULL && (copy = acmeva_strdup_n(src, strlen(src))) == NULL)
@@ -129,10 +128,10 @@ int acmeva_result_set_job(acmeva_result *r, const acmeva_job *job)
     const char *ident_type = job->ident_type == ACMEVA_IDENT_DNS  ? "dns"
                              : job->ident_type == ACMEVA_IDENT_IP ? "ip"
                                                                   : NULL;
-    if (replace_str(&r->id, job->id) < 0 || replace_str(&r->ident_type, ident_type) < 0 ||
-        replace_str(&r->ident_value, ident_type ? job->ident_value : NULL) < 0 ||
-        replace_str(&r->chall_type, acmeva_chall_type_name(job->chall_type)) < 0 ||
-        replace_str(&r->token, job->chall_type != ACMEVA_CHALL_NONE ? job->token : NULL) < 0)
+    if (acmeva_str_set(&r->id, job->id) < 0 || acmeva_str_set(&r->ident_type, ident_type) < 0 ||
+        acmeva_str_set(&r->ident_value, ident_type ? job->ident_value : NULL) < 0 ||
+        acmeva_str_set(&r->chall_type, acmeva_chall_type_name(job->chall_type)) < 0 ||
+        acmeva_str_set(&r->token, job->chall_type != ACMEVA_CHALL_NONE ? job->token : NULL) < 0)
         return ACMEVA_PROTO_ENOMEM;
     return 0;
 }

@@ -42,16 +42,6 @@ static const char usage[] =
     "  --help                    this text\n"
     "\n";
 
-static int set_string(char **dst, const char *v)
-{
-    char *s = strdup(v);
-    if (s == NULL)
-        return -1;
-    free(*dst);
-    *dst = s;
-    return 0;
-}
-
 static int number(const char *opt, const char *v, int64_t min, int64_t max, int64_t *out)
 {
     if (acmeva_parse_int(v, min, max, out) < 0) {
@@ -107,7 +97,7 @@ static int parse_args(int argc, char **argv, acmeva_coordinator_options *o)
                         v ? v : "");
                 return -1;
             }
-            if (set_string(&o->primary, v) < 0)
+            if (acmeva_str_set(&o->primary, v) < 0)
                 return -1;
         } else if (acmeva_option_value(argc, argv, &i, "--remote", &v)) {
             const char *colon = v ? strrchr(v, ':') : NULL;

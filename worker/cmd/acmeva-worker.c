@@ -23,16 +23,6 @@ static const char usage[] =
     "  --help                    this text\n"
     "\n";
 
-static int set_string(char **dst, const char *v)
-{
-    char *s = strdup(v);
-    if (s == NULL)
-        return -1;
-    free(*dst);
-    *dst = s;
-    return 0;
-}
-
 /* parse_args returns 0, 1 for --help, or -1 after one line on stderr. */
 static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_engine_config *cfg)
 {
@@ -46,7 +36,7 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
                                 "[A-Za-z0-9._-]\n", v ? v : "");
                 return -1;
             }
-            if (set_string(&o->perspective, v) < 0 || set_string(&cfg->perspective, v) < 0)
+            if (acmeva_str_set(&o->perspective, v) < 0 || acmeva_str_set(&cfg->perspective, v) < 0)
                 return -1;
             continue;
         }
@@ -56,7 +46,7 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
                                 "[A-Za-z0-9._-]\n", v ? v : "");
                 return -1;
             }
-            if (set_string(&cfg->rir, v) < 0)
+            if (acmeva_str_set(&cfg->rir, v) < 0)
                 return -1;
             continue;
         }

@@ -33,6 +33,7 @@
 
 #include "acmeva/proto.h"
 #include "brrules.h"
+#include "consumer.h"
 #include "daemon.h"
 #include "mpic.h"
 #include "outbox.h"
@@ -41,7 +42,6 @@
 #include "streamreader.h"
 
 #define CONNECT_TIMEOUT_MS 5000
-#define CONSUMER_MAX 160
 #define REASON_MAX 512
 #define MAX_THREADS 256
 #define MAX_SUBS (1 + ACMEVA_COORD_MAX_REMOTES)
@@ -84,14 +84,9 @@ typedef enum {
 } mjob_state;
 
 struct mjob {
+    acmeva_held h; /* first: the consumer's part (entry id, raw, attempt, outbox item) */
     cthread *t;
-    mjob *prev, *next; /* the thread's held list */
     mjob_state state;
-    char entry_id[ACMEVA_ENTRY_ID_MAX];
-    char *raw;
-    size_t raw_len;
-    int attempt;
-    uint64_t touched;
     json_t *doc; /* the job as received */
     acmeva_job *job;
     int64_t started_ms;
@@ -107,28 +102,22 @@ struct mjob {
     acmeva_mpic_outcome outcome;
     const char *why;
     uv_timer_t *timer; /* the decision deadline, then the stragglers' grace */
-    int dead;          /* posted or dropped: freed once the last XADD reply is in */
-    acmeva_outbox_item item;
+    int dead;          /* released by the consumer: freed once the last XADD reply is in */
 };
 
 struct cthread {
     coord *c;
     acmeva_dthread *d;
     int index;
-    char consumer[CONSUMER_MAX];
-    acmeva_sreader reader;
-    acmeva_rconn writer, results;
-    acmeva_outbox outbox;
+    acmeva_consumer cons;
+    acmeva_rconn results;
     char reply_stream[ACMEVA_REPLY_TO_MAX + 1];
     char cursor[ACMEVA_ENTRY_ID_MAX];
     int results_reading;
     uv_timer_t upkeep;
     sub **table;
     size_t table_size;
-    mjob *held_head;
-    size_t held;
-    int goodbye;
-    uint64_t n_done, n_late, n_dup, n_foreign;
+    uint64_t n_late, n_dup, n_foreign;
 };
 
 struct coord {
@@ -144,25 +133,14 @@ struct coord {
     cthread *threads;
 };
 
-static void maybe_finish(cthread *t);
 static void evaluate(mjob *m);
 static void results_kick(cthread *t);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static char *xstrdup(const char *s)
+static char *strdup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
-}
-
-static int replace_str(char **dst, const char *src)
-{
-    char *s = xstrdup(src);
-    if (src != NULL && s == NULL)
-        return -1;
-    free(*dst);
-    *dst = s;
-    return 0;
 }
 
 static void timer_free_cb(uv_handle_t *h)
@@ -222,43 +200,6 @@ static sub *table_find(cthread *t, const char *id)
 
 /* ---- MPIC jobs ---------------------------------------------------------------------------- */
 
-static mjob *mjob_find(cthread *t, const char *id)
-{
-    for (mjob *m = t->held_head; m != NULL; m = m->next)
-        if (strcmp(m->entry_id, id) == 0)
-            return m;
-    return NULL;
-}
-
-static mjob *mjob_new(cthread *t, const acmeva_sentry *e)
-{
-    mjob *m = calloc(1, sizeof(*m));
-    if (m == NULL)
-        return NULL;
-    if (e->raw != NULL) {
-        m->raw = malloc(e->raw_len + 1);
-        if (m->raw == NULL) {
-            free(m);
-            return NULL;
-        }
-        memcpy(m->raw, e->raw, e->raw_len);
-        m->raw[e->raw_len] = '\0';
-        m->raw_len = e->raw_len;
-    }
-    m->t = t;
-    snprintf(m->entry_id, sizeof(m->entry_id), "%s", e->id);
-    m->touched = uv_now(&t->d->loop);
-    m->attempt = e->attempt;
-    m->started_ms = acmeva_wall_ms();
-    m->start_hr = uv_hrtime();
-    m->next = t->held_head;
-    if (t->held_head != NULL)
-        t->held_head->prev = m;
-    t->held_head = m;
-    t->held++;
-    return m;
-}
-
 /* mjob_release frees |m| once no XADD reply can still reach it. */
 static void mjob_release(mjob *m)
 {
@@ -271,22 +212,14 @@ static void mjob_release(mjob *m)
     }
     json_decref(m->doc);
     acmeva_job_free(m->job);
-    acmeva_outbox_item_clear(&m->item);
-    free(m->raw);
     free(m);
 }
 
-/* mjob_free forgets a held MPIC job (it stays pending unless its EXEC went through). */
-static void mjob_free(mjob *m)
+/* release: the consumer is done with an MPIC job (posted, given up, dropped or at close). */
+static void release(acmeva_held *h, int posted)
 {
+    mjob *m = (mjob *)h;
     cthread *t = m->t;
-    if (m->prev != NULL)
-        m->prev->next = m->next;
-    else
-        t->held_head = m->next;
-    if (m->next != NULL)
-        m->next->prev = m->prev;
-    t->held--;
     for (int i = 0; i <= m->n; i++)
         if (m->subs[i].id[0] != '\0')
             table_del(t, &m->subs[i]);
@@ -296,96 +229,14 @@ static void mjob_free(mjob *m)
     mjob_release(m);
 }
 
-static void posted(acmeva_outbox_item *it, int ok)
+static void log_decision(const mjob *m, const char *status, const char *error,
+                         const char *quorum)
 {
-    mjob *m = (mjob *)((char *)it - offsetof(mjob, item));
-    cthread *t = m->t;
-    if (ok)
-        t->n_done++;
-    mjob_free(m);
-    acmeva_sreader_kick(&t->reader);
-    maybe_finish(t);
-}
-
-static void log_result(const mjob *m, const char *id, const char *status, const char *error,
-                       const char *quorum, const char *reason)
-{
-    ACMEVA_LOG("info", "mpic decision", ACMEVA_LS("id", id), ACMEVA_LS("status", status),
+    ACMEVA_LOG("info", "mpic decision", ACMEVA_LS("id", m->job->id), ACMEVA_LS("status", status),
                ACMEVA_LS("error", error), ACMEVA_LS("quorum", quorum),
-               ACMEVA_LI("attempt", m->attempt), ACMEVA_LS("entry", m->entry_id),
+               ACMEVA_LI("attempt", m->h.attempt), ACMEVA_LS("entry", m->h.entry_id),
                ACMEVA_LI("thread", m->t->index),
-               ACMEVA_LD("duration_ms", (double)(uv_hrtime() - m->start_hr) / 1e6),
-               ACMEVA_LS(reason ? "reason" : NULL, reason));
-}
-
-/* post_json queues |json| (taken) as the job's result. */
-static void post_json(mjob *m, char *json)
-{
-    m->state = MJOB_POSTING;
-    m->item.result = json;
-    m->item.ack_id = m->entry_id;
-    m->item.raw = m->raw;
-    m->item.raw_len = m->raw_len;
-    m->item.done = posted;
-    timer_free(m->timer);
-    m->timer = NULL;
-    acmeva_outbox_push(&m->t->outbox, &m->item);
-}
-
-/* post_result writes a result built without any perspective (malformed, late, too many
- * deliveries) and queues it. Takes |r|. */
-static void post_result(mjob *m, acmeva_result *r, const char *reason)
-{
-    cthread *t = m->t;
-    r->attempt = m->attempt;
-    r->started_ms = m->started_ms;
-    char *json = NULL;
-    if (replace_str(&r->worker, t->consumer) < 0 ||
-        replace_str(&r->perspective, t->c->o->primary) < 0 || replace_str(&r->rir, "") < 0 ||
-        (json = acmeva_result_to_json(r)) == NULL) {
-        ACMEVA_LOG("error", "no memory for a result", ACMEVA_LS("entry", m->entry_id));
-        acmeva_result_free(r);
-        mjob_free(m);
-        return;
-    }
-    log_result(m, r->id, r->valid ? "valid" : "invalid",
-               r->valid ? NULL : acmeva_problem_urn(r->problem.type), NULL, reason);
-    acmeva_result_free(r);
-    post_json(m, json);
-}
-
-/* reject_malformed: a malformed result on the default results stream and a dead letter
- * (DESIGN.md "Job"), never on the job's own replyTo. */
-static void reject_malformed(mjob *m, const char *id, const char *field, const char *detail)
-{
-    acmeva_job_error err;
-    memset(&err, 0, sizeof(err));
-    err.id = (char *)id; /* borrowed: not cleared below */
-    snprintf(err.field, sizeof(err.field), "%s", field);
-    snprintf(err.detail, sizeof(err.detail), "%s", detail);
-    char reason[REASON_MAX];
-    snprintf(reason, sizeof(reason), "malformed: %s", err.detail);
-    acmeva_result *r = acmeva_result_new_malformed(&err);
-    if (r == NULL || replace_str(&m->item.reply_to, ACMEVA_DEFAULT_REPLY_TO) < 0 ||
-        replace_str(&m->item.dead_reason, reason) < 0) {
-        acmeva_result_free(r);
-        mjob_free(m);
-        return;
-    }
-    post_result(m, r, reason);
-}
-
-static void answer_unvalidated(mjob *m, const char *detail, const char *dead)
-{
-    acmeva_result *r = acmeva_result_new();
-    if (r == NULL || acmeva_result_set_job(r, m->job) < 0 ||
-        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, detail) < 0 ||
-        (dead != NULL && replace_str(&m->item.dead_reason, dead) < 0)) {
-        acmeva_result_free(r);
-        mjob_free(m);
-        return;
-    }
-    post_result(m, r, dead ? dead : detail);
+               ACMEVA_LD("duration_ms", (double)(uv_hrtime() - m->start_hr) / 1e6));
 }
 
 /* ---- the final result --------------------------------------------------------------------- */
@@ -549,8 +400,8 @@ static char *final_result(mjob *m)
         acmeva_result *r = acmeva_result_new();
         char *js = NULL;
         if (r != NULL && acmeva_result_set_job(r, m->job) == 0 &&
-            replace_str(&r->perspective, p->name) == 0 && replace_str(&r->rir, "") == 0 &&
-            replace_str(&r->worker, t->consumer) == 0 &&
+            acmeva_str_set(&r->perspective, p->name) == 0 && acmeva_str_set(&r->rir, "") == 0 &&
+            acmeva_str_set(&r->worker, t->cons.name) == 0 &&
             acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, "placeholder") == 0)
             js = acmeva_result_to_json(r);
         acmeva_result_free(r);
@@ -561,7 +412,7 @@ static char *final_result(mjob *m)
     if (doc == NULL)
         return NULL;
     json_object_set_new(doc, "id", json_string(m->job->id));
-    json_object_set_new(doc, "attempt", json_integer(m->attempt));
+    json_object_set_new(doc, "attempt", json_integer(m->h.attempt));
     json_object_set_new(doc, "startedMs", json_integer(m->started_ms));
     json_object_set_new(doc, "durationMs",
                         json_real((double)((uv_hrtime() - m->start_hr) / 100000) / 10.0));
@@ -644,8 +495,8 @@ static char *final_result(mjob *m)
     json_object_set_new(mp, "disagreements", lines);
     json_object_set_new(doc, "mpic", mp);
     char *out = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    log_result(m, m->job->id, valid ? "valid" : "invalid",
-               valid ? NULL : jstr(json_object_get(doc, "error"), "type"), quorum, NULL);
+    log_decision(m, valid ? "valid" : "invalid",
+                 valid ? NULL : jstr(json_object_get(doc, "error"), "type"), quorum);
     json_decref(doc);
     return out;
 }
@@ -659,11 +510,15 @@ static void post_decision(mjob *m)
     }
     char *json = final_result(m);
     if (json == NULL) {
-        ACMEVA_LOG("error", "no memory for a result", ACMEVA_LS("entry", m->entry_id));
-        mjob_free(m); /* stays pending */
+        ACMEVA_LOG("error", "no memory for a result", ACMEVA_LS("entry", m->h.entry_id));
+        acmeva_consumer_drop(&m->h); /* stays pending */
         return;
     }
-    post_json(m, json);
+    m->state = MJOB_POSTING;
+    timer_free(m->timer);
+    m->timer = NULL;
+    m->h.item.result = json;
+    acmeva_consumer_post(&m->h);
 }
 
 /* ---- fan-out --------------------------------------------------------------------------- */
@@ -672,8 +527,8 @@ static void set_problem(sub *s, const char *type, const char *detail)
 {
     free(s->problem_type);
     free(s->problem_detail);
-    s->problem_type = xstrdup(type);
-    s->problem_detail = xstrdup(detail);
+    s->problem_type = strdup_or_null(type);
+    s->problem_detail = strdup_or_null(detail);
 }
 
 /* sub_fail counts |s| as failed with a problem of this machine's making (not answered, not
@@ -708,7 +563,7 @@ static void xadd_cb(acmeva_rconn *c, redisReply *r, void *priv)
         snprintf(detail, sizeof(detail), "the sub-job for perspective %s could not be enqueued: %s",
                  s->name, r->str ? r->str : "error");
         ACMEVA_LOG("error", "could not enqueue a sub-job", ACMEVA_LS("perspective", s->name),
-                   ACMEVA_LS("error", r->str), ACMEVA_LS("entry", m->entry_id));
+                   ACMEVA_LS("error", r->str), ACMEVA_LS("entry", m->h.entry_id));
         sub_fail(s, "invalid", detail);
         evaluate(m);
         return;
@@ -722,7 +577,7 @@ static void send_sub(sub *s)
 {
     mjob *m = s->m;
     cthread *t = m->t;
-    if (s->asked || s->vote != ACMEVA_MPIC_WAITING || !acmeva_rconn_ready(&t->writer))
+    if (s->asked || s->vote != ACMEVA_MPIC_WAITING || !acmeva_rconn_ready(&t->cons.writer))
         return;
     json_t *doc = json_copy(m->doc); /* shallow: only top-level members are replaced */
     char *body = NULL;
@@ -740,7 +595,7 @@ static void send_sub(sub *s)
     snprintf(stream, sizeof(stream), "%s%s", ACMEVA_JOBS_STREAM_PREFIX, s->name);
     snprintf(maxlen, sizeof(maxlen), "%lld", (long long)t->c->o->d.results_maxlen);
     const char *argv[] = {"XADD", stream, "MAXLEN", "~", maxlen, "*", "job", body};
-    if (acmeva_rconn_command(&t->writer, xadd_cb, s, 8, argv, NULL) == 0) {
+    if (acmeva_rconn_command(&t->cons.writer, xadd_cb, s, 8, argv, NULL) == 0) {
         s->asked = 1;
         m->xadds++;
     }
@@ -950,13 +805,14 @@ static void results_ready(acmeva_rconn *c)
 static void upkeep_cb(uv_timer_t *h)
 {
     cthread *t = h->data;
-    if (!acmeva_rconn_ready(&t->writer))
+    acmeva_rconn *w = &t->cons.writer;
+    if (!acmeva_rconn_ready(w))
         return;
     const char *expire[] = {"EXPIRE", t->reply_stream, REPLY_TTL_S};
-    acmeva_rconn_command(&t->writer, NULL, NULL, 3, expire, NULL);
+    acmeva_rconn_command(w, NULL, NULL, 3, expire, NULL);
     if (strcmp(t->cursor, "0") != 0) {
         const char *trim[] = {"XTRIM", t->reply_stream, "MINID", t->cursor};
-        acmeva_rconn_command(&t->writer, NULL, NULL, 4, trim, NULL);
+        acmeva_rconn_command(w, NULL, NULL, 4, trim, NULL);
     }
 }
 
@@ -1012,37 +868,40 @@ static int read_mpic(const json_t *doc, int *count, int *quorum, char *field, si
     return 0;
 }
 
-static void deliver(void *owner, const acmeva_sentry *e)
+static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
 {
-    cthread *t = owner;
+    cthread *t = cons->svc;
     coord *c = t->c;
     const acmeva_coordinator_options *o = c->o;
-    mjob *m = mjob_new(t, e);
-    if (m == NULL) {
+    const char *primary = o->primary;
+    mjob *m = calloc(1, sizeof(*m));
+    if (m == NULL || acmeva_consumer_hold(cons, &m->h, e) < 0) {
+        free(m);
         ACMEVA_LOG("error", "no memory for a job", ACMEVA_LS("entry", e->id));
         return;
     }
+    m->t = t;
+    m->started_ms = acmeva_wall_ms();
+    m->start_hr = uv_hrtime();
     if (e->deleted) {
         m->state = MJOB_POSTING;
-        m->item.ack_id = m->entry_id;
-        m->item.done = posted;
-        acmeva_outbox_push(&t->outbox, &m->item);
+        acmeva_consumer_post(&m->h);
         return;
     }
     if (e->raw == NULL) {
-        reject_malformed(m, NULL, "job", "job: missing: the stream entry has no \"job\" field");
+        acmeva_consumer_malformed(&m->h, NULL, "job", "job: missing: the stream entry has no \"job\" field", primary);
         return;
     }
     if (e->raw_len > ACMEVA_JOB_MAX_BYTES) {
         char d[128];
         snprintf(d, sizeof(d), "job: %zu bytes is more than the limit of %d bytes", e->raw_len,
                  ACMEVA_JOB_MAX_BYTES);
-        reject_malformed(m, NULL, "job", d);
+        acmeva_consumer_malformed(&m->h, NULL, "job", d, primary);
         return;
     }
     acmeva_job_error err;
     if (acmeva_job_parse(e->raw, e->raw_len, &m->job, &err) < 0) {
-        reject_malformed(m, err.id, err.field, err.detail);
+        acmeva_consumer_malformed(&m->h, err.id, err.field, err.detail, primary);
         acmeva_job_error_clear(&err);
         return;
     }
@@ -1051,19 +910,20 @@ static void deliver(void *owner, const acmeva_sentry *e)
     if (!acmeva_reply_to_allowed(o->d.reply_prefix, job->reply_to)) {
         snprintf(detail, sizeof(detail), "replyTo: must start with \"%.200s\" (--reply-prefix)",
                  o->d.reply_prefix);
-        reject_malformed(m, job->id, "replyTo", detail);
+        acmeva_consumer_malformed(&m->h, job->id, "replyTo", detail, primary);
         return;
     }
     /* The job's own members are already checked; the tree keeps them for the sub-jobs. */
     m->doc = json_loadb(e->raw, e->raw_len, JSON_REJECT_DUPLICATES, NULL);
-    if (m->doc == NULL) {
+    m->h.item.reply_to = strdup(job->reply_to);
+    if (m->doc == NULL || m->h.item.reply_to == NULL) {
         ACMEVA_LOG("error", "no memory for a job", ACMEVA_LS("entry", e->id));
-        mjob_free(m);
+        acmeva_consumer_drop(&m->h);
         return;
     }
     int count = 0, quorum = 0;
     if (read_mpic(m->doc, &count, &quorum, field, sizeof(field), detail, sizeof(detail)) < 0) {
-        reject_malformed(m, job->id, field, detail);
+        acmeva_consumer_malformed(&m->h, job->id, field, detail, primary);
         return;
     }
     if (count == 0)
@@ -1073,25 +933,21 @@ static void deliver(void *owner, const acmeva_sentry *e)
                  "mpic.perspectiveCount: %d is not between the minimum of %d remote perspectives "
                  "(BR 3.2.2.9) and the %d configured",
                  count, c->min_remotes, o->n_remotes);
-        reject_malformed(m, job->id, "mpic.perspectiveCount", detail);
+        acmeva_consumer_malformed(&m->h, job->id, "mpic.perspectiveCount", detail, primary);
         return;
     }
     if (quorum > count) {
         snprintf(detail, sizeof(detail),
                  "mpic.quorumCount: %d is more than the %d remote perspectives asked", quorum,
                  count);
-        reject_malformed(m, job->id, "mpic.quorumCount", detail);
-        return;
-    }
-    if (replace_str(&m->item.reply_to, job->reply_to) < 0) {
-        mjob_free(m);
+        acmeva_consumer_malformed(&m->h, job->id, "mpic.quorumCount", detail, primary);
         return;
     }
     if ((int64_t)e->attempt > o->d.max_deliveries) {
         char d[REASON_MAX];
         snprintf(d, sizeof(d), "delivered %d times without a result, more than --max-deliveries %lld",
                  e->attempt, (long long)o->d.max_deliveries);
-        answer_unvalidated(m, d, d);
+        acmeva_consumer_unvalidated(&m->h, job, d, d, primary, "");
         return;
     }
     int64_t now = acmeva_wall_ms();
@@ -1099,7 +955,7 @@ static void deliver(void *owner, const acmeva_sentry *e)
     if (job->has_deadline && job->deadline_ms < deadline)
         deadline = job->deadline_ms;
     if (deadline <= now) {
-        answer_unvalidated(m, "deadline passed before the job was picked up", NULL);
+        acmeva_consumer_unvalidated(&m->h, job, "deadline passed before the job was picked up", NULL, primary, "");
         return;
     }
     /* The decision is due a margin before the job's deadline, and the perspectives must have
@@ -1111,7 +967,7 @@ static void deliver(void *owner, const acmeva_sentry *e)
         margin = 1000;
     m->sub_deadline_ms = deadline - 2 * margin;
     if (m->sub_deadline_ms <= now) {
-        answer_unvalidated(m, "too little time left before the deadline to corroborate", NULL);
+        acmeva_consumer_unvalidated(&m->h, job, "too little time left before the deadline to corroborate", NULL, primary, "");
         return;
     }
 
@@ -1122,7 +978,7 @@ static void deliver(void *owner, const acmeva_sentry *e)
             chosen[i] = i;
     } else if (acmeva_mpic_select(c->names, c->rirs, o->n_remotes, count, o->selection_key,
                                   o->selection_key_len, job->ident_value, chosen) < 0) {
-        mjob_free(m);
+        acmeva_consumer_drop(&m->h);
         return;
     }
     uint8_t rnd[8];
@@ -1148,137 +1004,47 @@ static void deliver(void *owner, const acmeva_sentry *e)
         send_remotes(m);
 }
 
-/* ---- the stream reader's view ------------------------------------------------------------ */
+/* ---- the consumer's hooks ------------------------------------------------------------------ */
 
-static size_t capacity(void *owner)
+/* writer_ready sends again the sub-jobs whose XADD went with a lost connection. */
+static void writer_ready(acmeva_consumer *cons)
 {
-    cthread *t = owner;
-    size_t max = (size_t)t->c->o->d.max_inflight;
-    if (t->d->stopping)
-        return 0;
-    return t->held >= max ? 0 : max - t->held;
-}
-
-static int holds(void *owner, const char *id)
-{
-    return mjob_find(owner, id) != NULL;
-}
-
-static void heartbeat(void *owner)
-{
-    cthread *t = owner;
-    if (!acmeva_rconn_ready(&t->writer))
-        return;
-    uint64_t now = uv_now(&t->d->loop), limit = (uint64_t)t->c->claim_idle_ms / 2;
-    const char *ids[256];
-    size_t n = 0;
-    for (mjob *m = t->held_head; m != NULL; m = m->next) {
-        if (now - m->touched < limit)
-            continue;
-        m->touched = now;
-        ids[n++] = m->entry_id;
-        if (n == sizeof(ids) / sizeof(ids[0])) {
-            acmeva_sreader_touch(&t->reader, &t->writer, ids, n);
-            n = 0;
-        }
-    }
-    acmeva_sreader_touch(&t->reader, &t->writer, ids, n);
-}
-
-static void settled(void *owner)
-{
-    maybe_finish(owner);
-}
-
-static const acmeva_sreader_ops reader_ops = {capacity, holds, deliver, heartbeat, settled};
-
-static void writer_ready(acmeva_rconn *wc)
-{
-    cthread *t = wc->data;
-    acmeva_outbox_flush(&t->outbox);
-    /* Sub-jobs whose XADD went with a lost connection are sent again. */
-    for (mjob *m = t->held_head; m != NULL; m = m->next) {
-        if (m->state != MJOB_RUNNING)
+    for (acmeva_held *h = cons->head; h != NULL; h = h->next) {
+        mjob *m = (mjob *)h;
+        if (m->state != MJOB_RUNNING || m->n == 0)
             continue;
         send_sub(&m->subs[0]);
         if (m->remotes_out)
             for (int i = 1; i <= m->n; i++)
                 send_sub(&m->subs[i]);
     }
-    maybe_finish(t);
 }
 
-static void writer_lost(acmeva_rconn *wc)
+/* idle: stopping with nothing in flight, the reply stream can go. */
+static void idle(acmeva_consumer *cons)
 {
-    maybe_finish(wc->data);
+    cthread *t = cons->svc;
+    const char *del[] = {"DEL", t->reply_stream};
+    acmeva_rconn_command(&cons->writer, NULL, NULL, 2, del, NULL);
 }
 
-/* ---- stopping ------------------------------------------------------------------------------ */
-
-static void goodbye_cb(acmeva_rconn *wc, redisReply *r, void *priv)
-{
-    cthread *t = priv;
-    if (t->goodbye == 1 && r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 0 &&
-        t->held == 0) {
-        const char *argv[] = {"XGROUP", "DELCONSUMER", ACMEVA_MPIC_STREAM, ACMEVA_MPIC_GROUP,
-                              t->consumer};
-        t->goodbye = 2;
-        if (acmeva_rconn_command(&t->writer, goodbye_cb, t, 5, argv, NULL) == 0)
-            return;
-    }
-    t->goodbye = 3;
-    if (r != NULL)
-        maybe_finish(t);
-}
-
-static void maybe_finish(cthread *t)
-{
-    if (!t->d->stopping || t->d->finished)
-        return;
-    if (acmeva_sreader_busy(&t->reader) || t->held > 0)
-        return;
-    if (t->goodbye == 0 && acmeva_rconn_ready(&t->writer)) {
-        /* Nothing of ours is in flight: the reply stream can go. */
-        const char *del[] = {"DEL", t->reply_stream};
-        acmeva_rconn_command(&t->writer, NULL, NULL, 2, del, NULL);
-        const char *argv[] = {"XPENDING", ACMEVA_MPIC_STREAM, ACMEVA_MPIC_GROUP, "-", "+", "1",
-                              t->consumer};
-        t->goodbye = 1;
-        if (acmeva_rconn_command(&t->writer, goodbye_cb, t, 7, argv, NULL) == 0)
-            return;
-    }
-    if ((t->goodbye == 1 || t->goodbye == 2) && t->writer.state == ACMEVA_RCONN_READY)
-        return;
-    acmeva_dthread_finish(t->d);
-}
+static const acmeva_consumer_ops consumer_ops = {deliver, release, writer_ready, idle};
 
 static void thread_stop(acmeva_dthread *d)
 {
     cthread *t = d->svc;
-    acmeva_sreader_stop(&t->reader);
-    maybe_finish(t);
+    acmeva_consumer_stop(&t->cons);
 }
 
 static void thread_finish(acmeva_dthread *d)
 {
     cthread *t = d->svc;
-    size_t running = 0, unposted = 0;
-    for (mjob *m = t->held_head; m != NULL; m = m->next) {
-        if (m->state == MJOB_RUNNING)
-            running++;
-        else
-            unposted++;
-    }
-    ACMEVA_LOG("info", "thread stopped", ACMEVA_LI("thread", t->index),
-               ACMEVA_LI("done", t->n_done), ACMEVA_LI("claimed", t->reader.n_claimed),
-               ACMEVA_LI("abandoned", running), ACMEVA_LI("unposted", unposted),
-               ACMEVA_LI("late_results", t->n_late + t->n_dup + t->n_foreign));
-    acmeva_sreader_close(&t->reader);
-    acmeva_rconn_close(&t->writer);
+    ACMEVA_LOG("info", "mpic results not used", ACMEVA_LI("thread", t->index),
+               ACMEVA_LI("late_results", t->n_late + t->n_dup + t->n_foreign),
+               ACMEVA_LI("late", t->n_late), ACMEVA_LI("duplicates", t->n_dup),
+               ACMEVA_LI("unknown", t->n_foreign));
     acmeva_rconn_close(&t->results);
-    acmeva_outbox_forget(&t->outbox);
-    while (t->held_head != NULL)
-        mjob_free(t->held_head);
+    acmeva_consumer_close(&t->cons);
     free(t->table);
     t->table = NULL;
     uv_close((uv_handle_t *)&t->upkeep, NULL);
@@ -1294,9 +1060,6 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
     t->d = d;
     t->index = d->index;
     d->svc = t;
-    acmeva_consumer_name(t->consumer, sizeof(t->consumer), d->index);
-    snprintf(t->reply_stream, sizeof(t->reply_stream), "%s:mpic:%s", c->o->d.reply_prefix,
-             t->consumer);
     snprintf(t->cursor, sizeof(t->cursor), "0");
     t->table_size = 4096;
     t->table = calloc(t->table_size, sizeof(*t->table));
@@ -1304,32 +1067,27 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
         snprintf(err, errlen, "no memory");
         return -1;
     }
-    char rname[CONSUMER_MAX + 16], wname[CONSUMER_MAX + 16], sname[CONSUMER_MAX + 16];
-    snprintf(rname, sizeof(rname), "%s:reader", t->consumer);
-    snprintf(wname, sizeof(wname), "%s:writer", t->consumer);
-    snprintf(sname, sizeof(sname), "%s:results", t->consumer);
-    acmeva_sreader_config rc = {ACMEVA_MPIC_STREAM, ACMEVA_MPIC_GROUP, t->consumer, "job",
-                                c->claim_idle_ms, c->o->d.block_ms};
-    if (acmeva_sreader_init(&t->reader, &d->loop, &c->rs, &rc, &reader_ops, t, d->index,
-                            rname) != 0 ||
-        acmeva_rconn_init(&t->writer, &d->loop, &c->rs, "writer", d->index, wname, writer_ready,
-                          writer_lost, t) != 0 ||
-        acmeva_rconn_init(&t->results, &d->loop, &c->rs, "results", d->index, sname,
+    acmeva_consumer_config cc = {ACMEVA_MPIC_STREAM, ACMEVA_MPIC_GROUP, "job", c->claim_idle_ms,
+                                 c->o->d.block_ms,   c->o->d.max_inflight, c->o->d.results_maxlen,
+                                 "mpic answer"};
+    if (acmeva_consumer_init(&t->cons, d, &c->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
+        free(t->table);
+        return -1;
+    }
+    snprintf(t->reply_stream, sizeof(t->reply_stream), "%s:mpic:%s", c->o->d.reply_prefix,
+             t->cons.name);
+    char sname[sizeof(t->cons.name) + 16];
+    snprintf(sname, sizeof(sname), "%s:results", t->cons.name);
+    if (acmeva_rconn_init(&t->results, &d->loop, &c->rs, "results", d->index, sname,
                           results_ready, NULL, t) != 0) {
         snprintf(err, errlen, "cannot set up the Redis connections");
         free(t->table);
         return -1;
     }
-    acmeva_outbox_init(&t->outbox, &t->writer, ACMEVA_MPIC_STREAM, ACMEVA_MPIC_GROUP,
-                       ACMEVA_DEFAULT_REPLY_TO, ACMEVA_DEAD_STREAM, c->o->d.results_maxlen,
-                       d->index);
     uv_timer_init(&d->loop, &t->upkeep);
     t->upkeep.data = t;
     uv_timer_start(&t->upkeep, upkeep_cb, UPKEEP_MS, UPKEEP_MS);
-    unsigned jitter;
-    RAND_bytes((uint8_t *)&jitter, sizeof(jitter));
-    acmeva_sreader_start(&t->reader, jitter);
-    acmeva_rconn_start(&t->writer);
+    acmeva_consumer_start(&t->cons);
     acmeva_rconn_start(&t->results);
     return 0;
 }

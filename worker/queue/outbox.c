@@ -61,16 +61,6 @@ static acmeva_outbox_item *dequeue(acmeva_outbox *o)
     return it;
 }
 
-static int replace(char **dst, const char *src)
-{
-    char *s = strdup(src);
-    if (s == NULL)
-        return -1;
-    free(*dst);
-    *dst = s;
-    return 0;
-}
-
 /* reroute sends a refused result to the fallback stream with a dead letter that says why.
  * Returns 0, or -1 when it cannot (already re-routed, or no memory). */
 static int reroute(acmeva_outbox *o, acmeva_outbox_item *it, const char *why)
@@ -84,16 +74,16 @@ static int reroute(acmeva_outbox *o, acmeva_outbox_item *it, const char *why)
     if (it->dead_reason != NULL) {
         char both[2 * REASON_MAX];
         snprintf(both, sizeof(both), "%s; %s", it->dead_reason, reason);
-        if (replace(&it->dead_reason, both) < 0)
+        if (acmeva_str_set(&it->dead_reason, both) < 0)
             return -1;
-    } else if (replace(&it->dead_reason, reason) < 0) {
+    } else if (acmeva_str_set(&it->dead_reason, reason) < 0) {
         return -1;
     }
     ACMEVA_LOG("error", "result refused on its replyTo; posting it to the fallback stream",
                ACMEVA_LS("replyTo", it->reply_to), ACMEVA_LS("fallback", o->fallback_stream),
                ACMEVA_LS("error", why), ACMEVA_LS("entry", it->ack_id),
                ACMEVA_LI("thread", o->thread));
-    if (replace(&it->reply_to, o->fallback_stream) < 0)
+    if (acmeva_str_set(&it->reply_to, o->fallback_stream) < 0)
         return -1;
     it->rerouted = 1;
     it->tries = 0;

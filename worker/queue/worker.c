@@ -1,9 +1,9 @@
 /*
  * acmeva-worker: the validation daemon, composed of the shared parts of worker/queue:
- * daemon.c (threads, signals, grace), streamreader.c (the jobs stream, consumer group
- * "acmeva": reads, resumes, claims), redisconn.c (the connections) and outbox.c (results posted
- * with their acknowledgements). What is left here is the worker's own business: turning a
- * delivered entry into a validation and a validation into a result.
+ * daemon.c (threads, signals, grace) and consumer.c (the jobs stream, consumer group "acmeva":
+ * reads, resumes, claims, held entries, results posted with their acknowledgements). What is
+ * left here is the worker's own business: turning a delivered entry into a validation and a
+ * validation into a result.
  *
  * Each thread has its own loop, engine, reader connection (through the stream reader) and
  * writer connection (results, heartbeats): a blocked XREADGROUP holds its connection for up to
@@ -19,17 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
+#include "consumer.h"
 #include "daemon.h"
-#include "outbox.h"
 #include "queue.h"
 #include "redisconn.h"
-#include "streamreader.h"
 
 #define CONNECT_TIMEOUT_MS 5000
-#define CONSUMER_MAX 160
 #define REASON_MAX 512
 #define MAX_THREADS 256
 /* Descriptors a validation holds at once in the common case (a connection and the A and AAAA
@@ -42,42 +39,21 @@
 
 typedef struct worker worker;
 typedef struct wthread wthread;
-typedef struct task task;
 
-typedef enum {
-    TASK_RUNNING, /* the engine is validating it */
-    TASK_POSTING, /* its result is in the outbox */
-} task_state;
-
-struct task {
+/* One job this thread holds: from its delivery to the EXEC that acknowledges it. */
+typedef struct task {
+    acmeva_held h;
     wthread *t;
-    task *prev, *next; /* the thread's held list */
-    task_state state;
-    char entry_id[ACMEVA_ENTRY_ID_MAX];
-    char *raw; /* the job field as received (for a dead letter); NULL when none */
-    size_t raw_len;
-    acmeva_outbox_item item;
-    acmeva_validation *v;
-    uint64_t touched; /* uv_now of the delivery or of the last heartbeat */
-    int attempt;
-};
+    acmeva_validation *v; /* while the engine validates it */
+} task;
 
 struct wthread {
     worker *w;
     acmeva_dthread *d;
-    int index;
     acmeva_engine *engine;
-    char consumer[CONSUMER_MAX]; /* host:pid:thread */
-    acmeva_sreader reader;
-    acmeva_rconn writer;
-    acmeva_outbox outbox;
-    uv_timer_t pause_timer; /* reading paused after a local failure */
-    uint64_t paused_until;
+    acmeva_consumer c;
     unsigned local_failures; /* consecutive: the pause exponent */
-    task *held_head;
-    size_t held;
-    int goodbye; /* 0: not yet, 1: XPENDING sent, 2: DELCONSUMER sent, 3: done */
-    uint64_t n_done, n_local;
+    uint64_t n_local;
 };
 
 struct worker {
@@ -92,126 +68,12 @@ struct worker {
     wthread *threads;
 };
 
-static void maybe_finish(wthread *t);
-
-/* ---- tasks ------------------------------------------------------------------------------- */
-
-static task *task_find(wthread *t, const char *id)
+static void release(acmeva_held *h, int posted)
 {
-    for (task *k = t->held_head; k != NULL; k = k->next)
-        if (strcmp(k->entry_id, id) == 0)
-            return k;
-    return NULL;
-}
-
-static task *task_new(wthread *t, const char *id, const char *raw, size_t raw_len)
-{
-    task *k = calloc(1, sizeof(*k));
-    if (k == NULL)
-        return NULL;
-    if (raw != NULL) {
-        k->raw = malloc(raw_len + 1);
-        if (k->raw == NULL) {
-            free(k);
-            return NULL;
-        }
-        memcpy(k->raw, raw, raw_len);
-        k->raw[raw_len] = '\0';
-        k->raw_len = raw_len;
-    }
-    k->t = t;
-    snprintf(k->entry_id, sizeof(k->entry_id), "%s", id);
-    k->touched = uv_now(&t->d->loop);
-    k->attempt = 1;
-    k->next = t->held_head;
-    if (t->held_head != NULL)
-        t->held_head->prev = k;
-    t->held_head = k;
-    t->held++;
-    return k;
-}
-
-/* task_free forgets a held job. Unless its EXEC succeeded, the job stays pending in Redis
- * and is delivered again (to this consumer on reconnect, or to anyone by XAUTOCLAIM). */
-static void task_free(task *k)
-{
-    wthread *t = k->t;
-    if (k->prev != NULL)
-        k->prev->next = k->next;
-    else
-        t->held_head = k->next;
-    if (k->next != NULL)
-        k->next->prev = k->prev;
-    t->held--;
-    acmeva_outbox_item_clear(&k->item);
-    free(k->raw);
+    task *k = (task *)h;
+    if (k->v != NULL)
+        acmeva_validation_cancel(k->v); /* at close: the job stays pending */
     free(k);
-}
-
-static void posted(acmeva_outbox_item *it, int ok)
-{
-    task *k = (task *)((char *)it - offsetof(task, item));
-    wthread *t = k->t;
-    if (ok)
-        t->n_done++;
-    task_free(k);
-    acmeva_sreader_kick(&t->reader);
-    maybe_finish(t);
-}
-
-/* ---- results ----------------------------------------------------------------------------- */
-
-static void log_result(const task *k, const acmeva_result *r, const char *reason)
-{
-    const char *type = r->chall_type ? r->chall_type : (r->has_caa ? "caa" : NULL);
-    ACMEVA_LOG("info", "validation", ACMEVA_LS("id", r->id), ACMEVA_LS("type", type),
-               ACMEVA_LS("identifier", r->ident_value),
-               ACMEVA_LS("status", r->valid ? "valid" : "invalid"),
-               ACMEVA_LS("error", r->valid ? NULL : acmeva_problem_urn(r->problem.type)),
-               ACMEVA_LD("duration_ms", r->duration_ms), ACMEVA_LI("attempt", k->attempt),
-               ACMEVA_LS("entry", k->entry_id), ACMEVA_LI("thread", k->t->index),
-               ACMEVA_LS(reason ? "reason" : NULL, reason));
-}
-
-static int replace_str(char **dst, const char *src)
-{
-    char *s = src ? strdup(src) : NULL;
-    if (src != NULL && s == NULL)
-        return -1;
-    free(*dst);
-    *dst = s;
-    return 0;
-}
-
-/* task_result takes |r|, writes it as the task's result and queues it for posting. */
-static void task_result(task *k, acmeva_result *r, const char *reason)
-{
-    wthread *t = k->t;
-    const acmeva_engine_config *cfg = t->w->cfg;
-    r->attempt = k->attempt;
-    if (replace_str(&r->worker, t->consumer) < 0 ||
-        (r->perspective == NULL && replace_str(&r->perspective, cfg->perspective) < 0) ||
-        (r->rir == NULL && replace_str(&r->rir, cfg->rir ? cfg->rir : "") < 0) ||
-        (k->item.result = acmeva_result_to_json(r)) == NULL) {
-        ACMEVA_LOG("error", "no memory for a result", ACMEVA_LS("entry", k->entry_id));
-        acmeva_result_free(r);
-        task_free(k); /* stays pending: delivered again later */
-        return;
-    }
-    log_result(k, r, reason);
-    acmeva_result_free(r);
-    k->state = TASK_POSTING;
-    k->item.ack_id = k->entry_id;
-    k->item.raw = k->raw;
-    k->item.raw_len = k->raw_len;
-    k->item.done = posted;
-    acmeva_outbox_push(&t->outbox, &k->item);
-}
-
-static void pause_cb(uv_timer_t *h)
-{
-    wthread *t = h->data;
-    acmeva_sreader_kick(&t->reader);
 }
 
 /* local_failure leaves a job that failed for want of this machine's resources pending for
@@ -226,126 +88,77 @@ static void local_failure(task *k, acmeva_result *r)
     t->local_failures++;
     t->n_local++;
     ACMEVA_LOG("warn", "validation failed on this machine; the job stays pending for another delivery",
-               ACMEVA_LS("id", r->id), ACMEVA_LS("entry", k->entry_id),
-               ACMEVA_LS("detail", r->problem.detail), ACMEVA_LI("thread", t->index),
+               ACMEVA_LS("id", r->id), ACMEVA_LS("entry", k->h.entry_id),
+               ACMEVA_LS("detail", r->problem.detail), ACMEVA_LI("thread", t->d->index),
                ACMEVA_LI("pause_ms", pause));
     acmeva_result_free(r);
-    task_free(k);
-    t->paused_until = uv_now(&t->d->loop) + pause;
-    uv_timer_start(&t->pause_timer, pause_cb, pause, 0);
+    acmeva_consumer_pause(&t->c, pause);
+    acmeva_consumer_drop(&k->h);
 }
 
 static void on_result(acmeva_result *result, void *arg)
 {
     task *k = arg;
     wthread *t = k->t;
+    const acmeva_engine_config *cfg = t->w->cfg;
     k->v = NULL;
     if (result->local_failure) {
         local_failure(k, result);
-        maybe_finish(t);
         return;
     }
     t->local_failures = 0;
-    task_result(k, result, NULL); /* may free k */
-    acmeva_sreader_kick(&t->reader);
-}
-
-/* reject_malformed answers a job that cannot be trusted: a malformed result on the default
- * results stream (never the job's own replyTo: a broken job's fields mean nothing) and a dead
- * letter with the reason (DESIGN.md "Job": malformed jobs go to the dead-letter stream). */
-static void reject_malformed(task *k, const acmeva_job_error *perr, const char *detail)
-{
-    acmeva_job_error err;
-    memset(&err, 0, sizeof(err));
-    if (perr == NULL) {
-        snprintf(err.detail, sizeof(err.detail), "%s", detail);
-        perr = &err;
-    }
-    char reason[REASON_MAX];
-    snprintf(reason, sizeof(reason), "malformed: %s", perr->detail); /* it names the field */
-    acmeva_result *r = acmeva_result_new_malformed(perr);
-    if (r == NULL || replace_str(&k->item.reply_to, ACMEVA_DEFAULT_REPLY_TO) < 0 ||
-        replace_str(&k->item.dead_reason, reason) < 0) {
-        acmeva_result_free(r);
-        task_free(k);
-        return;
-    }
-    r->started_ms = acmeva_wall_ms();
-    task_result(k, r, reason);
-}
-
-/* answer_unvalidated answers a parsed job without validating it (deadline passed, too many
- * deliveries): a serverInternal result on its replyTo, and a dead letter when |dead|. */
-static void answer_unvalidated(task *k, acmeva_job *job, const char *detail, const char *dead)
-{
-    acmeva_result *r = acmeva_result_new();
-    if (r == NULL || acmeva_result_set_job(r, job) < 0 ||
-        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, detail) < 0 ||
-        (dead != NULL && replace_str(&k->item.dead_reason, dead) < 0)) {
-        acmeva_result_free(r);
-        acmeva_job_free(job);
-        task_free(k);
-        return;
-    }
-    acmeva_job_free(job);
-    r->started_ms = acmeva_wall_ms();
-    task_result(k, r, dead ? dead : detail);
+    acmeva_consumer_answer(&k->h, result, k->h.item.reply_to, cfg->perspective, cfg->rir,
+                           NULL); /* may free k */
+    acmeva_consumer_kick(&t->c);
 }
 
 /* deliver starts one delivered entry. Every path ends in a result, except when memory runs
  * out (the entry then stays pending). */
-static void deliver(void *owner, const acmeva_sentry *e)
+static void deliver(acmeva_consumer *c, const acmeva_sentry *e)
 {
-    wthread *t = owner;
+    wthread *t = c->svc;
     const acmeva_worker_options *o = t->w->o;
-    task *k = task_new(t, e->id, e->raw, e->raw_len);
-    if (k == NULL) {
+    const acmeva_engine_config *cfg = t->w->cfg;
+    task *k = calloc(1, sizeof(*k));
+    if (k == NULL || acmeva_consumer_hold(c, &k->h, e) < 0) {
+        free(k);
         ACMEVA_LOG("error", "no memory for a job", ACMEVA_LS("entry", e->id));
         return;
     }
-    k->attempt = e->attempt;
+    k->t = t;
     if (e->deleted) {
         /* Pending, but trimmed from the stream: nothing to run, only acknowledge it. */
-        k->state = TASK_POSTING;
-        k->item.ack_id = k->entry_id;
-        k->item.done = posted;
-        acmeva_outbox_push(&t->outbox, &k->item);
+        acmeva_consumer_post(&k->h);
         return;
     }
     if (e->raw == NULL) {
-        reject_malformed(k, NULL, "job: missing: the stream entry has no \"job\" field");
+        acmeva_consumer_malformed(&k->h, NULL, "job",
+                                  "job: missing: the stream entry has no \"job\" field",
+                                  cfg->perspective);
         return;
     }
     if (e->raw_len > ACMEVA_JOB_MAX_BYTES) {
         char d[128];
         snprintf(d, sizeof(d), "job: %zu bytes is more than the limit of %d bytes", e->raw_len,
                  ACMEVA_JOB_MAX_BYTES);
-        reject_malformed(k, NULL, d);
+        acmeva_consumer_malformed(&k->h, NULL, "job", d, cfg->perspective);
         return;
     }
     acmeva_job *job = NULL;
     acmeva_job_error err;
     if (acmeva_job_parse(e->raw, e->raw_len, &job, &err) < 0) {
-        reject_malformed(k, &err, NULL);
+        acmeva_consumer_malformed(&k->h, err.id, err.field, err.detail, cfg->perspective);
         acmeva_job_error_clear(&err);
         return;
     }
     if (!acmeva_reply_to_allowed(o->d.reply_prefix, job->reply_to)) {
         /* DESIGN.md "Channel": a replyTo outside the prefix could be another perspective's
          * jobs stream; the job is malformed and its result goes to the default stream. */
-        acmeva_job_error jerr;
-        memset(&jerr, 0, sizeof(jerr));
-        jerr.id = job->id;
-        snprintf(jerr.field, sizeof(jerr.field), "replyTo");
-        snprintf(jerr.detail, sizeof(jerr.detail), "replyTo: must start with \"%.200s\" (--reply-prefix)",
+        char d[256];
+        snprintf(d, sizeof(d), "replyTo: must start with \"%.200s\" (--reply-prefix)",
                  o->d.reply_prefix);
-        reject_malformed(k, &jerr, NULL);
+        acmeva_consumer_malformed(&k->h, job->id, "replyTo", d, cfg->perspective);
         acmeva_job_free(job);
-        return;
-    }
-    if (replace_str(&k->item.reply_to, job->reply_to) < 0) {
-        acmeva_job_free(job);
-        task_free(k);
         return;
     }
     if ((int64_t)e->attempt > o->d.max_deliveries) {
@@ -353,157 +166,47 @@ static void deliver(void *owner, const acmeva_sentry *e)
         snprintf(d, sizeof(d),
                  "delivered %d times without a result, more than --max-deliveries %lld",
                  e->attempt, (long long)o->d.max_deliveries);
-        answer_unvalidated(k, job, d, d);
+        acmeva_consumer_unvalidated(&k->h, job, d, d, cfg->perspective, cfg->rir);
+        acmeva_job_free(job);
         return;
     }
     /* DESIGN.md "Job": a job picked up after its deadline is not validated. */
     if (job->has_deadline && job->deadline_ms <= acmeva_wall_ms()) {
-        answer_unvalidated(k, job, "deadline passed before the job was picked up", NULL);
+        acmeva_consumer_unvalidated(&k->h, job, "deadline passed before the job was picked up",
+                                    NULL, cfg->perspective, cfg->rir);
+        acmeva_job_free(job);
         return;
     }
-    k->state = TASK_RUNNING;
+    /* The result goes to the job's replyTo: kept in the item until the result is written. */
+    k->h.item.reply_to = strdup(job->reply_to);
+    if (k->h.item.reply_to == NULL) {
+        acmeva_job_free(job);
+        acmeva_consumer_drop(&k->h);
+        return;
+    }
     if (acmeva_engine_validate(t->engine, job, e->attempt, on_result, k, &k->v) < 0) {
         ACMEVA_LOG("error", "could not start a validation", ACMEVA_LS("entry", e->id));
-        task_free(k); /* the engine freed the job; the entry stays pending */
+        acmeva_consumer_drop(&k->h); /* the engine freed the job; the entry stays pending */
     }
 }
 
-/* ---- the stream reader's view of this thread ------------------------------------------- */
+static const acmeva_consumer_ops consumer_ops = {deliver, release, NULL, NULL};
 
-static size_t capacity(void *owner)
-{
-    wthread *t = owner;
-    size_t max = (size_t)t->w->o->d.max_inflight;
-    if (t->d->stopping || uv_now(&t->d->loop) < t->paused_until)
-        return 0;
-    return t->held >= max ? 0 : max - t->held;
-}
-
-static int holds(void *owner, const char *id)
-{
-    return task_find(owner, id) != NULL;
-}
-
-/* heartbeat resets the idle time of long-running jobs, so that XAUTOCLAIM elsewhere never
- * takes a job that is still running here because its deadline lies beyond --claim-idle-ms. */
-static void heartbeat(void *owner)
-{
-    wthread *t = owner;
-    if (!acmeva_rconn_ready(&t->writer))
-        return;
-    uint64_t now = uv_now(&t->d->loop), limit = (uint64_t)t->w->claim_idle_ms / 2;
-    const char *ids[256];
-    size_t n = 0;
-    for (task *k = t->held_head; k != NULL; k = k->next) {
-        if (now - k->touched < limit)
-            continue;
-        k->touched = now;
-        ids[n++] = k->entry_id;
-        if (n == sizeof(ids) / sizeof(ids[0])) {
-            acmeva_sreader_touch(&t->reader, &t->writer, ids, n);
-            n = 0;
-        }
-    }
-    acmeva_sreader_touch(&t->reader, &t->writer, ids, n);
-}
-
-static void settled(void *owner)
-{
-    maybe_finish(owner);
-}
-
-static const acmeva_sreader_ops reader_ops = {capacity, holds, deliver, heartbeat, settled};
-
-/* ---- the writer connection ----------------------------------------------------------------- */
-
-static void writer_ready(acmeva_rconn *c)
-{
-    wthread *t = c->data;
-    acmeva_outbox_flush(&t->outbox);
-    maybe_finish(t);
-}
-
-static void writer_lost(acmeva_rconn *c)
-{
-    maybe_finish(c->data);
-}
-
-/* ---- stopping -------------------------------------------------------------------------------- */
-
-static void goodbye_cb(acmeva_rconn *c, redisReply *r, void *priv)
-{
-    wthread *t = priv;
-    if (t->goodbye == 1 && r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 0 &&
-        t->held == 0) {
-        /* Nothing pending for this consumer: remove it, so that restarts do not pile up
-         * consumers in XINFO CONSUMERS. With pending entries it stays, for XAUTOCLAIM. */
-        const char *argv[] = {"XGROUP", "DELCONSUMER", t->w->stream, ACMEVA_GROUP, t->consumer};
-        t->goodbye = 2;
-        if (acmeva_rconn_command(&t->writer, goodbye_cb, t, 5, argv, NULL) == 0)
-            return;
-    }
-    t->goodbye = 3;
-    if (r != NULL)
-        maybe_finish(t);
-}
-
-static void maybe_finish(wthread *t)
-{
-    if (!t->d->stopping || t->d->finished)
-        return;
-    if (acmeva_sreader_busy(&t->reader))
-        return; /* entries delivered by the last read are run too */
-    if (t->held > 0)
-        return;
-    if (t->goodbye == 0 && acmeva_rconn_ready(&t->writer)) {
-        const char *argv[] = {"XPENDING", t->w->stream, ACMEVA_GROUP, "-", "+", "1", t->consumer};
-        t->goodbye = 1;
-        if (acmeva_rconn_command(&t->writer, goodbye_cb, t, 7, argv, NULL) == 0)
-            return;
-    }
-    if ((t->goodbye == 1 || t->goodbye == 2) && t->writer.state == ACMEVA_RCONN_READY)
-        return;
-    acmeva_dthread_finish(t->d);
-}
+/* ---- threads and the process ---------------------------------------------------------------- */
 
 static void thread_stop(acmeva_dthread *d)
 {
     wthread *t = d->svc;
-    acmeva_sreader_stop(&t->reader);
-    maybe_finish(t);
+    acmeva_consumer_stop(&t->c);
 }
 
 static void thread_finish(acmeva_dthread *d)
 {
     wthread *t = d->svc;
-    size_t running = 0, unposted = 0;
-    for (task *k = t->held_head; k != NULL; k = k->next) {
-        if (k->state == TASK_RUNNING)
-            running++;
-        else
-            unposted++;
-    }
-    ACMEVA_LOG("info", "thread stopped", ACMEVA_LI("thread", t->index),
-               ACMEVA_LI("done", t->n_done), ACMEVA_LI("claimed", t->reader.n_claimed),
-               ACMEVA_LI("cancelled", running), ACMEVA_LI("unposted", unposted));
-    /* Connections first: their outstanding callbacks (with NULL replies) put results back
-     * in the outbox and end the reader's look-ups. What is still held then stays pending in
-     * Redis for another worker (at least once). */
-    acmeva_sreader_close(&t->reader);
-    acmeva_rconn_close(&t->writer);
-    acmeva_outbox_forget(&t->outbox);
-    while (t->held_head != NULL) {
-        task *k = t->held_head;
-        if (k->state == TASK_RUNNING && k->v != NULL)
-            acmeva_validation_cancel(k->v);
-        task_free(k);
-    }
+    acmeva_consumer_close(&t->c);
     acmeva_engine_free(t->engine);
     t->engine = NULL;
-    uv_close((uv_handle_t *)&t->pause_timer, NULL);
 }
-
-/* ---- threads and the process ---------------------------------------------------------------- */
 
 static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
 {
@@ -511,33 +214,17 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
     wthread *t = &w->threads[d->index];
     t->w = w;
     t->d = d;
-    t->index = d->index;
     d->svc = t;
-    acmeva_consumer_name(t->consumer, sizeof(t->consumer), d->index);
     if (acmeva_engine_new(&d->loop, w->cfg, w->ssl_ctx, &t->engine, err, errlen) < 0)
         return -1;
-    char rname[CONSUMER_MAX + 16], wname[CONSUMER_MAX + 16];
-    snprintf(rname, sizeof(rname), "%s:reader", t->consumer);
-    snprintf(wname, sizeof(wname), "%s:writer", t->consumer);
-    acmeva_sreader_config rc = {w->stream, ACMEVA_GROUP, t->consumer, "job", w->claim_idle_ms,
-                                w->o->d.block_ms};
-    if (acmeva_sreader_init(&t->reader, &d->loop, &w->rs, &rc, &reader_ops, t, d->index, rname) !=
-            0 ||
-        acmeva_rconn_init(&t->writer, &d->loop, &w->rs, "writer", d->index, wname, writer_ready,
-                          writer_lost, t) != 0) {
-        snprintf(err, errlen, "cannot set up the Redis connections");
+    acmeva_consumer_config cc = {w->stream,          ACMEVA_GROUP,         "job",
+                                 w->claim_idle_ms,   w->o->d.block_ms,     w->o->d.max_inflight,
+                                 w->o->d.results_maxlen, "validation"};
+    if (acmeva_consumer_init(&t->c, d, &w->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         acmeva_engine_free(t->engine);
         return -1;
     }
-    acmeva_outbox_init(&t->outbox, &t->writer, w->stream, ACMEVA_GROUP, ACMEVA_DEFAULT_REPLY_TO,
-                       ACMEVA_DEAD_STREAM, w->o->d.results_maxlen, d->index);
-    uv_timer_init(&d->loop, &t->pause_timer);
-    t->pause_timer.data = t;
-    unsigned jitter = 0;
-    if (getrandom(&jitter, sizeof(jitter), 0) != sizeof(jitter))
-        jitter = (unsigned)uv_hrtime();
-    acmeva_sreader_start(&t->reader, jitter);
-    acmeva_rconn_start(&t->writer);
+    acmeva_consumer_start(&t->c);
     return 0;
 }
 

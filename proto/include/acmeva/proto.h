@@ -198,6 +198,11 @@ typedef struct acmeva_result {
     int local_failure;
 } acmeva_result;
 
+/* acmeva_str_set sets |*dst| (owned) to a copy of |src| (NULL sets NULL), freeing what it held:
+ * the one "replace an owned string" of every module. |src| may be |*dst| itself. Returns 0, or
+ * ACMEVA_PROTO_ENOMEM with |*dst| unchanged. */
+int acmeva_str_set(char **dst, const char *src);
+
 /* acmeva_result_new returns a zeroed result with attempt 1, or NULL on no memory. */
 acmeva_result *acmeva_result_new(void);
 /* acmeva_result_free frees |r| and everything it owns. NULL is a no-op. */

@@ -1,0 +1,359 @@
+/*
+ * One thread's consumption of one stream (see consumer.h).
+ */
+#include "consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "queue.h"
+
+#define REASON_MAX 512
+#define TOUCH_BATCH 256
+
+/* ---- held entries ----------------------------------------------------------------------- */
+
+int acmeva_consumer_hold(acmeva_consumer *c, acmeva_held *h, const acmeva_sentry *e)
+{
+    if (e->raw != NULL) {
+        h->raw = malloc(e->raw_len + 1);
+        if (h->raw == NULL)
+            return -1;
+        memcpy(h->raw, e->raw, e->raw_len);
+        h->raw[e->raw_len] = '\0';
+        h->raw_len = e->raw_len;
+    }
+    h->c = c;
+    snprintf(h->entry_id, sizeof(h->entry_id), "%s", e->id);
+    h->touched = uv_now(&c->d->loop);
+    h->attempt = e->attempt;
+    h->prev = NULL;
+    h->next = c->head;
+    if (c->head != NULL)
+        c->head->prev = h;
+    c->head = h;
+    c->held++;
+    return 0;
+}
+
+acmeva_held *acmeva_consumer_find(acmeva_consumer *c, const char *id)
+{
+    for (acmeva_held *h = c->head; h != NULL; h = h->next)
+        if (strcmp(h->entry_id, id) == 0)
+            return h;
+    return NULL;
+}
+
+/* unhold takes |h| off the list and hands it back to the service. */
+static void unhold(acmeva_held *h, int posted)
+{
+    acmeva_consumer *c = h->c;
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        c->head = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    c->held--;
+    acmeva_outbox_item_clear(&h->item);
+    free(h->raw);
+    h->raw = NULL;
+    c->ops->release(h, posted);
+}
+
+static void posted_cb(acmeva_outbox_item *it, int ok)
+{
+    acmeva_held *h = (acmeva_held *)((char *)it - offsetof(acmeva_held, item));
+    acmeva_consumer *c = h->c;
+    if (ok)
+        c->n_done++;
+    unhold(h, ok);
+    acmeva_sreader_kick(&c->reader);
+    acmeva_consumer_maybe_finish(c);
+}
+
+void acmeva_consumer_post(acmeva_held *h)
+{
+    h->posting = 1;
+    h->item.ack_id = h->entry_id;
+    h->item.raw = h->raw;
+    h->item.raw_len = h->raw_len;
+    h->item.done = posted_cb;
+    acmeva_outbox_push(&h->c->outbox, &h->item);
+}
+
+void acmeva_consumer_drop(acmeva_held *h)
+{
+    acmeva_consumer *c = h->c;
+    unhold(h, 0);
+    acmeva_consumer_maybe_finish(c);
+}
+
+/* ---- answers ------------------------------------------------------------------------------ */
+
+static void log_answer(const acmeva_held *h, const acmeva_result *r, const char *reason)
+{
+    const char *type = r->chall_type ? r->chall_type : (r->has_caa ? "caa" : NULL);
+    ACMEVA_LOG("info", h->c->log_msg, ACMEVA_LS("id", r->id), ACMEVA_LS("type", type),
+               ACMEVA_LS("identifier", r->ident_value),
+               ACMEVA_LS("status", r->valid ? "valid" : "invalid"),
+               ACMEVA_LS("error", r->valid ? NULL : acmeva_problem_urn(r->problem.type)),
+               ACMEVA_LD("duration_ms", r->duration_ms), ACMEVA_LI("attempt", h->attempt),
+               ACMEVA_LS("entry", h->entry_id), ACMEVA_LI("thread", h->c->d->index),
+               ACMEVA_LS(reason ? "reason" : NULL, reason));
+}
+
+void acmeva_consumer_answer(acmeva_held *h, acmeva_result *r, const char *reply_to,
+                            const char *perspective, const char *rir, const char *reason)
+{
+    r->attempt = h->attempt;
+    if (acmeva_str_set(&r->worker, h->c->name) < 0 ||
+        (r->perspective == NULL && acmeva_str_set(&r->perspective, perspective) < 0) ||
+        (r->rir == NULL && acmeva_str_set(&r->rir, rir ? rir : "") < 0) ||
+        acmeva_str_set(&h->item.reply_to, reply_to) < 0 ||
+        (h->item.result = acmeva_result_to_json(r)) == NULL) {
+        ACMEVA_LOG("error", "no memory for a result", ACMEVA_LS("entry", h->entry_id));
+        acmeva_result_free(r);
+        acmeva_consumer_drop(h); /* stays pending: delivered again later */
+        return;
+    }
+    log_answer(h, r, reason);
+    acmeva_result_free(r);
+    acmeva_consumer_post(h);
+}
+
+void acmeva_consumer_malformed(acmeva_held *h, const char *id, const char *field,
+                               const char *detail, const char *perspective)
+{
+    acmeva_job_error err;
+    memset(&err, 0, sizeof(err));
+    err.id = (char *)id; /* borrowed: never cleared here */
+    snprintf(err.field, sizeof(err.field), "%s", field ? field : "");
+    snprintf(err.detail, sizeof(err.detail), "%s", detail);
+    char reason[REASON_MAX];
+    snprintf(reason, sizeof(reason), "malformed: %s", err.detail); /* it names the field */
+    acmeva_result *r = acmeva_result_new_malformed(&err);
+    if (r == NULL || acmeva_str_set(&h->item.dead_reason, reason) < 0) {
+        acmeva_result_free(r);
+        acmeva_consumer_drop(h);
+        return;
+    }
+    r->started_ms = acmeva_wall_ms();
+    acmeva_consumer_answer(h, r, ACMEVA_DEFAULT_REPLY_TO, perspective, "", reason);
+}
+
+void acmeva_consumer_unvalidated(acmeva_held *h, const acmeva_job *job, const char *detail,
+                                 const char *dead, const char *perspective, const char *rir)
+{
+    acmeva_result *r = acmeva_result_new();
+    if (r == NULL || acmeva_result_set_job(r, job) < 0 ||
+        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, detail) < 0 ||
+        (dead != NULL && acmeva_str_set(&h->item.dead_reason, dead) < 0)) {
+        acmeva_result_free(r);
+        acmeva_consumer_drop(h);
+        return;
+    }
+    r->started_ms = acmeva_wall_ms();
+    acmeva_consumer_answer(h, r, job->reply_to, perspective, rir, dead ? dead : detail);
+}
+
+/* ---- the reader's view -------------------------------------------------------------------- */
+
+static size_t capacity(void *owner)
+{
+    acmeva_consumer *c = owner;
+    size_t max = (size_t)c->max_inflight;
+    if (c->d->stopping || uv_now(&c->d->loop) < c->paused_until)
+        return 0;
+    return c->held >= max ? 0 : max - c->held;
+}
+
+static int holds(void *owner, const char *id)
+{
+    return acmeva_consumer_find(owner, id) != NULL;
+}
+
+static void deliver(void *owner, const acmeva_sentry *e)
+{
+    acmeva_consumer *c = owner;
+    c->ops->deliver(c, e);
+}
+
+/* heartbeat resets the idle time of long-running entries, so that XAUTOCLAIM elsewhere never
+ * takes one that is still running here because its deadline lies beyond --claim-idle-ms. */
+static void heartbeat(void *owner)
+{
+    acmeva_consumer *c = owner;
+    if (!acmeva_rconn_ready(&c->writer))
+        return;
+    uint64_t now = uv_now(&c->d->loop), limit = (uint64_t)c->claim_idle_ms / 2;
+    const char *ids[TOUCH_BATCH];
+    size_t n = 0;
+    for (acmeva_held *h = c->head; h != NULL; h = h->next) {
+        if (now - h->touched < limit)
+            continue;
+        h->touched = now;
+        ids[n++] = h->entry_id;
+        if (n == TOUCH_BATCH) {
+            acmeva_sreader_touch(&c->reader, &c->writer, ids, n);
+            n = 0;
+        }
+    }
+    acmeva_sreader_touch(&c->reader, &c->writer, ids, n);
+}
+
+static void settled(void *owner)
+{
+    acmeva_consumer_maybe_finish(owner);
+}
+
+static const acmeva_sreader_ops reader_ops = {capacity, holds, deliver, heartbeat, settled};
+
+static void writer_ready(acmeva_rconn *w)
+{
+    acmeva_consumer *c = w->data;
+    acmeva_outbox_flush(&c->outbox);
+    if (c->ops->writer_ready != NULL)
+        c->ops->writer_ready(c);
+    acmeva_consumer_maybe_finish(c);
+}
+
+static void writer_lost(acmeva_rconn *w)
+{
+    acmeva_consumer_maybe_finish(w->data);
+}
+
+static void pause_cb(uv_timer_t *t)
+{
+    acmeva_consumer *c = t->data;
+    acmeva_sreader_kick(&c->reader);
+}
+
+void acmeva_consumer_pause(acmeva_consumer *c, uint64_t ms)
+{
+    c->paused_until = uv_now(&c->d->loop) + ms;
+    uv_timer_start(&c->pause_timer, pause_cb, ms, 0);
+}
+
+void acmeva_consumer_kick(acmeva_consumer *c)
+{
+    acmeva_sreader_kick(&c->reader);
+}
+
+/* ---- stopping ------------------------------------------------------------------------------- */
+
+static void goodbye_cb(acmeva_rconn *w, redisReply *r, void *priv)
+{
+    acmeva_consumer *c = priv;
+    if (c->goodbye == 1 && r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 0 &&
+        c->held == 0) {
+        /* Nothing pending for this consumer: remove it, so that restarts do not pile up
+         * consumers in XINFO CONSUMERS. With pending entries it stays, for XAUTOCLAIM. */
+        const char *argv[] = {"XGROUP", "DELCONSUMER", c->stream, c->group, c->name};
+        c->goodbye = 2;
+        if (acmeva_rconn_command(&c->writer, goodbye_cb, c, 5, argv, NULL) == 0)
+            return;
+    }
+    c->goodbye = 3;
+    if (r != NULL)
+        acmeva_consumer_maybe_finish(c);
+}
+
+void acmeva_consumer_maybe_finish(acmeva_consumer *c)
+{
+    if (!c->d->stopping || c->d->finished)
+        return;
+    if (acmeva_sreader_busy(&c->reader))
+        return; /* entries delivered by the last read are run too */
+    if (c->held > 0)
+        return;
+    if (!c->idled) {
+        c->idled = 1;
+        if (c->ops->idle != NULL)
+            c->ops->idle(c);
+    }
+    if (c->goodbye == 0 && acmeva_rconn_ready(&c->writer)) {
+        const char *argv[] = {"XPENDING", c->stream, c->group, "-", "+", "1", c->name};
+        c->goodbye = 1;
+        if (acmeva_rconn_command(&c->writer, goodbye_cb, c, 7, argv, NULL) == 0)
+            return;
+    }
+    if ((c->goodbye == 1 || c->goodbye == 2) && c->writer.state == ACMEVA_RCONN_READY)
+        return;
+    acmeva_dthread_finish(c->d);
+}
+
+void acmeva_consumer_stop(acmeva_consumer *c)
+{
+    acmeva_sreader_stop(&c->reader);
+    acmeva_consumer_maybe_finish(c);
+}
+
+void acmeva_consumer_close(acmeva_consumer *c)
+{
+    size_t running = 0, unposted = 0;
+    for (acmeva_held *h = c->head; h != NULL; h = h->next) {
+        if (h->posting)
+            unposted++;
+        else
+            running++;
+    }
+    ACMEVA_LOG("info", "thread stopped", ACMEVA_LI("thread", c->d->index),
+               ACMEVA_LI("done", c->n_done), ACMEVA_LI("claimed", c->reader.n_claimed),
+               ACMEVA_LI("cancelled", running), ACMEVA_LI("unposted", unposted));
+    /* Connections first: their outstanding callbacks (with NULL replies) put results back in
+     * the outbox and end the reader's look-ups. What is still held then stays pending in
+     * Redis for another consumer (at least once). */
+    acmeva_sreader_close(&c->reader);
+    acmeva_rconn_close(&c->writer);
+    acmeva_outbox_forget(&c->outbox);
+    while (c->head != NULL)
+        unhold(c->head, 0);
+    uv_close((uv_handle_t *)&c->pause_timer, NULL);
+}
+
+/* ---- setting up -------------------------------------------------------------------------- */
+
+int acmeva_consumer_init(acmeva_consumer *c, acmeva_dthread *d, const acmeva_rconn_settings *rs,
+                         const acmeva_consumer_config *cfg, const acmeva_consumer_ops *ops,
+                         void *svc, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    c->d = d;
+    c->ops = ops;
+    c->svc = svc;
+    c->stream = cfg->stream;
+    c->group = cfg->group;
+    c->max_inflight = cfg->max_inflight;
+    c->claim_idle_ms = cfg->claim_idle_ms;
+    c->log_msg = cfg->log_msg;
+    acmeva_consumer_name(c->name, sizeof(c->name), d->index);
+    char rname[sizeof(c->name) + 16], wname[sizeof(c->name) + 16];
+    snprintf(rname, sizeof(rname), "%s:reader", c->name);
+    snprintf(wname, sizeof(wname), "%s:writer", c->name);
+    acmeva_sreader_config rc = {cfg->stream,        cfg->group,   c->name, cfg->field,
+                                cfg->claim_idle_ms, cfg->block_ms};
+    if (acmeva_sreader_init(&c->reader, &d->loop, rs, &rc, &reader_ops, c, d->index, rname) !=
+            0 ||
+        acmeva_rconn_init(&c->writer, &d->loop, rs, "writer", d->index, wname, writer_ready,
+                          writer_lost, c) != 0) {
+        snprintf(err, errlen, "cannot set up the Redis connections");
+        return -1;
+    }
+    acmeva_outbox_init(&c->outbox, &c->writer, cfg->stream, cfg->group, ACMEVA_DEFAULT_REPLY_TO,
+                       ACMEVA_DEAD_STREAM, cfg->results_maxlen, d->index);
+    uv_timer_init(&d->loop, &c->pause_timer);
+    c->pause_timer.data = c;
+    return 0;
+}
+
+void acmeva_consumer_start(acmeva_consumer *c)
+{
+    unsigned jitter = 0;
+    RAND_bytes((uint8_t *)&jitter, sizeof(jitter));
+    acmeva_sreader_start(&c->reader, jitter);
+    acmeva_rconn_start(&c->writer);
+}

@@ -1,0 +1,151 @@
+/*
+ * One thread's consumption of one stream, shared by acmeva-worker and acmeva-coordinator:
+ * the stream reader, the writer connection, the outbox, and the entries the thread holds
+ * (delivered and not yet acknowledged), with what every daemon does with them alike: the
+ * capacity the reader may fill, the heartbeat that keeps long-running entries from being
+ * claimed elsewhere, results posted with their acknowledgement (and malformed or
+ * unvalidated jobs answered the same way everywhere), reading paused after a local failure,
+ * and the orderly stop (finish what is held, remove the consumer from the group when it holds
+ * nothing, then close).
+ *
+ * The service (the worker or the coordinator) embeds an acmeva_held in its own object for
+ * each entry: deliver() creates one and calls acmeva_consumer_hold(), and the consumer calls
+ * release() exactly once when it is done with it (posted, given up, dropped, or at close).
+ */
+#ifndef ACMEVA_CONSUMER_H
+#define ACMEVA_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acmeva/proto.h"
+#include "daemon.h"
+#include "outbox.h"
+#include "redisconn.h"
+#include "streamreader.h"
+
+typedef struct acmeva_consumer acmeva_consumer;
+typedef struct acmeva_held acmeva_held;
+
+struct acmeva_held {
+    acmeva_consumer *c;
+    acmeva_held *prev, *next;
+    char entry_id[ACMEVA_ENTRY_ID_MAX];
+    char *raw; /* the payload as received (for a dead letter); NULL when none */
+    size_t raw_len;
+    int attempt;      /* the delivery count */
+    uint64_t touched; /* uv_now of the delivery or of the last heartbeat */
+    int posting;      /* the result is in the outbox */
+    acmeva_outbox_item item;
+};
+
+typedef struct acmeva_consumer_ops {
+    /* An entry for the service: it creates its object, calls acmeva_consumer_hold, and ends it
+     * by posting a result or dropping it. */
+    void (*deliver)(acmeva_consumer *c, const acmeva_sentry *e);
+    /* The consumer is done with |h|: free the service's object. |posted| 1 when its result and
+     * acknowledgement went through. At close, running work must be cancelled here too. */
+    void (*release)(acmeva_held *h, int posted);
+    /* Optional: the writer connection is ready (after the outbox was flushed). */
+    void (*writer_ready)(acmeva_consumer *c);
+    /* Optional: the thread is stopping and holds nothing; called once, before the goodbye. */
+    void (*idle)(acmeva_consumer *c);
+} acmeva_consumer_ops;
+
+struct acmeva_consumer {
+    acmeva_dthread *d;
+    const acmeva_consumer_ops *ops;
+    void *svc; /* the service's per-thread state */
+    char name[160]; /* the consumer name, <host>:<pid>:<thread> */
+    const char *stream, *group;
+    int64_t max_inflight, claim_idle_ms;
+    const char *log_msg; /* the log line of an answered entry ("validation") */
+    acmeva_sreader reader;
+    acmeva_rconn writer;
+    acmeva_outbox outbox;
+    acmeva_held *head;
+    size_t held;
+    uv_timer_t pause_timer;
+    uint64_t paused_until;
+    int idled;
+    int goodbye; /* 0: not yet, 1: XPENDING sent, 2: DELCONSUMER sent, 3: done */
+    uint64_t n_done;
+};
+
+/* The settings of a consumer; strings are borrowed and must outlive it. */
+typedef struct acmeva_consumer_config {
+    const char *stream;
+    const char *group;
+    const char *field; /* the payload field ("job") */
+    int64_t claim_idle_ms;
+    int64_t block_ms;
+    int64_t max_inflight;
+    int64_t results_maxlen;
+    const char *log_msg;
+} acmeva_consumer_config;
+
+/*
+ * acmeva_consumer_init sets up |c| on thread |d|'s loop: the reader and writer connections
+ * (named <consumer>:reader and :writer) and the outbox. Returns 0, or -1 with |err|.
+ */
+int acmeva_consumer_init(acmeva_consumer *c, acmeva_dthread *d, const acmeva_rconn_settings *rs,
+                         const acmeva_consumer_config *cfg, const acmeva_consumer_ops *ops,
+                         void *svc, char *err, size_t errlen);
+
+/* acmeva_consumer_start connects and starts reading. */
+void acmeva_consumer_start(acmeva_consumer *c);
+
+/* acmeva_consumer_hold adds |h| (zeroed by the caller) for entry |e|. Returns 0, or -1 on no
+ * memory (|h| is then not held: free it; the entry stays pending). */
+int acmeva_consumer_hold(acmeva_consumer *c, acmeva_held *h, const acmeva_sentry *e);
+
+/* acmeva_consumer_find returns the held entry |id|, or NULL. */
+acmeva_held *acmeva_consumer_find(acmeva_consumer *c, const char *id);
+
+/*
+ * acmeva_consumer_post queues the result already in |h->item| (result, reply_to and, when set,
+ * dead_reason) with the acknowledgement of the entry. An empty item (no reply_to) only
+ * acknowledges (an entry trimmed from the stream).
+ */
+void acmeva_consumer_post(acmeva_held *h);
+
+/*
+ * acmeva_consumer_answer writes |r| (taken) as the entry's result, with the attempt, this
+ * consumer as "worker", and |perspective| and |rir| where |r| has none, logs it (with |reason|
+ * when not NULL), and posts it on |reply_to|. On no memory the entry is dropped.
+ */
+void acmeva_consumer_answer(acmeva_held *h, acmeva_result *r, const char *reply_to,
+                            const char *perspective, const char *rir, const char *reason);
+
+/* acmeva_consumer_malformed answers a job that cannot be trusted (DESIGN.md "Job"): a malformed
+ * result on the default results stream, never the job's own replyTo, and a dead letter. */
+void acmeva_consumer_malformed(acmeva_held *h, const char *id, const char *field,
+                               const char *detail, const char *perspective);
+
+/* acmeva_consumer_unvalidated answers a parsed job without running it (deadline passed, too
+ * many deliveries): serverInternal with |detail| on its replyTo, a dead letter when |dead|. */
+void acmeva_consumer_unvalidated(acmeva_held *h, const acmeva_job *job, const char *detail,
+                                 const char *dead, const char *perspective, const char *rir);
+
+/* acmeva_consumer_drop forgets |h| without a result: the entry stays pending and is delivered
+ * again later (a failure of this machine, no memory). */
+void acmeva_consumer_drop(acmeva_held *h);
+
+/* acmeva_consumer_pause stops reading for |ms| (this machine is out of resources). */
+void acmeva_consumer_pause(acmeva_consumer *c, uint64_t ms);
+
+/* acmeva_consumer_kick reads more when there is room (call it after work ends). */
+void acmeva_consumer_kick(acmeva_consumer *c);
+
+/* acmeva_consumer_stop stops reading (the first signal); the thread finishes once nothing is
+ * held. */
+void acmeva_consumer_stop(acmeva_consumer *c);
+
+/* acmeva_consumer_maybe_finish finishes the thread when it is stopping and holds nothing. */
+void acmeva_consumer_maybe_finish(acmeva_consumer *c);
+
+/* acmeva_consumer_close ends everything (thread_finish): connections closed, every held entry
+ * released (it stays pending in Redis), one "thread stopped" log line. */
+void acmeva_consumer_close(acmeva_consumer *c);
+
+#endif
