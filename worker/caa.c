@@ -15,7 +15,6 @@
 #include "escape.h"
 
 #define CAA_MAX_LEVELS 127 /* labels of a 253-byte name */
-#define CAA_MAX_RELEVANT 100
 
 typedef struct caa_level {
     struct caa_check *c;
@@ -87,17 +86,20 @@ static void decide(caa_check *c)
         }
         if (l->n_caa == 0)
             continue;
-        /* The relevant record set (RFC 8659 §3): the closest non-empty one. The parsed
-         * records own the tags that recs[] points to, so both live until the decision. */
-        acmeva_caa_record recs[CAA_MAX_RELEVANT];
-        acmeva_caa_rr *parsed = calloc(CAA_MAX_RELEVANT, sizeof(*parsed));
+        /* The relevant record set (RFC 8659 §3): the closest non-empty one, every record of
+         * it (one left out could be the one that forbids issuance). The parsed records own
+         * the tags that recs[] points to, so both live until the decision. */
+        acmeva_caa_record *recs = calloc(l->n_caa, sizeof(*recs));
+        acmeva_caa_rr *parsed = calloc(l->n_caa, sizeof(*parsed));
         size_t n = 0;
-        if (parsed == NULL) {
+        if (recs == NULL || parsed == NULL) {
+            free(recs);
+            free(parsed);
             finish(c, 0, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
             return;
         }
         const uint8_t *p = l->rrs, *end = l->rrs + l->rrs_len;
-        while (p + 2 <= end && n < CAA_MAX_RELEVANT) {
+        while (p + 2 <= end && n < l->n_caa) {
             size_t len = (size_t)p[0] << 8 | p[1];
             acmeva_caa_rr *rrp = &parsed[n];
             if (acmeva_dns_caa_parse(p + 2, len, rrp) == 0) {
@@ -143,6 +145,7 @@ static void decide(caa_check *c)
                                   acmeva_chall_type_name(job->chall_type)};
         char reason[256];
         int permitted = acmeva_caa_permits(recs, n, &req, reason, sizeof(reason)) == 1;
+        free(recs);
         free(parsed);
         if (permitted) {
             finish(c, 1, ACMEVA_PROB_NONE, NULL);
@@ -192,12 +195,6 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
         } else if (need > 0) {
             l->failed = 1;
             snprintf(l->error, sizeof(l->error), "out of memory");
-        }
-        if (ans->msg->n_answers_dropped > 0 && l->n_caa > 0) {
-            /* More records than we consider: we cannot know the whole set. */
-            l->failed = 1;
-            snprintf(l->error, sizeof(l->error),
-                     "DNS problem: too many records looking up CAA for %s", l->name);
         }
     }
     if (--c->pending == 0)

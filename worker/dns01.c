@@ -7,8 +7,9 @@
  * - dns-persist-01 (draft-ietf-acme-dns-persist, BR 3.2.2.4.22): a standing record at
  *   _validation-persist.<domain> naming our issuer domain and the account (dnspersist.c).
  * A leading "*." of a wildcard identifier is removed first. The strings of one TXT record are
- * joined; any record that matches wins; at most ACMEVA_DNS_MAX_RECORDS are considered. The
- * answer's AD bit is recorded as "dnssec" (RFC 6840 §5.7).
+ * joined; any record that matches wins. Every record of the answer is considered (the message
+ * size is the only bound), and the first DNS01_RECORDED values are kept in the validation
+ * record. The answer's AD bit is recorded as "dnssec" (RFC 6840 §5.7).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@
 #include "engine_int.h"
 #include "escape.h"
 
-#define TXT_MAX 4096 /* bytes of one joined TXT record considered */
+#define TXT_MAX 4096      /* bytes of one joined TXT record considered */
+#define DNS01_RECORDED 100 /* TXT values written into the validation record */
 
 typedef struct txt_check {
     acmeva_validation *v;
@@ -88,12 +90,14 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
         if (len < 0)
             continue; /* a malformed or oversized record cannot match */
         txt[len] = '\0';
-        char *esc = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
-        if (esc != NULL)
-            acmeva_strlist_add(&rec->records, esc, strlen(esc));
+        if (rec->records.n < DNS01_RECORDED) {
+            char *esc = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
+            if (esc != NULL)
+                acmeva_strlist_add(&rec->records, esc, strlen(esc));
+            free(esc);
+        }
         if (n_txt++ == 0)
             first = rr;
-        free(esc);
         if (!persist) {
             if ((size_t)len == strlen(c->expected) && memcmp(txt, c->expected, (size_t)len) == 0) {
                 finish(c, 1);
@@ -106,7 +110,7 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
             acmeva_persist_judge(txt, (size_t)len, issuers, n_issuers, job->account_uri,
                                  job->wildcard, now_s(), why, sizeof(why));
         if (verdict == ACMEVA_PERSIST_MATCH) {
-            rec->matched_record = strdup(rec->records.n ? rec->records.v[rec->records.n - 1] : "");
+            rec->matched_record = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
             finish(c, 1);
             return;
         }

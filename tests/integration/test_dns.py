@@ -246,6 +246,8 @@ zone["records"].append({"name": "_acme-challenge.split.dnsfix.test", "type": "TX
                         "strings": [v[:10], v[10:30], v[30:]]})
 zone["records"] = [r for r in zone["records"] if r.get("strings") is not None]
 fix_dns01("many", "many", many=150)
+# The right value after 150 wrong ones: every record of the answer counts, not the first 100.
+fix_dns01("manyok", "many-right-last", many=151, strings=lambda ka: [t.dns01_value(ka)])
 caa_crit = "crit.dnsfix.test"
 zone["records"].append({"name": caa_crit, "type": "CAA", "flags": 128, "tag": "tbs",
                         "value": "x"})
@@ -281,7 +283,13 @@ try:
          "AD bit recorded as secure")
     c.ok(res.get("split-strings", {}).get("status") == "valid", "TXT strings joined",
          json.dumps(res.get("split-strings")))
-    c.problem(res.get("many", {}), "unauthorized", "(and 99 more)", "at most 100 TXT considered")
+    c.problem(res.get("many", {}), "unauthorized",
+              'Incorrect TXT record "record-1" (and 149 more) found at _acme-challenge.many',
+              "every TXT record counted in the detail")
+    c.ok(res.get("many-right-last", {}).get("status") == "valid",
+         "the right TXT value after 150 wrong ones", json.dumps(res.get("many-right-last"))[:300])
+    c.eq(len(((res.get("many", {}).get("validationRecord") or [{}])[0]).get("records") or []),
+         100, "the record keeps the first 100 TXT values")
     c.problem(res.get("caa-critical", {}), "caa", "prevents issuance",
               "unknown critical CAA tag forbids")
     c.ok(res.get("caa-critical-known-tag", {}).get("status") == "valid",
