@@ -108,6 +108,11 @@ size_t acmeva_engine_inflight(const acmeva_engine *e)
     return e->inflight;
 }
 
+const acmeva_dns_stats *acmeva_engine_dns_stats(const acmeva_engine *e)
+{
+    return acmeva_resolver_stats(e->resolver);
+}
+
 static void validation_unlink_free(acmeva_validation *v)
 {
     acmeva_engine *e = v->e;

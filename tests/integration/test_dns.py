@@ -144,7 +144,7 @@ ip_tok = t.new_token()
 jobs.append(t.job("192.0.2.1", "dns-01", ip_tok, t.key_authorization(ip_tok), ident_type="ip",
                   job_id="dns01-ip"))
 
-args = ["--resolver", cts.dns, "--issuer-domain", ISSUER]
+args = [*cts.resolver_args, "--issuer-domain", ISSUER]
 rc, res, results, err = t.run_check(args, jobs)
 c.eq(rc, 2, "batch with a malformed job exits 2")
 c.eq(len(results), len(jobs), "a result for every job")

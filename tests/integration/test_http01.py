@@ -18,7 +18,7 @@ c = t.Checks()
 PREFIX = "/.well-known/acme-challenge/"
 
 # ---- against pebble-challtestsrv ------------------------------------------------------------
-cts_args = ["--resolver", cts.dns, "--http-port", str(cts.http_port),
+cts_args = [*cts.resolver_args, "--http-port", str(cts.http_port),
             "--https-port", str(cts.https_port), "--tls-port", str(cts.tlsalpn_port)]
 
 jobs = []
@@ -104,7 +104,7 @@ fix = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "httpfix.py"), "--list
                  "--listen", "::1", "--https-redirect-port", str(cts.https_port)])
 try:
     suffix = None
-    fix_args = ["--resolver", cts.dns, "--http-port", str(fix.port),
+    fix_args = [*cts.resolver_args, "--http-port", str(fix.port),
                 "--https-port", str(cts.https_port)]
     # The fixture's key authorizations are <token>.<its default suffix>.
     import importlib.util
