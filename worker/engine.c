@@ -142,7 +142,11 @@ static void validation_finish(acmeva_validation *v)
     acmeva_result *r = v->result;
     int has_chall = v->ops[ACMEVA_CHECK_CHALLENGE] != NULL;
     int has_caa = v->ops[ACMEVA_CHECK_CAA] != NULL;
-    if (has_chall && !v->challenge_ok) {
+    if (!has_chall && !has_caa) {
+        /* Refused before any check ran (deadline passed, unsupported type): its problem is
+         * already set, and a job that was not validated is never valid. */
+        r->valid = 0;
+    } else if (has_chall && !v->challenge_ok) {
         r->valid = 0; /* the challenge's problem is already in r->problem */
     } else if (has_caa && !v->caa_ok) {
         r->valid = 0;

@@ -139,6 +139,12 @@ jobs.append(caa_job(n_c1, "caa-job-issuer", caa={"issuerDomains": ["other-ca.exa
 j, ka = dns01_job(n_c2, "dns01-with-caa-forbidden", caa={})
 cts.call("set-txt", {"host": f"_acme-challenge.{n_c2}.", "value": t.dns01_value(ka)})
 jobs.append(j)
+# A job whose deadline passed before it was picked up is not validated, and so never valid,
+# even with the right TXT record in place (DESIGN.md "Job": deadlineMs).
+n_late = t.unique("d-late")
+j, ka = dns01_job(n_late, "dns01-deadline-passed", deadlineMs=1000)
+cts.call("set-txt", {"host": f"_acme-challenge.{n_late}.", "value": t.dns01_value(ka)})
+jobs.append(j)
 # A malformed pairing: dns-01 for an IP identifier.
 ip_tok = t.new_token()
 jobs.append(t.job("192.0.2.1", "dns-01", ip_tok, t.key_authorization(ip_tok), ident_type="ip",
@@ -196,6 +202,8 @@ r = res["dns01-with-caa-forbidden"]
 c.problem(r, "caa", "prevents issuance", "challenge valid, CAA forbids: CAA's problem")
 c.eq(r.get("caa", {}).get("status"), "invalid", "both: caa object invalid")
 c.problem(res["dns01-ip"], "malformed", "IP identifier", "dns-01 refuses IP identifiers")
+c.problem(res["dns01-deadline-passed"], "serverInternal", "deadline passed",
+          "a job past its deadline is not validated")
 
 # A TXT that challtestsrv cannot encode gets no reply at all: a timeout after the tries.
 n_to = t.unique("d-timeout")
