@@ -22,6 +22,7 @@ typedef struct caa_level {
     const char *name; /* points into c->name */
     int done;
     int failed;
+    int local; /* failed for want of a socket or memory here (ACMEVA_DNS_LOCAL) */
     char error[400];
     size_t n_caa; /* CAA records in the answer */
     uint8_t *rrs; /* copies of the CAA rdata, each prefixed by a 2-byte length */
@@ -81,7 +82,7 @@ static void decide(caa_check *c)
         if (l->failed) {
             snprintf(detail, sizeof(detail), "While processing CAA for %s: %s", job->ident_value,
                      l->error);
-            finish(c, 0, ACMEVA_PROB_DNS, detail);
+            finish(c, 0, acmeva_validation_dns_failure(v, l->local), detail);
             return;
         }
         if (l->n_caa == 0)
@@ -171,6 +172,7 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
     if (acmeva_dns_problem(ans, "CAA", l->name, l->error, sizeof(l->error))) {
         /* NXDOMAIN is an empty set: the name does not exist, so it has no CAA records. */
         l->failed = !(ans->status == ACMEVA_DNS_OK && ans->msg->rcode == ACMEVA_RCODE_NXDOMAIN);
+        l->local = ans->status == ACMEVA_DNS_LOCAL;
     } else if (ans->msg->tc) {
         l->failed = 1;
         snprintf(l->error, sizeof(l->error), "DNS problem: truncated answer looking up CAA for %s",
@@ -266,10 +268,12 @@ static int caa_start(acmeva_validation *v, void **state)
     uv_timer_start(c->timer, caa_timeout_cb, acmeva_phase_ms(v, 0), 0);
     for (size_t i = 0; i < c->n_levels; i++) {
         caa_level *l = &c->levels[i];
-        if (acmeva_dns_query_start(v->e->resolver, l->name, ACMEVA_DNS_CAA, level_cb, l, &l->q) !=
-            0) {
+        int rc = acmeva_dns_query_start(v->e->resolver, l->name, ACMEVA_DNS_CAA, level_cb, l,
+                                        &l->q);
+        if (rc != 0) {
             l->done = 1;
             l->failed = 1;
+            l->local = rc == UV_ENOMEM;
             snprintf(l->error, sizeof(l->error), "cannot start a DNS query");
             continue;
         }

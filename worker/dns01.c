@@ -163,7 +163,7 @@ static void txt_cb(void *arg, const acmeva_dns_answer *ans)
     }
     /* Any rcode other than NOERROR is a dns problem; SERVFAIL is never success. */
     if (acmeva_dns_problem(ans, "TXT", c->name, detail, sizeof(detail))) {
-        fail(c, ACMEVA_PROB_DNS, detail);
+        fail(c, acmeva_validation_dns_failure(c->v, ans->status == ACMEVA_DNS_LOCAL), detail);
         return;
     }
     judge(c, ans->msg);
@@ -212,7 +212,10 @@ static int txt_start(acmeva_validation *v, void **state)
     rec->hostname = strdup(c->name);
     *state = c;
     uv_timer_start(c->timer, txt_timeout_cb, acmeva_phase_ms(v, 0), 0);
-    if (acmeva_dns_query_start(v->e->resolver, c->name, ACMEVA_DNS_TXT, txt_cb, c, &c->q) != 0)
+    rc = acmeva_dns_query_start(v->e->resolver, c->name, ACMEVA_DNS_TXT, txt_cb, c, &c->q);
+    if (rc == UV_ENOMEM)
+        fail(c, acmeva_validation_dns_failure(v, 1), "cannot start a DNS query: out of memory");
+    else if (rc != 0)
         fail(c, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS query");
     return 0;
 }

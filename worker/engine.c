@@ -58,6 +58,14 @@ void acmeva_timer_free(uv_timer_t *t)
     uv_close((uv_handle_t *)t, timer_close_cb);
 }
 
+acmeva_problem_type acmeva_validation_dns_failure(acmeva_validation *v, int local)
+{
+    if (!local)
+        return ACMEVA_PROB_DNS;
+    v->result->local_failure = 1;
+    return ACMEVA_PROB_SERVER_INTERNAL;
+}
+
 uint64_t acmeva_validation_remaining_ms(const acmeva_validation *v)
 {
     uint64_t now = uv_now(v->e->loop);
