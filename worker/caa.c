@@ -23,7 +23,7 @@ typedef struct caa_level {
     int done;
     int failed;
     int local; /* failed for want of a socket or memory here (ACMEVA_DNS_LOCAL) */
-    char error[400];
+    char error[ACMEVA_DNS_PROBLEM_MAX];
     size_t n_caa; /* CAA records in the answer */
     uint8_t *rrs; /* copies of the CAA rdata, each prefixed by a 2-byte length */
     size_t rrs_len;

@@ -153,7 +153,7 @@ static void txt_cb(void *arg, const acmeva_dns_answer *ans)
 {
     txt_check *c = arg;
     acmeva_vrecord *rec = &c->v->result->records[c->rec];
-    char detail[600];
+    char detail[ACMEVA_DNS_PROBLEM_MAX];
     c->q = NULL;
     if (ans->resolver != NULL)
         acmeva_strlist_add(&rec->resolver_addrs, ans->resolver, strlen(ans->resolver));

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "addrpolicy.h"
+#include "escape.h"
 
 #define DNS_UDP_SIZE 1232   /* EDNS0 UDP payload size (DNS flag day 2020) */
 #define DNS_QUERY_MAX 288   /* header, a 255-octet name, type, class, OPT */
@@ -900,6 +901,16 @@ void acmeva_resolver_free(acmeva_resolver *r)
 
 /* ---- problem details ----------------------------------------------------------------------- */
 
+/* The Extended DNS Error worth reporting (RFC 8914): the first that says DNSSEC validation
+ * failed, else the first. NULL when there is none. */
+static const acmeva_dns_ede *problem_ede(const acmeva_dns_msg *m)
+{
+    for (size_t i = 0; i < m->n_ede; i++)
+        if (acmeva_dns_ede_is_dnssec(m->ede[i].code))
+            return &m->ede[i];
+    return m->n_ede > 0 ? &m->ede[0] : NULL;
+}
+
 int acmeva_dns_problem(const acmeva_dns_answer *a, const char *qtype_name, const char *name,
                        char *out, size_t outlen)
 {
@@ -923,13 +934,26 @@ int acmeva_dns_problem(const acmeva_dns_answer *a, const char *qtype_name, const
     int rcode = a->msg->rcode;
     if (rcode == ACMEVA_RCODE_NOERROR)
         return 0;
+    const acmeva_dns_ede *ede = problem_ede(a->msg);
     const char *suffix = "";
     if (rcode == ACMEVA_RCODE_NXDOMAIN)
         suffix = " - check that a DNS record exists for this domain";
+    else if (rcode == ACMEVA_RCODE_SERVFAIL && ede != NULL && acmeva_dns_ede_is_dnssec(ede->code))
+        suffix = " - DNSSEC validation failed";
     else if (rcode == ACMEVA_RCODE_SERVFAIL)
         suffix = " - the domain's nameservers may be malfunctioning";
-    snprintf(out, outlen, "DNS problem: %s looking up %s for %s%s", acmeva_dns_rcode_name(rcode),
-             qtype_name, name, suffix);
+    /* RFC 8914 §2: the resolver's own words, as code, name and EXTRA-TEXT. The text is UTF-8
+     * from the network: escaped, and cut to ACMEVA_DNS_EDE_TEXT_MAX bytes of output. */
+    char why[64 + ACMEVA_DNS_EDE_TEXT_MAX] = "";
+    if (ede != NULL) {
+        char text[ACMEVA_DNS_EDE_TEXT_MAX + 1];
+        if (acmeva_escape(ede->text, ede->text_len, text, sizeof(text), 0) < 0)
+            text[0] = '\0';
+        snprintf(why, sizeof(why), " (Extended DNS Error %u: %s%s%s)", (unsigned)ede->code,
+                 acmeva_dns_ede_name(ede->code), text[0] ? ": " : "", text);
+    }
+    snprintf(out, outlen, "DNS problem: %s looking up %s for %s%s%s",
+             acmeva_dns_rcode_name(rcode), qtype_name, name, suffix, why);
     return 1;
 }
 
@@ -941,8 +965,8 @@ struct acmeva_host_lookup {
     int allow_private;
     int pending;
     acmeva_dns_query *q4, *q6;
-    char err4[320], err6[320];
-    int local; /* a lookup failed for want of a socket (ACMEVA_DNS_LOCAL) */
+    char *err4, *err6; /* the problem detail of a failed lookup, allocated when it fails */
+    int local;         /* a lookup failed for want of a socket (ACMEVA_DNS_LOCAL) */
     acmeva_strlist resolved4, resolved6;
     char name[256];
     acmeva_host_addrs addrs;
@@ -962,10 +986,10 @@ static void host_finish(acmeva_host_lookup *h)
          * machine's failure, never "no valid IP addresses" (DESIGN.md "Hardening"). */
         a->local_failure = h->local;
         if (h->local)
-            snprintf(a->detail, sizeof(a->detail), "%s", h->err4[0] ? h->err4 : h->err6);
-        else if (h->err4[0] != '\0' && (h->err6[0] != '\0' || a->resolved.n == 0))
+            snprintf(a->detail, sizeof(a->detail), "%s", h->err4 ? h->err4 : h->err6);
+        else if (h->err4 != NULL && (h->err6 != NULL || a->resolved.n == 0))
             snprintf(a->detail, sizeof(a->detail), "%s", h->err4);
-        else if (h->err6[0] != '\0' && a->resolved.n == 0)
+        else if (h->err6 != NULL && a->resolved.n == 0)
             snprintf(a->detail, sizeof(a->detail), "%s", h->err6);
         else
             snprintf(a->detail, sizeof(a->detail), "No valid IP addresses found for %s", h->name);
@@ -973,13 +997,15 @@ static void host_finish(acmeva_host_lookup *h)
     h->cb(h->arg, a);
     acmeva_strlist_clear(&a->resolved);
     acmeva_strlist_clear(&a->resolvers);
+    free(h->err4);
+    free(h->err6);
     free(h);
 }
 
 static void host_answer(acmeva_host_lookup *h, const acmeva_dns_answer *ans, int family)
 {
     acmeva_host_addrs *a = &h->addrs;
-    char *err = family == AF_INET ? h->err4 : h->err6;
+    char err[ACMEVA_DNS_PROBLEM_MAX];
     if (ans->status == ACMEVA_DNS_OK) {
         int seen = 0;
         for (size_t i = 0; i < a->resolvers.n; i++)
@@ -993,8 +1019,13 @@ static void host_answer(acmeva_host_lookup *h, const acmeva_dns_answer *ans, int
     if (ans->status != ACMEVA_DNS_OK || !ans->msg->ad)
         a->all_secure = 0;
     h->local |= ans->status == ACMEVA_DNS_LOCAL;
-    if (acmeva_dns_problem(ans, family == AF_INET ? "A" : "AAAA", h->name, err, sizeof(h->err4)))
+    if (acmeva_dns_problem(ans, family == AF_INET ? "A" : "AAAA", h->name, err, sizeof(err))) {
+        char *copy = strdup(err);
+        if (copy == NULL) /* this machine's failure, reported as such */
+            h->local = 1;
+        *(family == AF_INET ? &h->err4 : &h->err6) = copy;
         return;
+    }
     for (size_t i = 0; i < ans->msg->n_answers; i++) {
         uint8_t ip[16];
         int fam;
@@ -1069,6 +1100,8 @@ void acmeva_host_lookup_cancel(acmeva_host_lookup *h)
     acmeva_strlist_clear(&h->addrs.resolvers);
     acmeva_strlist_clear(&h->resolved4);
     acmeva_strlist_clear(&h->resolved6);
+    free(h->err4);
+    free(h->err6);
     free(h);
 }
 

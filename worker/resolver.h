@@ -98,11 +98,19 @@ int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
  * runs. NULL is a no-op. */
 void acmeva_dns_query_cancel(acmeva_dns_query *q);
 
+#define ACMEVA_DNS_EDE_TEXT_MAX 160 /* bytes of an escaped EDE text in a problem detail */
+#define ACMEVA_DNS_PROBLEM_MAX 640  /* room for any detail acmeva_dns_problem writes */
+
 /*
  * acmeva_dns_problem writes Boulder's DNS problem detail for a failed lookup:
  * "DNS problem: NXDOMAIN looking up TXT for <name> - check that a DNS record exists for this
  * domain", "DNS problem: query timed out looking up A for <name>", ...; for ACMEVA_DNS_LOCAL
- * an internal error that names this machine's failure (report it as serverInternal).
+ * an internal error that names this machine's failure (report it as serverInternal). When
+ * the answer carries an Extended DNS Error (RFC 8914) the detail ends with it, e.g.
+ * "(Extended DNS Error 6: DNSSEC Bogus: <text>)", its text escaped; a SERVFAIL whose EDE
+ * reports a failed DNSSEC validation says "- DNSSEC validation failed" instead of "- the
+ * domain's nameservers may be malfunctioning". |out| of ACMEVA_DNS_PROBLEM_MAX bytes holds
+ * any detail for a name of 253 characters.
  * Returns 1 when |answer| is a failure (and |out| was written), 0 when it is a NOERROR answer.
  */
 int acmeva_dns_problem(const acmeva_dns_answer *answer, const char *qtype_name, const char *name,
@@ -114,7 +122,7 @@ typedef struct acmeva_host_addrs {
     int failed;        /* no usable address: |detail| holds the dns problem detail */
     int local_failure; /* failed because this machine could not query (ACMEVA_DNS_LOCAL):
                         * |detail| is an internal error, report serverInternal */
-    char detail[640];
+    char detail[ACMEVA_DNS_PROBLEM_MAX];
     uint8_t v6[ACMEVA_MAX_ADDRS][16];
     size_t n6;
     uint8_t v4[ACMEVA_MAX_ADDRS][4];

@@ -219,7 +219,7 @@ tmp = tempfile.mkdtemp(prefix="acmeva-dns-")
 atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 zone_path, stats_path = os.path.join(tmp, "zone.json"), os.path.join(tmp, "stats.json")
 zone = {"records": [], "nxdomain": [], "refused": [], "truncate": [], "ad": [], "drop": [],
-        "many": {}}
+        "many": {}, "servfail": [], "ede": {}}
 fjobs = []
 
 
@@ -239,6 +239,12 @@ def fix_dns01(label, job_id, values=None, strings=None, **lists):
 
 
 fix_dns01("nx", "nxdomain", nxdomain=True)
+# SERVFAIL with Extended DNS Errors (RFC 8914): DNSSEC bogus (its text escaped), and another.
+fix_dns01("bogus", "servfail-dnssec", servfail=True)
+zone["ede"]["_acme-challenge.bogus.dnsfix.test"] = [[22, "no reachable authority"],
+                                                    [6, "RRSIG expired \u00e9\u0007"]]
+fix_dns01("unreach", "servfail-ede", servfail=True)
+zone["ede"]["_acme-challenge.unreach.dnsfix.test"] = [[22, "at 192.0.2.53"]]
 fix_dns01("refused", "refused", refused=True)
 fix_dns01("tc", "truncated", truncate=True, strings=lambda ka: [t.dns01_value(ka)])
 fix_dns01("ad", "secure", ad=True, strings=lambda ka: [t.dns01_value(ka)])
@@ -281,6 +287,14 @@ try:
     c.problem(res.get("nxdomain", {}), "dns",
               "DNS problem: NXDOMAIN looking up TXT for _acme-challenge.nx.dnsfix.test - check "
               "that a DNS record exists for this domain", "NXDOMAIN")
+    c.problem(res.get("servfail-dnssec", {}), "dns",
+              "DNS problem: SERVFAIL looking up TXT for _acme-challenge.bogus.dnsfix.test - "
+              "DNSSEC validation failed (Extended DNS Error 6: DNSSEC Bogus: RRSIG expired "
+              "\u00e9\\x07)", "SERVFAIL with a DNSSEC EDE")
+    c.problem(res.get("servfail-ede", {}), "dns",
+              "DNS problem: SERVFAIL looking up TXT for _acme-challenge.unreach.dnsfix.test - the "
+              "domain's nameservers may be malfunctioning (Extended DNS Error 22: No Reachable "
+              "Authority: at 192.0.2.53)", "SERVFAIL with another EDE")
     c.problem(res.get("refused", {}), "dns",
               "DNS problem: REFUSED looking up TXT for _acme-challenge.refused.dnsfix.test",
               "REFUSED")

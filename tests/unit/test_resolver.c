@@ -497,6 +497,115 @@ static void test_cancel_and_free(uv_loop_t *loop)
     CHECK_INT(o1.calls, 0);
 }
 
+/* ---- problem details with Extended DNS Errors (RFC 8914) ---------------------------------- */
+
+/* ede_answer parses into |m| a response with |rcode| and the EDE options given as (code, text)
+ * pairs, and points |a| at it. */
+static void ede_answer(acmeva_dns_msg *m, uint8_t *buf, acmeva_dns_answer *a, int rcode, int n,
+                       const uint16_t *codes, const char *const *texts)
+{
+    size_t p = 0;
+    uint8_t hdr[] = {0, 1, 0x81, (uint8_t)(0x80 | rcode), 0, 1, 0, 0, 0, 0, 0, 1};
+    memcpy(buf, hdr, sizeof(hdr));
+    p = sizeof(hdr);
+    static const uint8_t q[] = {1, 'x', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 16, 0, 1};
+    memcpy(buf + p, q, sizeof(q));
+    p += sizeof(q);
+    buf[p++] = 0; /* OPT: root owner, type 41, class 1232, ttl 0 */
+    uint8_t fixed[] = {0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+    memcpy(buf + p, fixed, sizeof(fixed));
+    size_t rdlen_at = p + 8;
+    p += sizeof(fixed);
+    size_t start = p;
+    for (int i = 0; i < n; i++) {
+        size_t tl = strlen(texts[i]);
+        buf[p++] = 0;
+        buf[p++] = 15;
+        buf[p++] = (uint8_t)((2 + tl) >> 8);
+        buf[p++] = (uint8_t)(2 + tl);
+        buf[p++] = (uint8_t)(codes[i] >> 8);
+        buf[p++] = (uint8_t)codes[i];
+        memcpy(buf + p, texts[i], tl);
+        p += tl;
+    }
+    buf[rdlen_at] = (uint8_t)((p - start) >> 8);
+    buf[rdlen_at + 1] = (uint8_t)(p - start);
+    CHECK_INT(acmeva_dns_parse(buf, p, m), 0);
+    memset(a, 0, sizeof(*a));
+    a->status = ACMEVA_DNS_OK;
+    a->msg = m;
+}
+
+static void test_ede_problem(void)
+{
+    acmeva_dns_msg *m = malloc(sizeof(*m));
+    uint8_t *buf = malloc(4096);
+    acmeva_dns_answer a;
+    char out[ACMEVA_DNS_PROBLEM_MAX];
+
+    uint16_t c6[] = {6};
+    const char *t6[] = {"validation failure <x.example. TXT IN>: signature expired"};
+    ede_answer(m, buf, &a, ACMEVA_RCODE_SERVFAIL, 1, c6, t6);
+    CHECK_INT(acmeva_dns_problem(&a, "TXT", "x.example", out, sizeof(out)), 1);
+    CHECK_STR(out, "DNS problem: SERVFAIL looking up TXT for x.example - DNSSEC validation failed "
+                   "(Extended DNS Error 6: DNSSEC Bogus: validation failure <x.example. TXT IN>: "
+                   "signature expired)");
+
+    uint16_t c22[] = {22};
+    const char *t22[] = {""};
+    ede_answer(m, buf, &a, ACMEVA_RCODE_SERVFAIL, 1, c22, t22);
+    acmeva_dns_problem(&a, "TXT", "x.example", out, sizeof(out));
+    CHECK_STR(out, "DNS problem: SERVFAIL looking up TXT for x.example - the domain's nameservers "
+                   "may be malfunctioning (Extended DNS Error 22: No Reachable Authority)");
+
+    /* Several: the one about DNSSEC is the one reported. */
+    uint16_t c2[] = {22, 9};
+    const char *t2[] = {"no server", "no DNSKEY"};
+    ede_answer(m, buf, &a, ACMEVA_RCODE_SERVFAIL, 2, c2, t2);
+    acmeva_dns_problem(&a, "A", "x.example", out, sizeof(out));
+    CHECK_STR(out, "DNS problem: SERVFAIL looking up A for x.example - DNSSEC validation failed "
+                   "(Extended DNS Error 9: DNSKEY Missing: no DNSKEY)");
+
+    /* The text is the network's: escaped (control byte, invalid UTF-8, quote), and cut. */
+    const char *tx[] = {"a\x01"
+                        "b\xff\"c"};
+    ede_answer(m, buf, &a, ACMEVA_RCODE_SERVFAIL, 1, c22, tx);
+    acmeva_dns_problem(&a, "TXT", "x.example", out, sizeof(out));
+    CHECK_MSG(strstr(out, "No Reachable Authority: a\\x01b\xef\xbf\xbd\\\"c)") != NULL, "%s",
+              out);
+    char long_text[1001], name[254];
+    memset(long_text, 'w', 1000);
+    long_text[1000] = '\0';
+    memset(name, 'n', 253);
+    for (int i = 63; i < 253; i += 64)
+        name[i] = '.';
+    name[253] = '\0';
+    const char *tl[] = {long_text};
+    uint16_t c0[] = {0};
+    ede_answer(m, buf, &a, ACMEVA_RCODE_SERVFAIL, 1, c0, tl);
+    acmeva_dns_problem(&a, "AAAA", name, out, sizeof(out));
+    size_t len = strlen(out);
+    CHECK_MSG(len + 1 < sizeof(out) && out[len - 1] == ')', "%zu bytes: ...%s", len,
+              out + (len > 40 ? len - 40 : 0));
+    CHECK(strstr(out, "(Extended DNS Error 0: Other Error: wwww") != NULL);
+
+    /* Another rcode: the EDE is still told; no EDE: Boulder's words alone. */
+    uint16_t c18[] = {18};
+    const char *t18[] = {""};
+    ede_answer(m, buf, &a, ACMEVA_RCODE_REFUSED, 1, c18, t18);
+    acmeva_dns_problem(&a, "CAA", "x.example", out, sizeof(out));
+    CHECK_STR(out, "DNS problem: REFUSED looking up CAA for x.example (Extended DNS Error 18: "
+                   "Prohibited)");
+    ede_answer(m, buf, &a, ACMEVA_RCODE_SERVFAIL, 0, NULL, NULL);
+    acmeva_dns_problem(&a, "TXT", "x.example", out, sizeof(out));
+    CHECK_STR(out, "DNS problem: SERVFAIL looking up TXT for x.example - the domain's nameservers "
+                   "may be malfunctioning");
+    ede_answer(m, buf, &a, ACMEVA_RCODE_NOERROR, 1, c6, t6);
+    CHECK_INT(acmeva_dns_problem(&a, "TXT", "x.example", out, sizeof(out)), 0);
+    free(buf);
+    free(m);
+}
+
 /* ---- this machine out of descriptors ------------------------------------------------------- */
 
 static int fillers[4096];
@@ -609,6 +718,7 @@ int main(void)
     test_truncated(&loop);
     test_other_owner(&loop);
     test_cancel_and_free(&loop);
+    test_ede_problem();
     test_no_socket(&loop);
     test_checks_local_failure(&loop);
     srv_stop();
