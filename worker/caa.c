@@ -2,8 +2,9 @@
  * CAA (RFC 8659 §3, RFC 8657, BR 3.2.2.8): CAA is looked up at the name and at every parent
  * up to and including the TLD, all at once; the closest non-empty set is the relevant one,
  * decided by caapolicy.c. A lookup error at or below the first non-empty level fails the
- * check (an answer we could not get may have forbidden issuance); NXDOMAIN counts as empty;
- * a truncated answer is an error. IP identifiers are not checked (no CAA tree for them;
+ * check (an answer we could not get may have forbidden issuance); NXDOMAIN counts as empty
+ * below the TLD, but a TLD that does not exist fails the check (no issuance under a removed
+ * or never delegated TLD, as Boulder); a truncated answer is an error. IP identifiers are not checked (no CAA tree for them;
  * BR 3.2.2.8 applies CAA to domain names).
  */
 #include <stdio.h>
@@ -170,8 +171,10 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
     l->done = 1;
     snprintf(l->resolver, sizeof(l->resolver), "%s", ans->resolver ? ans->resolver : "");
     if (acmeva_dns_problem(ans, "CAA", l->name, l->error, sizeof(l->error))) {
-        /* NXDOMAIN is an empty set: the name does not exist, so it has no CAA records. */
-        l->failed = !(ans->status == ACMEVA_DNS_OK && ans->msg->rcode == ACMEVA_RCODE_NXDOMAIN);
+        /* NXDOMAIN is an empty set: the name does not exist, so it has no CAA records. Not at
+         * the TLD: a name under a TLD that does not exist cannot be a public one. */
+        int nxdomain = ans->status == ACMEVA_DNS_OK && ans->msg->rcode == ACMEVA_RCODE_NXDOMAIN;
+        l->failed = !nxdomain || strchr(l->name, '.') == NULL;
         l->local = ans->status == ACMEVA_DNS_LOCAL;
     } else if (ans->msg->tc) {
         l->failed = 1;

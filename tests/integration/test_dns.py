@@ -272,9 +272,11 @@ caa_ok = "issue128.dnsfix.test"
 zone["records"].append({"name": caa_ok, "type": "CAA", "flags": 128, "tag": "issue",
                         "value": ISSUER})
 fjobs.append(caa_job(caa_ok, "caa-critical-known-tag"))
-# NXDOMAIN below the TLD counts as empty for CAA.
+# NXDOMAIN below the TLD counts as empty for CAA; a TLD that does not exist fails the check.
 zone["nxdomain"].append("gone.dnsfix.test")
 fjobs.append(caa_job("gone.dnsfix.test", "caa-nxdomain"))
+zone["nxdomain"] += ["www.shop.nosuchtld", "shop.nosuchtld", "nosuchtld"]
+fjobs.append(caa_job("www.shop.nosuchtld", "caa-nxdomain-tld"))
 with open(zone_path, "w") as f:
     json.dump(zone, f)
 
@@ -318,6 +320,11 @@ try:
          "critical flag on a known tag is fine")
     c.ok(res.get("caa-nxdomain", {}).get("status") == "valid", "NXDOMAIN is an empty CAA set",
          json.dumps(res.get("caa-nxdomain")))
+    c.problem(res.get("caa-nxdomain-tld", {}), "dns",
+              "While processing CAA for www.shop.nosuchtld: DNS problem: NXDOMAIN looking up CAA "
+              "for nosuchtld", "NXDOMAIN at the TLD fails CAA")
+    c.eq(res.get("caa-nxdomain-tld", {}).get("caa", {}).get("status"), "invalid",
+         "caa object invalid under a TLD that does not exist")
     with open(stats_path) as f:
         stats = json.load(f)
     tcp = [q for q in stats["queries"]

@@ -26,6 +26,8 @@ typedef enum {
     MODE_SILENT, /* nothing */
     MODE_TC,     /* UDP: TC=1, no records; TCP: a reply with the wrong id, then the true one */
     MODE_OWNER,  /* the true question, an A of another owner first, then the right A */
+    MODE_NXDOMAIN_BELOW_TLD, /* NXDOMAIN, but NODATA for a single-label name */
+    MODE_NXDOMAIN,           /* NXDOMAIN for every name */
 } srv_mode;
 
 #define SRV_MAX_SEEN 64
@@ -169,6 +171,14 @@ static void srv_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct
         len = build_reply(q, (size_t)n, out, id, 0x8180, 1, 0, 7);
         srv_send(out, len, from);
         return;
+    case MODE_NXDOMAIN_BELOW_TLD:
+    case MODE_NXDOMAIN: {
+        int tld = (size_t)(13 + q[12]) < (size_t)n && q[13 + q[12]] == 0;
+        int nx = S.mode == MODE_NXDOMAIN || !tld;
+        len = build_reply(q, (size_t)n, out, id, nx ? 0x8183 : 0x8180, 0, 0, 0);
+        srv_send(out, len, from);
+        return;
+    }
     }
 }
 
@@ -707,6 +717,40 @@ static void test_checks_local_failure(uv_loop_t *loop)
     }
 }
 
+/* CAA (RFC 8659 §3): NXDOMAIN below the TLD is an empty set; at the TLD it fails the check. */
+static void test_caa_nxdomain(uv_loop_t *loop)
+{
+    static const char job_text[] =
+        "{\"v\":1,\"id\":\"c\",\"identifier\":{\"type\":\"dns\",\"value\":\"www.shop.test\"},"
+        "\"caa\":{\"issuerDomains\":[\"ca.example\"]}}";
+    for (int all = 0; all < 2; all++) {
+        char err[256];
+        acmeva_engine *e = NULL;
+        cfg_for(1, 5000, 1);
+        CHECK(acmeva_engine_new(loop, &CFG, NULL, &e, err, sizeof(err)) == 0);
+        acmeva_job *job = NULL;
+        CHECK(acmeva_job_parse(job_text, strlen(job_text), &job, NULL) == 0);
+        S.mode = all ? MODE_NXDOMAIN : MODE_NXDOMAIN_BELOW_TLD;
+        got_result g = {NULL};
+        CHECK(acmeva_engine_validate(e, job, 1, on_result, &g, NULL) == 0);
+        uv_run(loop, UV_RUN_DEFAULT);
+        CHECK(g.r != NULL);
+        if (g.r != NULL && !all) {
+            CHECK_MSG(g.r->valid && g.r->caa_valid, "NXDOMAIN below the TLD: %s",
+                      g.r->problem.detail ? g.r->problem.detail : "valid");
+        } else if (g.r != NULL) {
+            CHECK(!g.r->valid && !g.r->caa_valid && g.r->problem.type == ACMEVA_PROB_DNS &&
+                  g.r->local_failure == 0);
+            CHECK_STR(g.r->problem.detail,
+                      "While processing CAA for www.shop.test: DNS problem: NXDOMAIN looking up "
+                      "CAA for test - check that a DNS record exists for this domain");
+        }
+        acmeva_result_free(g.r);
+        acmeva_engine_free(e);
+        uv_run(loop, UV_RUN_DEFAULT);
+    }
+}
+
 int main(void)
 {
     uv_loop_t loop;
@@ -719,6 +763,7 @@ int main(void)
     test_other_owner(&loop);
     test_cancel_and_free(&loop);
     test_ede_problem();
+    test_caa_nxdomain(&loop);
     test_no_socket(&loop);
     test_checks_local_failure(&loop);
     srv_stop();
