@@ -29,7 +29,8 @@ typedef struct caa_level {
     uint8_t *rrs; /* copies of the CAA rdata, each prefixed by a 2-byte length */
     size_t rrs_len;
     char resolver[64];
-    int secure;
+    int answered; /* a reply was taken (any rcode) */
+    int secure;   /* ... and it had the AD bit */
 } caa_level;
 
 typedef struct caa_check {
@@ -71,6 +72,29 @@ static void finish(caa_check *c, int ok, acmeva_problem_type type, const char *d
     acmeva_validation_check_done(v, ACMEVA_CHECK_CAA);
 }
 
+/* record_lookups writes which resolvers answered the lookups of levels 0..|last|, the ones
+ * the outcome rests on (the closest non-empty set, or the failure, and every empty set below
+ * it), and whether all of those answers were authenticated (DESIGN.md "DNSSEC"). */
+static void record_lookups(caa_check *c, size_t last)
+{
+    acmeva_result *r = c->v->result;
+    int answered = 0, secure = 1;
+    for (size_t i = 0; i <= last && i < c->n_levels; i++) {
+        const caa_level *l = &c->levels[i];
+        secure &= l->answered && l->secure;
+        if (!l->answered)
+            continue;
+        answered = 1;
+        int seen = 0;
+        for (size_t k = 0; k < r->caa_resolver_addrs.n && !seen; k++)
+            seen = strcmp(r->caa_resolver_addrs.v[k], l->resolver) == 0;
+        if (!seen)
+            acmeva_strlist_add(&r->caa_resolver_addrs, l->resolver, strlen(l->resolver));
+    }
+    if (answered && r->caa_dnssec == NULL)
+        r->caa_dnssec = strdup(secure ? "secure" : "insecure");
+}
+
 /* Every level answered (or the deadline hit): pick the relevant set and decide. */
 static void decide(caa_check *c)
 {
@@ -81,6 +105,7 @@ static void decide(caa_check *c)
     for (size_t i = 0; i < c->n_levels; i++) {
         caa_level *l = &c->levels[i];
         if (l->failed) {
+            record_lookups(c, i);
             snprintf(detail, sizeof(detail), "While processing CAA for %s: %s", job->ident_value,
                      l->error);
             finish(c, 0, acmeva_validation_dns_failure(v, l->local), detail);
@@ -88,6 +113,7 @@ static void decide(caa_check *c)
         }
         if (l->n_caa == 0)
             continue;
+        record_lookups(c, i);
         /* The relevant record set (RFC 8659 §3): the closest non-empty one, every record of
          * it (one left out could be the one that forbids issuance). The parsed records own
          * the tags that recs[] points to, so both live until the decision. */
@@ -160,6 +186,7 @@ static void decide(caa_check *c)
         return;
     }
     /* No CAA record anywhere up the tree: any CA may issue (RFC 8659 §3). */
+    record_lookups(c, c->n_levels - 1);
     finish(c, 1, ACMEVA_PROB_NONE, NULL);
 }
 
@@ -170,6 +197,8 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
     l->q = NULL;
     l->done = 1;
     snprintf(l->resolver, sizeof(l->resolver), "%s", ans->resolver ? ans->resolver : "");
+    l->answered = ans->status == ACMEVA_DNS_OK;
+    l->secure = l->answered && ans->msg->ad;
     if (acmeva_dns_problem(ans, "CAA", l->name, l->error, sizeof(l->error))) {
         /* NXDOMAIN is an empty set: the name does not exist, so it has no CAA records. Not at
          * the TLD: a name under a TLD that does not exist cannot be a public one. */
@@ -181,7 +210,6 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
         snprintf(l->error, sizeof(l->error), "DNS problem: truncated answer looking up CAA for %s",
                  l->name);
     } else {
-        l->secure = ans->msg->ad;
         size_t need = 0;
         for (size_t i = 0; i < ans->msg->n_answers; i++)
             if (ans->msg->answers[i].type == ACMEVA_DNS_CAA)

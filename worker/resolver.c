@@ -1123,4 +1123,6 @@ void acmeva_host_addrs_record(acmeva_host_addrs *a, acmeva_vrecord *rec)
 {
     acmeva_strlist_move(&rec->addresses_resolved, &a->resolved);
     acmeva_strlist_move(&rec->resolver_addrs, &a->resolvers);
+    if (a->answered > 0 && rec->dnssec == NULL)
+        rec->dnssec = strdup(a->all_secure ? "secure" : "insecure");
 }

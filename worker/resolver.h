@@ -150,7 +150,9 @@ int acmeva_host_lookup_start(acmeva_resolver *r, const char *name, int allow_pri
 int acmeva_host_addrs_pick(const acmeva_host_addrs *a, int fam[2], uint8_t addr[2][16]);
 
 /* acmeva_host_addrs_record moves the addresses resolved and the resolvers that answered
- * into a validation record (|a|'s lists are left empty: call it once, from the callback). */
+ * into a validation record (|a|'s lists are left empty: call it once, from the callback),
+ * and sets its "dnssec" status when any lookup was answered: "secure" only when both the A
+ * and the AAAA answer had the AD bit (DESIGN.md "DNSSEC"). */
 void acmeva_host_addrs_record(acmeva_host_addrs *a, acmeva_vrecord *rec);
 
 /* acmeva_host_lookup_cancel orphans |h|: its callback never runs. NULL is a no-op. */

@@ -277,13 +277,29 @@ zone["nxdomain"].append("gone.dnsfix.test")
 fjobs.append(caa_job("gone.dnsfix.test", "caa-nxdomain"))
 zone["nxdomain"] += ["www.shop.nosuchtld", "shop.nosuchtld", "nosuchtld"]
 fjobs.append(caa_job("www.shop.nosuchtld", "caa-nxdomain-tld"))
+# DNSSEC status (DESIGN.md "DNSSEC"): A/AAAA of http-01 and tls-alpn-01 records, and the CAA
+# lookups the outcome rests on. The AD bit is set for the names in "ad" only.
+for host, ad in (("web-ad.dnsfix.test", True), ("web-noad.dnsfix.test", False)):
+    zone["records"].append({"name": host, "type": "A", "value": "127.0.0.1"})
+    if ad:
+        zone["ad"].append(host)
+    for kind in ("http-01", "tls-alpn-01"):
+        tok = t.new_token()
+        fjobs.append(t.job(host, kind, tok, t.key_authorization(tok), job_id=f"{kind}-{host}"))
+zone["records"].append({"name": "caa-ad.dnsfix.test", "type": "CAA", "tag": "issue",
+                        "value": ISSUER})
+zone["ad"].append("caa-ad.dnsfix.test")
+fjobs.append(caa_job("caa-ad.dnsfix.test", "caa-secure"))
+fjobs.append(caa_job("sub.caa-ad.dnsfix.test", "caa-insecure-below"))
 with open(zone_path, "w") as f:
     json.dump(zone, f)
 
 fix = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "dnsfix.py"), "--listen",
                  "127.0.0.1", "--zone", zone_path, "--stats", stats_path])
 try:
-    fargs = ["--resolver", f"127.0.0.1:{fix.port}", "--issuer-domain", ISSUER]
+    closed = t.free_port()  # nothing listens: http-01 and tls-alpn-01 fail after the lookup
+    fargs = ["--resolver", f"127.0.0.1:{fix.port}", "--issuer-domain", ISSUER,
+             "--http-port", str(closed), "--tls-port", str(closed)]
     rc, res, results, err = t.run_check(fargs, fjobs)
     c.eq(len(results), len(fjobs), "a result for every fixture job")
     c.problem(res.get("nxdomain", {}), "dns",
@@ -325,6 +341,18 @@ try:
               "for nosuchtld", "NXDOMAIN at the TLD fails CAA")
     c.eq(res.get("caa-nxdomain-tld", {}).get("caa", {}).get("status"), "invalid",
          "caa object invalid under a TLD that does not exist")
+    for host, want in (("web-ad.dnsfix.test", "secure"), ("web-noad.dnsfix.test", "insecure")):
+        for kind in ("http-01", "tls-alpn-01"):
+            rec = (res.get(f"{kind}-{host}", {}).get("validationRecord") or [{}])[0]
+            c.eq(rec.get("dnssec"), want, f"{kind} record of {host}: DNSSEC status of A/AAAA")
+            c.eq(rec.get("resolverAddrs"), [f"127.0.0.1:{fix.port}"], f"{kind} {host} resolver")
+    caa_obj = res.get("caa-secure", {}).get("caa", {})
+    c.eq(caa_obj.get("dnssec"), "secure", "CAA answered with AD: secure")
+    c.eq(caa_obj.get("resolverAddrs"), [f"127.0.0.1:{fix.port}"], "CAA resolver recorded")
+    caa_obj = res.get("caa-insecure-below", {}).get("caa", {})
+    c.eq(caa_obj.get("foundAt"), "caa-ad.dnsfix.test", "CAA found at the parent")
+    c.eq(caa_obj.get("dnssec"), "insecure",
+         "CAA: the empty set below came without AD, so the outcome is not all authenticated")
     with open(stats_path) as f:
         stats = json.load(f)
     tcp = [q for q in stats["queries"]

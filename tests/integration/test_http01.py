@@ -76,6 +76,7 @@ c.eq(rec.get("port"), str(cts.http_port), "cts-ok record port")
 c.eq(rec.get("addressesResolved"), ["::1", "127.0.0.1"], "cts-ok addresses resolved (v6 first)")
 c.eq(rec.get("addressUsed"), "::1", "cts-ok IPv6 used first")
 c.eq(rec.get("resolverAddrs"), [cts.dns], "cts-ok resolver recorded")
+c.eq(rec.get("dnssec"), "insecure", "cts-ok: DNSSEC status of the A/AAAA answers (no AD)")
 c.ok("error" not in r, "cts-ok has no error")
 c.eq(res.get("cts-trailing-space", {}).get("status"), "valid", "trailing whitespace trimmed")
 c.problem(res.get("cts-wrong", {}), "unauthorized",
