@@ -3,9 +3,9 @@
  * up to and including the TLD, all at once; the closest non-empty set is the relevant one,
  * decided by caapolicy.c. A lookup error at or below the first non-empty level fails the
  * check (an answer we could not get may have forbidden issuance); NXDOMAIN counts as empty
- * below the TLD, but a TLD that does not exist fails the check (no issuance under a removed
- * or never delegated TLD, as Boulder); a truncated answer is an error. IP identifiers are not checked (no CAA tree for them;
- * BR 3.2.2.8 applies CAA to domain names).
+ * below the TLD, but a TLD that does not exist fails the check (no issuance under a TLD that
+ * was removed or never delegated); a truncated answer is an error. IP identifiers are not
+ * checked (no CAA tree for them; BR 3.2.2.8 applies CAA to domain names).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +123,7 @@ static void decide(caa_check *c)
         if (recs == NULL || parsed == NULL) {
             free(recs);
             free(parsed);
-            finish(c, 0, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
+            finish(c, 0, acmeva_validation_dns_failure(v, 1), "out of memory");
             return;
         }
         const uint8_t *p = l->rrs, *end = l->rrs + l->rrs_len;
@@ -227,6 +227,7 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
             }
         } else if (need > 0) {
             l->failed = 1;
+            l->local = 1;
             snprintf(l->error, sizeof(l->error), "out of memory");
         }
     }

@@ -986,7 +986,8 @@ static void host_finish(acmeva_host_lookup *h)
          * machine's failure, never "no valid IP addresses" (DESIGN.md "Hardening"). */
         a->local_failure = h->local;
         if (h->local)
-            snprintf(a->detail, sizeof(a->detail), "%s", h->err4 ? h->err4 : h->err6);
+            snprintf(a->detail, sizeof(a->detail), "%s",
+                     h->err4 ? h->err4 : h->err6 ? h->err6 : "Internal error: out of memory");
         else if (h->err4 != NULL && (h->err6 != NULL || a->resolved.n == 0))
             snprintf(a->detail, sizeof(a->detail), "%s", h->err4);
         else if (h->err6 != NULL && a->resolved.n == 0)
