@@ -300,8 +300,8 @@ static int caa_start(acmeva_validation *v, void **state)
     uv_timer_start(c->timer, caa_timeout_cb, acmeva_phase_ms(v, 0), 0);
     for (size_t i = 0; i < c->n_levels; i++) {
         caa_level *l = &c->levels[i];
-        int rc = acmeva_dns_query_start(v->e->resolver, l->name, ACMEVA_DNS_CAA, level_cb, l,
-                                        &l->q);
+        int rc =
+            acmeva_dns_query_start(v->e->resolver, l->name, ACMEVA_DNS_CAA, level_cb, l, &l->q);
         if (rc != 0) {
             l->done = 1;
             l->failed = 1;

@@ -21,7 +21,7 @@
 #include "engine_int.h"
 #include "escape.h"
 
-#define TXT_MAX 4096      /* bytes of one joined TXT record considered */
+#define TXT_MAX 4096       /* bytes of one joined TXT record considered */
 #define DNS01_RECORDED 100 /* TXT values written into the validation record */
 
 typedef struct txt_check {

@@ -74,22 +74,22 @@ typedef enum {
 
 /* Errors returned by this module (all negative). */
 enum {
-    ACMEVA_DNS_EINVAL = -1,    /* bad argument (NULL pointer, ...) */
-    ACMEVA_DNS_ENOSPC = -2,    /* output buffer too small */
-    ACMEVA_DNS_EBADNAME = -3,  /* query name not a valid DNS name */
-    ACMEVA_DNS_ESHORT = -4,    /* message ends inside the header, a name or a record */
-    ACMEVA_DNS_ECOUNTS = -5,   /* section counts larger than the message can hold */
-    ACMEVA_DNS_ELABEL = -6,    /* label longer than 63 octets or of a reserved type */
-    ACMEVA_DNS_ENAMELEN = -7,  /* name longer than 255 octets */
-    ACMEVA_DNS_EPTR = -8,      /* compression pointer not strictly backwards */
-    ACMEVA_DNS_EHOPS = -9,     /* too many compression pointers in one name */
-    ACMEVA_DNS_ECHARS = -10,   /* name with a byte that cannot be presented as text */
-    ACMEVA_DNS_EOPT = -11,     /* misplaced, repeated or malformed OPT record */
-    ACMEVA_DNS_ERDATA = -12,   /* record data malformed for its type */
-    ACMEVA_DNS_ETYPE = -13,    /* record not of the type the reader expects */
-    ACMEVA_DNS_ETOOLONG = -14, /* value does not fit the output buffer */
-    ACMEVA_DNS_EID = -15,      /* response id differs from the query id */
-    ACMEVA_DNS_ENOTRESP = -16, /* QR bit clear or opcode not QUERY */
+    ACMEVA_DNS_EINVAL = -1,     /* bad argument (NULL pointer, ...) */
+    ACMEVA_DNS_ENOSPC = -2,     /* output buffer too small */
+    ACMEVA_DNS_EBADNAME = -3,   /* query name not a valid DNS name */
+    ACMEVA_DNS_ESHORT = -4,     /* message ends inside the header, a name or a record */
+    ACMEVA_DNS_ECOUNTS = -5,    /* section counts larger than the message can hold */
+    ACMEVA_DNS_ELABEL = -6,     /* label longer than 63 octets or of a reserved type */
+    ACMEVA_DNS_ENAMELEN = -7,   /* name longer than 255 octets */
+    ACMEVA_DNS_EPTR = -8,       /* compression pointer not strictly backwards */
+    ACMEVA_DNS_EHOPS = -9,      /* too many compression pointers in one name */
+    ACMEVA_DNS_ECHARS = -10,    /* name with a byte that cannot be presented as text */
+    ACMEVA_DNS_EOPT = -11,      /* misplaced, repeated or malformed OPT record */
+    ACMEVA_DNS_ERDATA = -12,    /* record data malformed for its type */
+    ACMEVA_DNS_ETYPE = -13,     /* record not of the type the reader expects */
+    ACMEVA_DNS_ETOOLONG = -14,  /* value does not fit the output buffer */
+    ACMEVA_DNS_EID = -15,       /* response id differs from the query id */
+    ACMEVA_DNS_ENOTRESP = -16,  /* QR bit clear or opcode not QUERY */
     ACMEVA_DNS_EQUESTION = -17, /* question section differs from the query */
     ACMEVA_DNS_ECASE = -18,     /* question equal but for letter case (0x20) */
     ACMEVA_DNS_EMSGLEN = -19    /* message longer than ACMEVA_DNS_MAX_MESSAGE */

@@ -22,11 +22,11 @@
 #include "addrpolicy.h"
 #include "escape.h"
 
-#define DNS_UDP_SIZE 1232   /* EDNS0 UDP payload size (DNS flag day 2020) */
-#define DNS_QUERY_MAX 288   /* header, a 255-octet name, type, class, OPT */
-#define DNS_PORT_PICKS 8    /* random source ports tried before the kernel picks one */
-#define DNS_PORT_MIN 1024   /* the lowest random source port */
-#define DNS_CASE_BYTES 32   /* random bits for the letters of a 253-character name */
+#define DNS_UDP_SIZE 1232 /* EDNS0 UDP payload size (DNS flag day 2020) */
+#define DNS_QUERY_MAX 288 /* header, a 255-octet name, type, class, OPT */
+#define DNS_PORT_PICKS 8  /* random source ports tried before the kernel picks one */
+#define DNS_PORT_MIN 1024 /* the lowest random source port */
+#define DNS_CASE_BYTES 32 /* random bits for the letters of a 253-character name */
 
 typedef struct dns_server {
     struct sockaddr_storage addr;
@@ -115,8 +115,7 @@ const double acmeva_dns_duration_bounds[ACMEVA_DNS_DURATION_BUCKETS] = {
 
 const char *acmeva_dns_stat_qtype_name(int slot)
 {
-    static const char *const names[ACMEVA_DNS_STAT_QTYPES] = {"A", "AAAA", "TXT", "CAA",
-                                                               "other"};
+    static const char *const names[ACMEVA_DNS_STAT_QTYPES] = {"A", "AAAA", "TXT", "CAA", "other"};
     return slot >= 0 && slot < ACMEVA_DNS_STAT_QTYPES ? names[slot] : NULL;
 }
 
@@ -131,8 +130,8 @@ const char *acmeva_dns_stat_outcome_name(int slot)
 const char *acmeva_dns_drop_reason_name(int reason)
 {
     static const char *const names[ACMEVA_DNS_DROP_REASONS] = {
-        "wrong_id",   "wrong_source", "wrong_question", "wrong_case",
-        "not_response", "malformed",  "tcp_mismatch"};
+        "wrong_id",     "wrong_source", "wrong_question", "wrong_case",
+        "not_response", "malformed",    "tcp_mismatch"};
     return reason >= 0 && reason < ACMEVA_DNS_DROP_REASONS ? names[reason] : NULL;
 }
 
@@ -402,8 +401,8 @@ static int try_build(acmeva_dns_query *q, const uint8_t *rnd)
     /* draft-vixie-dnsext-dns0x20 §3: each letter's case is one more bit to guess. */
     if (q->r->cfg->dns_0x20)
         acmeva_dns_0x20(name, rnd + 2, DNS_CASE_BYTES);
-    int n = acmeva_dns_build_query(q->qbuf, sizeof(q->qbuf), (uint16_t)(rnd[0] << 8 | rnd[1]),
-                                   name, q->qtype, DNS_UDP_SIZE);
+    int n = acmeva_dns_build_query(q->qbuf, sizeof(q->qbuf), (uint16_t)(rnd[0] << 8 | rnd[1]), name,
+                                   q->qtype, DNS_UDP_SIZE);
     if (n <= 0)
         return UV_EINVAL;
     q->qlen = (size_t)n;
@@ -444,8 +443,8 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
         r->stats.dropped[ACMEVA_DNS_DROP_MALFORMED]++;
         return;
     }
-    int rc = acmeva_dns_match_reply(q->qbuf, q->qlen, (const uint8_t *)buf->base, (size_t)nread,
-                                    r->msg);
+    int rc =
+        acmeva_dns_match_reply(q->qbuf, q->qlen, (const uint8_t *)buf->base, (size_t)nread, r->msg);
     if (rc != 0) {
         /* Dropped, and never fatal: the true reply may still come within the try's time. */
         r->stats.dropped[drop_reason(rc)]++;
@@ -952,8 +951,8 @@ int acmeva_dns_problem(const acmeva_dns_answer *a, const char *qtype_name, const
         snprintf(why, sizeof(why), " (Extended DNS Error %u: %s%s%s)", (unsigned)ede->code,
                  acmeva_dns_ede_name(ede->code), text[0] ? ": " : "", text);
     }
-    snprintf(out, outlen, "DNS problem: %s looking up %s for %s%s%s",
-             acmeva_dns_rcode_name(rcode), qtype_name, name, suffix, why);
+    snprintf(out, outlen, "DNS problem: %s looking up %s for %s%s%s", acmeva_dns_rcode_name(rcode),
+             qtype_name, name, suffix, why);
     return 1;
 }
 
@@ -987,7 +986,9 @@ static void host_finish(acmeva_host_lookup *h)
         a->local_failure = h->local;
         if (h->local)
             snprintf(a->detail, sizeof(a->detail), "%s",
-                     h->err4 ? h->err4 : h->err6 ? h->err6 : "Internal error: out of memory");
+                     h->err4   ? h->err4
+                     : h->err6 ? h->err6
+                               : "Internal error: out of memory");
         else if (h->err4 != NULL && (h->err6 != NULL || a->resolved.n == 0))
             snprintf(a->detail, sizeof(a->detail), "%s", h->err4);
         else if (h->err6 != NULL && a->resolved.n == 0)

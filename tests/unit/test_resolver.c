@@ -76,8 +76,8 @@ static size_t build_reply(const uint8_t *q, size_t n, uint8_t *out, uint16_t id,
     memcpy(out + 12, q + 12, qs);
     size_t o = 12 + qs;
     if (other_owner) {
-        static const uint8_t other[] = {5, 'o', 't', 'h', 'e', 'r', 7, 'e', 'x', 'a', 'm', 'p',
-                                        'l', 'e', 0};
+        static const uint8_t other[] = {5,   'o', 't', 'h', 'e', 'r', 7, 'e',
+                                        'x', 'a', 'm', 'p', 'l', 'e', 0};
         memcpy(out + o, other, sizeof(other));
         o += sizeof(other);
         static const uint8_t rr[] = {0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 66};
@@ -280,7 +280,7 @@ typedef struct outcome {
     int tries;
     int rcode;
     size_t n_a;
-    uint8_t last[8]; /* the last byte of each A address in the answer */
+    uint8_t last[8];                /* the last byte of each A address in the answer */
     acmeva_dns_query *cancel_in_cb; /* a query to cancel from this callback */
 } outcome;
 
@@ -574,8 +574,7 @@ static void test_ede_problem(void)
                         "b\xff\"c"};
     ede_answer(m, buf, &a, ACMEVA_RCODE_SERVFAIL, 1, c22, tx);
     acmeva_dns_problem(&a, "TXT", "x.example", out, sizeof(out));
-    CHECK_MSG(strstr(out, "No Reachable Authority: a\\x01b\xef\xbf\xbd\\\"c)") != NULL, "%s",
-              out);
+    CHECK_MSG(strstr(out, "No Reachable Authority: a\\x01b\xef\xbf\xbd\\\"c)") != NULL, "%s", out);
     char long_text[1001], name[254];
     memset(long_text, 'w', 1000);
     long_text[1000] = '\0';
@@ -694,13 +693,15 @@ static void test_checks_local_failure(uv_loop_t *loop)
 {
     static const char *const jobs[] = {
         "{\"v\":1,\"id\":\"d\",\"identifier\":{\"type\":\"dns\",\"value\":\"x.example.com\"},"
-        "\"challenge\":{\"type\":\"dns-01\",\"token\":\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0\"},"
+        "\"challenge\":{\"type\":\"dns-01\",\"token\":"
+        "\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0\"},"
         "\"keyAuthorization\":\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-"
         "EBXdN7cBkH1WOu0tA3M9fm21mqTI\"}",
         "{\"v\":1,\"id\":\"c\",\"identifier\":{\"type\":\"dns\",\"value\":\"x.example.com\"},"
         "\"caa\":{\"issuerDomains\":[\"ca.example\"]}}",
         "{\"v\":1,\"id\":\"h\",\"identifier\":{\"type\":\"dns\",\"value\":\"x.example.com\"},"
-        "\"challenge\":{\"type\":\"http-01\",\"token\":\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0\"},"
+        "\"challenge\":{\"type\":\"http-01\",\"token\":"
+        "\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0\"},"
         "\"keyAuthorization\":\"LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-"
         "EBXdN7cBkH1WOu0tA3M9fm21mqTI\"}",
     };
@@ -711,8 +712,8 @@ static void test_checks_local_failure(uv_loop_t *loop)
             continue;
         CHECK_MSG(!r->valid && r->problem.type == ACMEVA_PROB_SERVER_INTERNAL &&
                       r->local_failure == 1,
-                  "job %zu: valid %d, problem %d, local %d: %s", i, r->valid,
-                  (int)r->problem.type, r->local_failure, r->problem.detail ? r->problem.detail : "");
+                  "job %zu: valid %d, problem %d, local %d: %s", i, r->valid, (int)r->problem.type,
+                  r->local_failure, r->problem.detail ? r->problem.detail : "");
         acmeva_result_free(r);
     }
 }

@@ -341,18 +341,17 @@ static void print_dns_stats(const acmeva_dns_stats *st)
     for (int t = 0; t < ACMEVA_DNS_STAT_QTYPES; t++)
         for (int o = 0; o < ACMEVA_DNS_STAT_OUTCOMES; o++)
             if (st->queries[t][o] > 0)
-                json_array_append_new(
-                    queries, json_pack("{s:s,s:s,s:I}", "qtype", acmeva_dns_stat_qtype_name(t),
-                                       "rcode", acmeva_dns_stat_outcome_name(o), "count",
-                                       (json_int_t)st->queries[t][o]));
+                json_array_append_new(queries, json_pack("{s:s,s:s,s:I}", "qtype",
+                                                         acmeva_dns_stat_qtype_name(t), "rcode",
+                                                         acmeva_dns_stat_outcome_name(o), "count",
+                                                         (json_int_t)st->queries[t][o]));
     for (int d = 0; d < ACMEVA_DNS_DROP_REASONS; d++)
         json_object_set_new(dropped, acmeva_dns_drop_reason_name(d),
                             json_integer((json_int_t)st->dropped[d]));
     json_t *doc = json_pack("{s:{s:o,s:o,s:I,s:I,s:I,s:f}}", "dnsStats", "queries", queries,
-                            "dropped", dropped, "udpTries", (json_int_t)st->udp_tries,
-                            "tcpTries", (json_int_t)st->tcp_tries, "tryTimeouts",
-                            (json_int_t)st->try_timeouts, "durationSecondsSum",
-                            st->duration_seconds_sum);
+                            "dropped", dropped, "udpTries", (json_int_t)st->udp_tries, "tcpTries",
+                            (json_int_t)st->tcp_tries, "tryTimeouts", (json_int_t)st->try_timeouts,
+                            "durationSecondsSum", st->duration_seconds_sum);
     char *line = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     if (line != NULL)
         fprintf(stderr, "%s\n", line);

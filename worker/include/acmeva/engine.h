@@ -111,34 +111,40 @@ size_t acmeva_engine_inflight(const acmeva_engine *e);
  * "Operations"). Plain counters, written only by the thread that runs the engine's loop and
  * never reset: read them from that thread.
  */
-enum { /* qtype slots */
-       ACMEVA_DNS_STAT_A,
-       ACMEVA_DNS_STAT_AAAA,
-       ACMEVA_DNS_STAT_TXT,
-       ACMEVA_DNS_STAT_CAA,
-       ACMEVA_DNS_STAT_OTHER_QTYPE,
-       ACMEVA_DNS_STAT_QTYPES };
-enum { /* how a query ended: the response code of the answer taken, or no answer */
-       ACMEVA_DNS_STAT_NOERROR,
-       ACMEVA_DNS_STAT_FORMERR,
-       ACMEVA_DNS_STAT_SERVFAIL,
-       ACMEVA_DNS_STAT_NXDOMAIN,
-       ACMEVA_DNS_STAT_NOTIMP,
-       ACMEVA_DNS_STAT_REFUSED,
-       ACMEVA_DNS_STAT_OTHER_RCODE,
-       ACMEVA_DNS_STAT_TIMEOUT, /* every try timed out */
-       ACMEVA_DNS_STAT_NETWORK, /* the resolver could not be reached */
-       ACMEVA_DNS_STAT_LOCAL,   /* this machine could not open a socket */
-       ACMEVA_DNS_STAT_OUTCOMES };
-enum { /* why a reply was dropped (the query kept waiting for the true one) */
-       ACMEVA_DNS_DROP_WRONG_ID,       /* not the id of the try */
-       ACMEVA_DNS_DROP_WRONG_SOURCE,   /* not from the resolver's address and port */
-       ACMEVA_DNS_DROP_WRONG_QUESTION, /* another name, type or class, or not one question */
-       ACMEVA_DNS_DROP_WRONG_CASE,     /* the name asked, in another letter case (0x20) */
-       ACMEVA_DNS_DROP_NOT_RESPONSE,   /* QR clear, or an opcode other than QUERY */
-       ACMEVA_DNS_DROP_MALFORMED,      /* does not parse */
-       ACMEVA_DNS_DROP_TCP_MISMATCH,   /* a message on a TCP connection that is not the reply */
-       ACMEVA_DNS_DROP_REASONS };
+/* The qtype slots of acmeva_dns_stats. */
+enum {
+    ACMEVA_DNS_STAT_A,
+    ACMEVA_DNS_STAT_AAAA,
+    ACMEVA_DNS_STAT_TXT,
+    ACMEVA_DNS_STAT_CAA,
+    ACMEVA_DNS_STAT_OTHER_QTYPE,
+    ACMEVA_DNS_STAT_QTYPES
+};
+/* How a query ended: the response code of the answer taken, or no answer. */
+enum {
+    ACMEVA_DNS_STAT_NOERROR,
+    ACMEVA_DNS_STAT_FORMERR,
+    ACMEVA_DNS_STAT_SERVFAIL,
+    ACMEVA_DNS_STAT_NXDOMAIN,
+    ACMEVA_DNS_STAT_NOTIMP,
+    ACMEVA_DNS_STAT_REFUSED,
+    ACMEVA_DNS_STAT_OTHER_RCODE,
+    ACMEVA_DNS_STAT_TIMEOUT, /* every try timed out */
+    ACMEVA_DNS_STAT_NETWORK, /* the resolver could not be reached */
+    ACMEVA_DNS_STAT_LOCAL,   /* this machine could not open a socket */
+    ACMEVA_DNS_STAT_OUTCOMES
+};
+/* Why a reply was dropped (the query kept waiting for the true one). */
+enum {
+    ACMEVA_DNS_DROP_WRONG_ID,       /* not the id of the try */
+    ACMEVA_DNS_DROP_WRONG_SOURCE,   /* not from the resolver's address and port */
+    ACMEVA_DNS_DROP_WRONG_QUESTION, /* another name, type or class, or not one question */
+    ACMEVA_DNS_DROP_WRONG_CASE,     /* the name asked, in another letter case (0x20) */
+    ACMEVA_DNS_DROP_NOT_RESPONSE,   /* QR clear, or an opcode other than QUERY */
+    ACMEVA_DNS_DROP_MALFORMED,      /* does not parse */
+    ACMEVA_DNS_DROP_TCP_MISMATCH,   /* a message on a TCP connection that is not the reply */
+    ACMEVA_DNS_DROP_REASONS
+};
 #define ACMEVA_DNS_DURATION_BUCKETS 13
 
 typedef struct acmeva_dns_stats {
