@@ -106,7 +106,7 @@ struct dns_tcp {
 };
 
 static void resolver_maybe_free(acmeva_resolver *r);
-static void try_start(acmeva_dns_query *q);
+static int try_start(acmeva_dns_query *q);
 
 /* ---- counters ------------------------------------------------------------------------------ */
 
@@ -653,25 +653,28 @@ static void tcp_start(acmeva_dns_query *q)
 
 /* ---- tries --------------------------------------------------------------------------------- */
 
-/* try_start sends try number q->tries to resolver q->server, from a fresh socket. */
-static void try_start(acmeva_dns_query *q)
+/* try_start sends try number q->tries to resolver q->server, from a fresh socket. Returns 0,
+ * with the query ending later from the loop on any failure of the try, or UV_EINVAL, without
+ * a side effect, when the name makes no query (only the first try can meet that). */
+static int try_start(acmeva_dns_query *q)
 {
     acmeva_resolver *r = q->r;
     /* One draw per try: the id, the letter case, and the source port picks. */
     uint8_t rnd[2 + DNS_CASE_BYTES + 2 * DNS_PORT_PICKS];
+    int rc = RAND_bytes(rnd, sizeof(rnd)) == 1 ? 0 : UV_ENOMEM;
+    if (rc == 0 && try_build(q, rnd) != 0)
+        return UV_EINVAL;
     q->deadline = uv_now(r->loop) + (uint64_t)r->cfg->dns_timeout_ms;
     list_append(q, LIST_TRIES);
     if (!uv_is_active((uv_handle_t *)r->timer))
         tries_timer_arm(r);
-    int rc = RAND_bytes(rnd, sizeof(rnd)) == 1 ? 0 : UV_ENOMEM;
-    if (rc == 0)
-        rc = try_build(q, rnd);
     if (rc == 0) {
         r->stats.udp_tries++;
         rc = udp_open(q, rnd + 2 + DNS_CASE_BYTES);
     }
     if (rc != 0)
         try_failed(q, rc);
+    return 0;
 }
 
 static void tries_timer_cb(uv_timer_t *t)
@@ -688,7 +691,8 @@ static void tries_timer_cb(uv_timer_t *t)
             /* Retry on timeout only, at the next resolver (Boulder bdns). */
             q->tries++;
             q->server++;
-            try_start(q);
+            if (try_start(q) != 0) /* the name made the first try's query: not reached */
+                query_end_later(q, ACMEVA_DNS_NETWORK, UV_EINVAL);
         } else {
             query_deliver(q, ACMEVA_DNS_TIMEOUT, 0);
         }
@@ -704,10 +708,6 @@ int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
     size_t len = strnlen(name, ACMEVA_DNS_MAX_NAME_TEXT + 2);
     if (r->n == 0 || r->closing || len > ACMEVA_DNS_MAX_NAME_TEXT + 1 || cb == NULL)
         return UV_EINVAL;
-    /* The name must make a query: checked once here, so that a try never fails on it. */
-    uint8_t probe[DNS_QUERY_MAX];
-    if (acmeva_dns_build_query(probe, sizeof(probe), 0, name, qtype, DNS_UDP_SIZE) <= 0)
-        return UV_EINVAL;
     acmeva_dns_query *q = calloc(1, sizeof(*q));
     if (q == NULL)
         return UV_ENOMEM;
@@ -719,9 +719,13 @@ int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
     q->tries = 1;
     q->server = r->next++;
     q->start_hr = uv_hrtime();
+    /* A name that makes no query is refused here, by building the first try's query. */
+    if (try_start(q) != 0) {
+        free(q);
+        return UV_EINVAL;
+    }
     if (out != NULL)
         *out = q;
-    try_start(q);
     return 0;
 }
 
