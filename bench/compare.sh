@@ -7,14 +7,14 @@
 #   e2e-http-01  acmeva through Redis and one acmeva-worker, against the http-01 limit
 # The responder gets one core and the load generator (wrk, dnsperf or acmeva) the other,
 # with taskset. Then a scale run (a tarpit holding as many http-01 validations in flight as
-# the descriptor limit allows, each with a 5 s deadline; then SCALE_N of them held in the DNS
-# stage, which needs no descriptor each) and a check of the failure modes.
+# the descriptor limit allows, each with a 5 s deadline; then as many held in the DNS stage,
+# two lookup sockets each) and a check of the failure modes.
 # Prints tables, writes bench/results/ (rates.dat, rates.png, runs.ndjson, summary.txt) and
 # ends with one line per workload: ratio <workload> <acmeva per s> <limit per s> <ratio>.
 #
 # Environment: BUILD (build directory, default build/bench in the repository), OUT (default
 # bench/results), DUR (seconds per measurement, default 3), CONCS (default "1 4 16 64 256"),
-# SCALE_N (default 50000; the tarpit run is capped by RLIMIT_NOFILE, the DNS-stage run is not),
+# SCALE_N (default 50000; both scale runs are capped by RLIMIT_NOFILE),
 # SKIP_BUILD=1.
 # Loopback only; every wait is bounded; under 5 minutes on 2 cores.
 set -uo pipefail
@@ -329,17 +329,22 @@ $(fmt1 "$(jget "$f" over_deadline_max_ms)") ms past its deadline; $(fmt \
     RSS_PER=$(jget "$f" memory.rss_per_inflight_bytes)
 done
 
-# The full count held in the DNS stage: names under the label "tarpit" get no DNS answer, so
-# each validation waits on its A and AAAA lookups and holds no descriptor of its own, and
-# SCALE_N (50,000) are in flight in one process whatever RLIMIT_NOFILE allows. They end when
-# their lookups time out (three tries), before the deadline.
-f="$TMP/dns-tarpit-$SCALE_N.json"
+# Held in the DNS stage: names under the label "tarpit" get no DNS answer, so each validation
+# waits on its A and AAAA lookups until they time out (three tries), before the deadline. Each
+# lookup holds a UDP socket of its own (a fresh one per try: worker/resolver.h), so
+# RLIMIT_NOFILE caps this run too, at two descriptors a validation.
+DNS_SCALE=$SCALE_N
+if [ $(((HARD - 600) / 2)) -lt "$DNS_SCALE" ]; then
+    DNS_SCALE=$(((HARD - 600) / 2))
+    log "scale: RLIMIT_NOFILE hard limit $HARD caps the DNS-stage run at $DNS_SCALE in flight"
+fi
+f="$TMP/dns-tarpit-$DNS_SCALE.json"
 timeout 90 "${ON_GEN[@]}" "$BENCH" --allow-private-addresses --resolver "127.0.0.1:$SDNS" \
-    --http-port "$STARPIT" --sub tarpit --json --label "dns-tarpit-$SCALE_N" --mix http-01 \
-    -n "$SCALE_N" -c "$SCALE_N" --ramp 25000 --deadline-ms "$SCALE_DEADLINE_MS" --expect invalid \
-    --nofile "$HARD" >"$f" 2>"$TMP/dns-tarpit.err"
+    --http-port "$STARPIT" --sub tarpit --json --label "dns-tarpit-$DNS_SCALE" --mix http-01 \
+    -n "$DNS_SCALE" -c "$DNS_SCALE" --ramp 25000 --deadline-ms "$SCALE_DEADLINE_MS" \
+    --expect invalid --nofile "$HARD" >"$f" 2>"$TMP/dns-tarpit.err"
 cat "$f" >>"$OUT/runs.ndjson"
-log "dns tarpit $SCALE_N: $(jget "$f" memory.max_inflight) in flight at once, $(fmt \
+log "dns tarpit $DNS_SCALE: $(jget "$f" memory.max_inflight) in flight at once, $(fmt \
 "$(jget "$f" memory.rss_per_inflight_bytes)") bytes RSS each; $(jget "$f" completed) ended, \
 $(jget "$f" problems.dns.count) with a DNS timeout; latest $(fmt1 "$(jget "$f" over_deadline_max_ms)") \
 ms from its deadline; $(fmt "$(jget "$f" cpu.self_us_per_validation)") us CPU each"

@@ -96,8 +96,10 @@ wait_port "$p_mgmt" || { cat "$run/challtestsrv.log"; exit 1; }
 
 redis="redis://127.0.0.1:$p_redis"
 say "starting acmeva-worker (2 threads; loopback allowed for this demo only)"
+# --no-dns-0x20: challtestsrv matches query names case-sensitively, so the demo sends them in
+# the case given; a real resolver (Unbound) gets random case.
 setsid "$build/acmeva-worker" --redis "$redis" --threads 2 --allow-private-addresses \
-    --resolver "127.0.0.1:$p_dns" --http-port "$p_http" --https-port "$p_https" \
+    --resolver "127.0.0.1:$p_dns" --no-dns-0x20 --http-port "$p_http" --https-port "$p_https" \
     --tls-port "$p_alpn" --issuer-domain ca.example --log-format text \
     >"$run/worker.log" 2>&1 &
 pids+=($!)

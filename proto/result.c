@@ -48,6 +48,8 @@ void acmeva_result_free(acmeva_result *r)
     free(r->problem.detail);
     free(r->caa_found_at);
     acmeva_strlist_clear(&r->caa_records);
+    acmeva_strlist_clear(&r->caa_resolver_addrs);
+    free(r->caa_dnssec);
     free(r->caa_note);
     free(r->caa_problem.detail);
     free(r->perspective);
@@ -353,6 +355,8 @@ static void put_caa(jbuf *b, const acmeva_result *r)
     else
         puts_raw(b, "null");
     field_list_opt(b, &first, "records", &r->caa_records);
+    field_list_opt(b, &first, "resolverAddrs", &r->caa_resolver_addrs);
+    field_str_opt(b, &first, "dnssec", r->caa_dnssec);
     field_str_opt(b, &first, "note", r->caa_note);
     key(b, &first, "error");
     if (r->caa_valid)

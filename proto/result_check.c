@@ -126,6 +126,8 @@ static int check_caa(json_t *root, check_err *e)
     if (found == NULL || !(json_is_null(found) || json_is_string(found)))
         return bad(e, "caa.foundAt: missing, or not a string or null");
     if (check_string_array_member(caa, "caa.", "records", e) < 0 ||
+        check_string_array_member(caa, "caa.", "resolverAddrs", e) < 0 ||
+        check_string_member(caa, "caa.", "dnssec", 0, e) < 0 ||
         check_string_member(caa, "caa.", "note", 0, e) < 0)
         return ACMEVA_PROTO_EINVAL;
     json_t *err = json_object_get(caa, "error");

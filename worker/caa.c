@@ -2,9 +2,10 @@
  * CAA (RFC 8659 §3, RFC 8657, BR 3.2.2.8): CAA is looked up at the name and at every parent
  * up to and including the TLD, all at once; the closest non-empty set is the relevant one,
  * decided by caapolicy.c. A lookup error at or below the first non-empty level fails the
- * check (an answer we could not get may have forbidden issuance); NXDOMAIN counts as empty;
- * a truncated answer is an error. IP identifiers are not checked (no CAA tree for them;
- * BR 3.2.2.8 applies CAA to domain names).
+ * check (an answer we could not get may have forbidden issuance); NXDOMAIN counts as empty
+ * below the TLD, but a TLD that does not exist fails the check (no issuance under a TLD that
+ * was removed or never delegated); a truncated answer is an error. IP identifiers are not
+ * checked (no CAA tree for them; BR 3.2.2.8 applies CAA to domain names).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 #include "escape.h"
 
 #define CAA_MAX_LEVELS 127 /* labels of a 253-byte name */
-#define CAA_MAX_RELEVANT 100
 
 typedef struct caa_level {
     struct caa_check *c;
@@ -23,12 +23,14 @@ typedef struct caa_level {
     const char *name; /* points into c->name */
     int done;
     int failed;
-    char error[400];
+    int local; /* failed for want of a socket or memory here (ACMEVA_DNS_LOCAL) */
+    char error[ACMEVA_DNS_PROBLEM_MAX];
     size_t n_caa; /* CAA records in the answer */
     uint8_t *rrs; /* copies of the CAA rdata, each prefixed by a 2-byte length */
     size_t rrs_len;
     char resolver[64];
-    int secure;
+    int answered; /* a reply was taken (any rcode) */
+    int secure;   /* ... and it had the AD bit */
 } caa_level;
 
 typedef struct caa_check {
@@ -70,6 +72,29 @@ static void finish(caa_check *c, int ok, acmeva_problem_type type, const char *d
     acmeva_validation_check_done(v, ACMEVA_CHECK_CAA);
 }
 
+/* record_lookups writes which resolvers answered the lookups of levels 0..|last|, the ones
+ * the outcome rests on (the closest non-empty set, or the failure, and every empty set below
+ * it), and whether all of those answers were authenticated (DESIGN.md "DNSSEC"). */
+static void record_lookups(caa_check *c, size_t last)
+{
+    acmeva_result *r = c->v->result;
+    int answered = 0, secure = 1;
+    for (size_t i = 0; i <= last && i < c->n_levels; i++) {
+        const caa_level *l = &c->levels[i];
+        secure &= l->answered && l->secure;
+        if (!l->answered)
+            continue;
+        answered = 1;
+        int seen = 0;
+        for (size_t k = 0; k < r->caa_resolver_addrs.n && !seen; k++)
+            seen = strcmp(r->caa_resolver_addrs.v[k], l->resolver) == 0;
+        if (!seen)
+            acmeva_strlist_add(&r->caa_resolver_addrs, l->resolver, strlen(l->resolver));
+    }
+    if (answered && r->caa_dnssec == NULL)
+        r->caa_dnssec = strdup(secure ? "secure" : "insecure");
+}
+
 /* Every level answered (or the deadline hit): pick the relevant set and decide. */
 static void decide(caa_check *c)
 {
@@ -80,25 +105,30 @@ static void decide(caa_check *c)
     for (size_t i = 0; i < c->n_levels; i++) {
         caa_level *l = &c->levels[i];
         if (l->failed) {
+            record_lookups(c, i);
             snprintf(detail, sizeof(detail), "While processing CAA for %s: %s", job->ident_value,
                      l->error);
-            finish(c, 0, ACMEVA_PROB_DNS, detail);
+            finish(c, 0, acmeva_validation_dns_failure(v, l->local), detail);
             return;
         }
         if (l->n_caa == 0)
             continue;
-        /* The relevant record set (RFC 8659 §3): the closest non-empty one. The parsed
-         * records own the tags that recs[] points to, so both live until the decision. */
-        acmeva_caa_record recs[CAA_MAX_RELEVANT];
-        acmeva_caa_rr *parsed = calloc(CAA_MAX_RELEVANT, sizeof(*parsed));
+        record_lookups(c, i);
+        /* The relevant record set (RFC 8659 §3): the closest non-empty one, every record of
+         * it (one left out could be the one that forbids issuance). The parsed records own
+         * the tags that recs[] points to, so both live until the decision. */
+        acmeva_caa_record *recs = calloc(l->n_caa, sizeof(*recs));
+        acmeva_caa_rr *parsed = calloc(l->n_caa, sizeof(*parsed));
         size_t n = 0;
-        if (parsed == NULL) {
+        if (recs == NULL || parsed == NULL) {
+            free(recs);
+            free(parsed);
             acmeva_validation_nomem(v);
-            finish(c, 0, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
+            finish(c, 0, acmeva_validation_dns_failure(v, 1), "out of memory");
             return;
         }
         const uint8_t *p = l->rrs, *end = l->rrs + l->rrs_len;
-        while (p + 2 <= end && n < CAA_MAX_RELEVANT) {
+        while (p + 2 <= end && n < l->n_caa) {
             size_t len = (size_t)p[0] << 8 | p[1];
             acmeva_caa_rr *rrp = &parsed[n];
             if (acmeva_dns_caa_parse(p + 2, len, rrp) == 0) {
@@ -150,6 +180,7 @@ static void decide(caa_check *c)
         char reason[256];
         unsigned notes = 0;
         int permitted = acmeva_caa_decide(recs, n, &req, reason, sizeof(reason), &notes) == 1;
+        free(recs);
         free(parsed);
         if (permitted) {
             finish(c, 1, ACMEVA_PROB_NONE, NULL);
@@ -166,6 +197,7 @@ static void decide(caa_check *c)
         return;
     }
     /* No CAA record anywhere up the tree: any CA may issue (RFC 8659 §3). */
+    record_lookups(c, c->n_levels - 1);
     finish(c, 1, ACMEVA_PROB_NONE, NULL);
 }
 
@@ -176,15 +208,19 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
     l->q = NULL;
     l->done = 1;
     snprintf(l->resolver, sizeof(l->resolver), "%s", ans->resolver ? ans->resolver : "");
+    l->answered = ans->status == ACMEVA_DNS_OK;
+    l->secure = l->answered && ans->msg->ad;
     if (acmeva_dns_problem(ans, "CAA", l->name, l->error, sizeof(l->error))) {
-        /* NXDOMAIN is an empty set: the name does not exist, so it has no CAA records. */
-        l->failed = !(ans->status == ACMEVA_DNS_OK && ans->msg->rcode == ACMEVA_RCODE_NXDOMAIN);
+        /* NXDOMAIN is an empty set: the name does not exist, so it has no CAA records. Not at
+         * the TLD: a name under a TLD that does not exist cannot be a public one. */
+        int nxdomain = ans->status == ACMEVA_DNS_OK && ans->msg->rcode == ACMEVA_RCODE_NXDOMAIN;
+        l->failed = !nxdomain || strchr(l->name, '.') == NULL;
+        l->local = ans->status == ACMEVA_DNS_LOCAL;
     } else if (ans->msg->tc) {
         l->failed = 1;
         snprintf(l->error, sizeof(l->error), "DNS problem: truncated answer looking up CAA for %s",
                  l->name);
     } else {
-        l->secure = ans->msg->ad;
         size_t need = 0;
         for (size_t i = 0; i < ans->msg->n_answers; i++)
             if (ans->msg->answers[i].type == ACMEVA_DNS_CAA)
@@ -203,13 +239,8 @@ static void level_cb(void *arg, const acmeva_dns_answer *ans)
         } else if (need > 0) {
             acmeva_validation_nomem(c->v);
             l->failed = 1;
+            l->local = 1;
             snprintf(l->error, sizeof(l->error), "out of memory");
-        }
-        if (ans->msg->n_answers_dropped > 0 && l->n_caa > 0) {
-            /* More records than we consider: we cannot know the whole set. */
-            l->failed = 1;
-            snprintf(l->error, sizeof(l->error),
-                     "DNS problem: too many records looking up CAA for %s", l->name);
         }
     }
     if (--c->pending == 0)
@@ -281,10 +312,12 @@ static int caa_start(acmeva_validation *v, void **state)
     uv_timer_start(c->timer, caa_timeout_cb, acmeva_phase_ms(v, 0), 0);
     for (size_t i = 0; i < c->n_levels; i++) {
         caa_level *l = &c->levels[i];
-        if (acmeva_dns_query_start(v->e->resolver, l->name, ACMEVA_DNS_CAA, level_cb, l, &l->q) !=
-            0) {
+        int rc =
+            acmeva_dns_query_start(v->e->resolver, l->name, ACMEVA_DNS_CAA, level_cb, l, &l->q);
+        if (rc != 0) {
             l->done = 1;
             l->failed = 1;
+            l->local = rc == UV_ENOMEM;
             snprintf(l->error, sizeof(l->error), "cannot start a DNS query");
             continue;
         }

@@ -25,6 +25,9 @@ const char acmeva_engine_config_usage[] =
     "  --dns-tries N             tries per DNS query, rotating resolvers, retried only on\n"
     "                            timeout (default 3)\n"
     "  --dns-timeout-ms N        time per DNS try (default 1000)\n"
+    "  --no-dns-0x20             send query names in the case given instead of a random\n"
+    "                            letter case per try (for a resolver that does not echo the\n"
+    "                            case asked, such as pebble-challtestsrv; default: random)\n"
     "  --connect-timeout-ms N    time per TCP connect (default 10000)\n"
     "  --tls-timeout-ms N        time per TLS handshake (default 10000)\n"
     "The port and address options exist so that tests can run on loopback; production\n"
@@ -40,6 +43,7 @@ void acmeva_engine_config_init(acmeva_engine_config *cfg)
     cfg->timeout_ms = 30000;
     cfg->dns_tries = 3;
     cfg->dns_timeout_ms = 1000;
+    cfg->dns_0x20 = 1;
     cfg->connect_timeout_ms = 10000;
     cfg->tls_timeout_ms = 10000;
     cfg->user_agent = strdup("acmeva/0.1");
@@ -200,6 +204,9 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
         if (parse_num("--tls-port", v, 1, 65535, &n))
             return -1;
         cfg->tls_port = (uint16_t)n;
+    } else if (strcmp(argv[*i], "--no-dns-0x20") == 0) {
+        cfg->dns_0x20 = 0;
+        (*i)++;
     } else if (strcmp(argv[*i], "--allow-private-addresses") == 0) {
         cfg->allow_private = 1;
         (*i)++;

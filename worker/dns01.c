@@ -7,8 +7,9 @@
  * - dns-persist-01 (draft-ietf-acme-dns-persist, BR 3.2.2.4.22): a standing record at
  *   _validation-persist.<domain> naming our issuer domain and the account (dnspersist.c).
  * A leading "*." of a wildcard identifier is removed first. The strings of one TXT record are
- * joined; any record that matches wins; at most ACMEVA_DNS_MAX_RECORDS are considered. The
- * answer's AD bit is recorded as "dnssec" (RFC 6840 §5.7).
+ * joined; any record that matches wins. Every record of the answer is considered (the message
+ * size is the only bound), and the first DNS01_RECORDED values are kept in the validation
+ * record. The answer's AD bit is recorded as "dnssec" (RFC 6840 §5.7).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,8 @@
 #include "engine_int.h"
 #include "escape.h"
 
-#define TXT_MAX 4096 /* bytes of one joined TXT record considered */
+#define TXT_MAX 4096       /* bytes of one joined TXT record considered */
+#define DNS01_RECORDED 100 /* TXT values written into the validation record */
 
 typedef struct txt_check {
     acmeva_validation *v;
@@ -88,14 +90,16 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
         if (len < 0)
             continue; /* a malformed or oversized record cannot match */
         txt[len] = '\0';
-        char *esc = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
-        if (esc != NULL)
-            acmeva_validation_list_add(v, &rec->records, esc, strlen(esc));
-        else
-            acmeva_validation_nomem(v);
+        if (rec->records.n < DNS01_RECORDED) {
+            char *esc = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
+            if (esc != NULL)
+                acmeva_validation_list_add(v, &rec->records, esc, strlen(esc));
+            else
+                acmeva_validation_nomem(v);
+            free(esc);
+        }
         if (n_txt++ == 0)
             first = rr;
-        free(esc);
         if (!persist) {
             if ((size_t)len == strlen(c->expected) && memcmp(txt, c->expected, (size_t)len) == 0) {
                 finish(c, 1);
@@ -108,8 +112,9 @@ static void judge(txt_check *c, const acmeva_dns_msg *m)
             acmeva_persist_judge(txt, (size_t)len, issuers, n_issuers, job->account_uri,
                                  job->wildcard, now_s(), why, sizeof(why));
         if (verdict == ACMEVA_PERSIST_MATCH) {
-            rec->matched_record = acmeva_validation_strdup(
-                v, rec->records.n ? rec->records.v[rec->records.n - 1] : "");
+            rec->matched_record = acmeva_escape_dup((const uint8_t *)txt, (size_t)len, 0);
+            if (rec->matched_record == NULL)
+                acmeva_validation_nomem(v);
             finish(c, 1);
             return;
         }
@@ -154,7 +159,7 @@ static void txt_cb(void *arg, const acmeva_dns_answer *ans)
 {
     txt_check *c = arg;
     acmeva_vrecord *rec = &c->v->result->records[c->rec];
-    char detail[600];
+    char detail[ACMEVA_DNS_PROBLEM_MAX];
     c->q = NULL;
     if (ans->resolver != NULL)
         acmeva_validation_list_add(c->v, &rec->resolver_addrs, ans->resolver,
@@ -165,7 +170,7 @@ static void txt_cb(void *arg, const acmeva_dns_answer *ans)
     }
     /* Any rcode other than NOERROR is a dns problem; SERVFAIL is never success. */
     if (acmeva_dns_problem(ans, "TXT", c->name, detail, sizeof(detail))) {
-        fail(c, ACMEVA_PROB_DNS, detail);
+        fail(c, acmeva_validation_dns_failure(c->v, ans->status == ACMEVA_DNS_LOCAL), detail);
         return;
     }
     judge(c, ans->msg);
@@ -214,7 +219,10 @@ static int txt_start(acmeva_validation *v, void **state)
     rec->hostname = acmeva_validation_strdup(v, c->name);
     *state = c;
     uv_timer_start(c->timer, txt_timeout_cb, acmeva_phase_ms(v, 0), 0);
-    if (acmeva_dns_query_start(v->e->resolver, c->name, ACMEVA_DNS_TXT, txt_cb, c, &c->q) != 0)
+    rc = acmeva_dns_query_start(v->e->resolver, c->name, ACMEVA_DNS_TXT, txt_cb, c, &c->q);
+    if (rc == UV_ENOMEM)
+        fail(c, acmeva_validation_dns_failure(v, 1), "cannot start a DNS query: out of memory");
+    else if (rc != 0)
         fail(c, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS query");
     return 0;
 }

@@ -24,7 +24,7 @@
 
 /* Smallest question (root name, type, class) and smallest RR (root owner, fixed fields). */
 #define MIN_QUESTION_LEN 5
-#define MIN_RR_LEN 11
+#define MIN_RR_LEN ACMEVA_DNS_MIN_RR_LEN
 #define RR_FIXED_LEN 10
 
 /* RFC 3225 §3: the DO bit is the top bit of the 16 flag bits in the OPT TTL. */
@@ -156,17 +156,28 @@ static int read_rr(const uint8_t *msg, size_t len, size_t *pos, char *owner, int
     return 0;
 }
 
-/* check_opt_options checks that the options of an OPT rdata tile it (RFC 6891 §6.1.2). */
-static int check_opt_options(const uint8_t *rdata, size_t rdlen)
+/* RFC 8914 §2: the EDNS option code of an Extended DNS Error. */
+#define OPT_CODE_EDE 15
+
+/* read_opt_options checks that the options of an OPT rdata tile it (RFC 6891 §6.1.2) and
+ * keeps its Extended DNS Errors (RFC 8914 §2: INFO-CODE, then EXTRA-TEXT) in |out|. */
+static int read_opt_options(const uint8_t *rdata, size_t rdlen, acmeva_dns_msg *out)
 {
     size_t p = 0;
     while (p < rdlen) {
         if (rdlen - p < 4)
             return ACMEVA_DNS_EOPT;
+        uint16_t code = get16(rdata + p);
         size_t optlen = get16(rdata + p + 2);
         p += 4;
         if (rdlen - p < optlen)
             return ACMEVA_DNS_EOPT;
+        if (code == OPT_CODE_EDE && optlen >= 2 && out->n_ede < ACMEVA_DNS_MAX_EDE) {
+            acmeva_dns_ede *e = &out->ede[out->n_ede++];
+            e->code = get16(rdata + p);
+            e->text = rdata + p + 2;
+            e->text_len = (uint16_t)(optlen - 2);
+        }
         p += optlen;
     }
     return 0;
@@ -289,17 +300,20 @@ int acmeva_dns_parse(const uint8_t *msg, size_t len, acmeva_dns_msg *out)
 {
     if (msg == NULL || out == NULL)
         return ACMEVA_DNS_EINVAL;
-    /* Zero everything but the answers array (28 KB): its entries are written as they are
-     * parsed and only the first n_answers are ever read. Clearing it cost more than the
-     * whole parse. */
+    /* Zero everything but the answers array (140 KB): its entries are written as they are
+     * parsed and only the first n_answers are ever read. Clearing it would cost more than
+     * the whole parse. */
     memset(out, 0, offsetof(acmeva_dns_msg, answers));
-    memset(&out->n_answers, 0, sizeof(*out) - offsetof(acmeva_dns_msg, n_answers));
     out->msg = msg;
     out->msg_len = len;
 
     /* RFC 1035 §4.1.1 */
     if (len < ACMEVA_DNS_HEADER_LEN)
         return ACMEVA_DNS_ESHORT;
+    /* RFC 1035 §4.2.2: no message is longer than a 16-bit length says. This bound is what
+     * makes the answers array always large enough. */
+    if (len > ACMEVA_DNS_MAX_MESSAGE)
+        return ACMEVA_DNS_EMSGLEN;
     uint16_t flags = get16(msg + 2);
     out->id = get16(msg);
     out->qr = !!(flags & FLAG_QR);
@@ -342,19 +356,16 @@ int acmeva_dns_parse(const uint8_t *msg, size_t len, acmeva_dns_msg *out)
     }
     out->n_questions = qdcount;
 
+    /* ancount <= ACMEVA_DNS_MAX_RECORDS: the count check above bounds it by the length. */
     for (size_t i = 0; i < ancount; i++) {
-        acmeva_dns_rr *rr =
-            out->n_answers < ACMEVA_DNS_MAX_RECORDS ? &out->answers[out->n_answers] : NULL;
+        acmeva_dns_rr *rr = &out->answers[out->n_answers];
         rr_fixed f;
-        if ((rc = read_rr(msg, len, &pos, rr ? rr->owner : scratch, 1, &f)) != 0)
+        rr->owner_off = (uint16_t)pos;
+        if ((rc = read_rr(msg, len, &pos, scratch, 1, &f)) != 0)
             return rc;
         /* RFC 6891 §6.1.1: OPT belongs to the additional section only. */
         if (f.type == ACMEVA_DNS_OPT)
             return ACMEVA_DNS_EOPT;
-        if (rr == NULL) {
-            out->n_answers_dropped++;
-            continue;
-        }
         rr->type = f.type;
         rr->klass = f.klass;
         /* RFC 2181 §8: a TTL with the top bit set is taken as zero. */
@@ -382,7 +393,7 @@ int acmeva_dns_parse(const uint8_t *msg, size_t len, acmeva_dns_msg *out)
         /* RFC 6891 §6.1.1: one OPT at most, owned by the root. */
         if (out->edns || scratch[0] != '\0')
             return ACMEVA_DNS_EOPT;
-        if ((rc = check_opt_options(msg + f.rdata_off, f.rdlen)) != 0)
+        if ((rc = read_opt_options(msg + f.rdata_off, f.rdlen, out)) != 0)
             return rc;
         out->edns = 1;
         out->edns_udp_size = f.klass;
@@ -436,6 +447,10 @@ const char *acmeva_dns_strerror(int err)
         return "not a response to a standard query";
     case ACMEVA_DNS_EQUESTION:
         return "question does not match the query";
+    case ACMEVA_DNS_ECASE:
+        return "question differs from the query in letter case";
+    case ACMEVA_DNS_EMSGLEN:
+        return "message longer than 65535 octets";
     default:
         return "unknown DNS message error";
     }
@@ -540,26 +555,190 @@ int acmeva_dns_cname_target(const acmeva_dns_msg *m, const acmeva_dns_rr *rr, ch
     return 0;
 }
 
-int acmeva_dns_matches_query(const acmeva_dns_msg *m, uint16_t id, const char *name, uint16_t qtype)
+int acmeva_dns_rr_owner(const acmeva_dns_msg *m, const acmeva_dns_rr *rr, char out[256])
 {
-    if (m == NULL || name == NULL)
+    if (m == NULL || rr == NULL || out == NULL || m->msg == NULL || rr->owner_off >= m->msg_len)
         return ACMEVA_DNS_EINVAL;
-    if (m->id != id)
-        return ACMEVA_DNS_EID;
-    /* RFC 1035 §4.1.1: a response (QR) to a standard query (opcode 0). */
-    if (!m->qr || m->opcode != 0)
-        return ACMEVA_DNS_ENOTRESP;
-    if (m->n_questions != 1 || m->qtype != qtype || m->qclass != ACMEVA_DNS_CLASS_IN)
-        return ACMEVA_DNS_EQUESTION;
-    size_t nlen = strnlen(name, ACMEVA_DNS_MAX_NAME_TEXT + 2);
-    if (nlen > 0 && name[nlen - 1] == '.')
-        nlen--;
-    /* Names compare case-insensitively in ASCII (RFC 4343 §3); m->qname is lowercased. */
-    if (strlen(m->qname) != nlen)
-        return ACMEVA_DNS_EQUESTION;
-    for (size_t i = 0; i < nlen; i++) {
-        if (ascii_lower(name[i]) != m->qname[i])
-            return ACMEVA_DNS_EQUESTION;
+    size_t next;
+    return read_name(m->msg, m->msg_len, rr->owner_off, out, 1, &next);
+}
+
+/*
+ * name_is reports whether the name at |off| of |msg| is |text| (a name as read_name presents
+ * it: lowercase, labels joined with '.', no trailing dot), comparing ASCII letters
+ * case-insensitively (RFC 4343 §3) without decompressing the name first. Every step is
+ * bounded: pointers are counted and every label consumes text.
+ */
+static int name_is(const uint8_t *msg, size_t len, size_t off, const char *text)
+{
+    size_t pos = off, t = 0;
+    int pointers = 0;
+    for (;;) {
+        if (pos >= len)
+            return 0;
+        uint8_t c = msg[pos];
+        if ((c & 0xC0) == 0xC0) {
+            if (len - pos < 2 || ++pointers > ACMEVA_DNS_MAX_POINTERS)
+                return 0;
+            pos = (size_t)(c & 0x3F) << 8 | msg[pos + 1];
+            continue;
+        }
+        if (c & 0xC0)
+            return 0;
+        if (c == 0)
+            return text[t] == '\0';
+        if (len - pos - 1 < c)
+            return 0;
+        if (t > 0 && text[t++] != '.')
+            return 0;
+        for (size_t i = 0; i < c; i++, t++)
+            if (text[t] == '\0' || ascii_lower((char)msg[pos + 1 + i]) != text[t])
+                return 0;
+        pos += 1 + (size_t)c;
     }
+}
+
+/* on_chain returns 1 when the owner of |rr| is one of the |n| names of |chain|. */
+static int on_chain(const acmeva_dns_msg *m, const acmeva_dns_rr *rr, char chain[][256], size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (name_is(m->msg, m->msg_len, rr->owner_off, chain[k]))
+            return 1;
     return 0;
+}
+
+int acmeva_dns_answer_chain(acmeva_dns_msg *m)
+{
+    if (m == NULL || m->msg == NULL)
+        return ACMEVA_DNS_EINVAL;
+    /* The names the answer may speak for: the question name, then each CNAME target
+     * (RFC 1034 §4.3.2 step 3a: the server restarts the lookup at the canonical name). */
+    char chain[ACMEVA_DNS_MAX_CNAME_HOPS + 1][256];
+    size_t n = 1;
+    memcpy(chain[0], m->qname, sizeof(m->qname));
+    while (n <= ACMEVA_DNS_MAX_CNAME_HOPS) {
+        const acmeva_dns_rr *cname = NULL;
+        for (size_t i = 0; i < m->n_answers && cname == NULL; i++) {
+            const acmeva_dns_rr *rr = &m->answers[i];
+            if (rr->type == ACMEVA_DNS_CNAME && rr->klass == ACMEVA_DNS_CLASS_IN &&
+                name_is(m->msg, m->msg_len, rr->owner_off, chain[n - 1]))
+                cname = rr;
+        }
+        if (cname == NULL || acmeva_dns_cname_target(m, cname, chain[n]) != 0)
+            break;
+        int seen = 0; /* a loop ends the chain */
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = strcmp(chain[k], chain[n]) == 0;
+        if (seen)
+            break;
+        n++;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < m->n_answers; i++) {
+        const acmeva_dns_rr *rr = &m->answers[i];
+        if (rr->klass == ACMEVA_DNS_CLASS_IN &&
+            (rr->type == m->qtype || rr->type == ACMEVA_DNS_CNAME) && on_chain(m, rr, chain, n))
+            m->answers[kept++] = *rr;
+    }
+    m->n_answers_ignored += m->n_answers - kept;
+    m->n_answers = kept;
+    return 0;
+}
+
+int acmeva_dns_match_reply(const uint8_t *query, size_t qlen, const uint8_t *reply, size_t rlen,
+                           acmeva_dns_msg *out)
+{
+    if (query == NULL || reply == NULL || out == NULL)
+        return ACMEVA_DNS_EINVAL;
+    /* The query's one question: an uncompressed name, then type and class. */
+    if (qlen < ACMEVA_DNS_HEADER_LEN || get16(query + 4) != 1)
+        return ACMEVA_DNS_EINVAL;
+    size_t name_end = ACMEVA_DNS_HEADER_LEN;
+    while (name_end < qlen && query[name_end] != 0) {
+        if (query[name_end] & 0xC0)
+            return ACMEVA_DNS_EINVAL;
+        name_end += 1 + (size_t)query[name_end];
+    }
+    if (name_end >= qlen || qlen - name_end - 1 < 4)
+        return ACMEVA_DNS_EINVAL;
+    name_end++;
+    size_t qend = name_end + 4;
+
+    /* RFC 1035 §4.1.1: the id of the query, and a response (QR) to a standard query. */
+    if (rlen < ACMEVA_DNS_HEADER_LEN)
+        return ACMEVA_DNS_ESHORT;
+    if (get16(reply) != get16(query))
+        return ACMEVA_DNS_EID;
+    uint16_t flags = get16(reply + 2);
+    if (!(flags & FLAG_QR) || (flags >> OPCODE_SHIFT & OPCODE_MASK) != 0)
+        return ACMEVA_DNS_ENOTRESP;
+    int rc = acmeva_dns_parse(reply, rlen, out);
+    if (rc != 0)
+        return rc;
+    /* The question, byte for byte. A reply's first name cannot be compressed (a pointer must
+     * lead before offset 12), so equal bytes are an equal name in the exact case sent: the
+     * random case of the query (draft-vixie-dnsext-dns0x20) is bits an off-path forger must
+     * guess along with the id and the port. */
+    if (out->n_questions != 1 || rlen < qend)
+        return ACMEVA_DNS_EQUESTION;
+    if (memcmp(reply + ACMEVA_DNS_HEADER_LEN, query + ACMEVA_DNS_HEADER_LEN,
+               qend - ACMEVA_DNS_HEADER_LEN) == 0)
+        return 0;
+    if (memcmp(reply + name_end, query + name_end, 4) != 0)
+        return ACMEVA_DNS_EQUESTION;
+    /* Label lengths are below 64, so lowering every byte of the name lowers letters only. */
+    for (size_t i = ACMEVA_DNS_HEADER_LEN; i < name_end; i++)
+        if (ascii_lower((char)reply[i]) != ascii_lower((char)query[i]))
+            return ACMEVA_DNS_EQUESTION;
+    return ACMEVA_DNS_ECASE;
+}
+
+void acmeva_dns_0x20(char *name, const uint8_t *bits, size_t nbits)
+{
+    if (name == NULL || bits == NULL)
+        return;
+    for (size_t i = 0; name[i] != '\0' && i / 8 < nbits; i++) {
+        char c = ascii_lower(name[i]);
+        if (c < 'a' || c > 'z')
+            continue;
+        name[i] = (bits[i / 8] >> (i % 8) & 1) ? (char)(c - 'a' + 'A') : c;
+    }
+}
+
+const char *acmeva_dns_ede_name(uint16_t code)
+{
+    /* RFC 8914 §5.2; later registrations read as "Unknown Error" with their code. */
+    static const char *const names[] = {
+        "Other Error",
+        "Unsupported DNSKEY Algorithm",
+        "Unsupported DS Digest Type",
+        "Stale Answer",
+        "Forged Answer",
+        "DNSSEC Indeterminate",
+        "DNSSEC Bogus",
+        "Signature Expired",
+        "Signature Not Yet Valid",
+        "DNSKEY Missing",
+        "RRSIGs Missing",
+        "No Zone Key Bit Set",
+        "NSEC Missing",
+        "Cached Error",
+        "Not Ready",
+        "Blocked",
+        "Censored",
+        "Filtered",
+        "Prohibited",
+        "Stale NXDomain Answer",
+        "Not Authoritative",
+        "Not Supported",
+        "No Reachable Authority",
+        "Network Error",
+        "Invalid Data",
+    };
+    return code < sizeof(names) / sizeof(names[0]) ? names[code] : "Unknown Error";
+}
+
+int acmeva_dns_ede_is_dnssec(uint16_t code)
+{
+    return code == 1 || code == 2 || (code >= 5 && code <= 12);
 }

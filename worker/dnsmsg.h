@@ -1,12 +1,15 @@
 /*
  * The raw DNS message codec of the engine: pure functions, no I/O, no allocation.
  *
- * c-ares 1.18 has no record API, so the resolver builds its own queries (with the AD bit,
- * RFC 6840 §5.7, and an EDNS0 OPT record, RFC 6891 §6.1), sends them with ares_send() and
- * parses the raw answer bytes here. Every parser treats its input as hostile: every read is
- * bounded by the message length, every count is checked against what the message can hold.
+ * The resolver builds its own queries here (with the AD bit, RFC 6840 §5.7, and an EDNS0 OPT
+ * record, RFC 6891 §6.1), sends them on its own transport (resolver.c) and parses the raw
+ * answer bytes here. Every parser treats its input as hostile: every read is bounded by the
+ * message length, every count is checked against what the message can hold.
  *
  * Parsing rules (acmeva_dns_parse):
+ * - A message is at most 65535 octets (the most a TCP length prefix can say, RFC 1035
+ *   §4.2.2; a UDP payload is smaller). Every answer record it holds is kept: the record array
+ *   is sized for the most records 65535 octets can carry, so no answer is ever left out.
  * - The header and every section the counts announce must be inside the message (RFC 1035
  *   §4.1). A count larger than the message can hold is an error, and so is any truncation:
  *   a message cut short at any length fails to parse, it never yields a shorter result.
@@ -21,9 +24,12 @@
  * - Names that are presented as text (the question name, answer owners, CNAME targets) must
  *   consist of printable ASCII (0x21..0x7e) without '.' inside a label; they are lowercased
  *   and have no trailing dot (the root is ""). Names in the authority and additional sections
- *   are only checked for structure.
+ *   are only checked for structure. An answer keeps its owner as an offset into the message
+ *   (acmeva_dns_rr_owner presents it).
  * - OPT (RFC 6891 §6.1.1): only in the additional section, at most one, owner the root. Its
- *   extended rcode bits are merged into |rcode| (RFC 6891 §6.1.3).
+ *   extended rcode bits are merged into |rcode| (RFC 6891 §6.1.3). Its options must tile its
+ *   rdata; Extended DNS Error options (RFC 8914 §2) are kept, ACMEVA_DNS_MAX_EDE at most, and
+ *   one shorter than its 2-octet INFO-CODE is ignored (it is a diagnostic, not an answer).
  * - Record data is only checked to lie within the message; the typed readers below
  *   (acmeva_dns_txt_join, acmeva_dns_caa_parse, acmeva_dns_addr, acmeva_dns_cname_target)
  *   check the content.
@@ -34,9 +40,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ACMEVA_DNS_MAX_RECORDS 100  /* answers kept at most; more are counted, not kept */
-#define ACMEVA_DNS_MAX_POINTERS 126 /* compression pointers followed in one name */
+#define ACMEVA_DNS_MAX_MESSAGE 65535 /* octets of a message (RFC 1035 §4.2.2 length prefix) */
 #define ACMEVA_DNS_HEADER_LEN 12
+#define ACMEVA_DNS_MIN_RR_LEN 11 /* a record with the root as owner and no rdata */
+/* The most answer records a message can hold: every one of them is kept. */
+#define ACMEVA_DNS_MAX_RECORDS                                                                     \
+    ((ACMEVA_DNS_MAX_MESSAGE - ACMEVA_DNS_HEADER_LEN) / ACMEVA_DNS_MIN_RR_LEN)
+#define ACMEVA_DNS_MAX_POINTERS 126  /* compression pointers followed in one name */
+#define ACMEVA_DNS_MAX_CNAME_HOPS 16 /* CNAMEs followed from the question name */
+#define ACMEVA_DNS_MAX_EDE 8         /* Extended DNS Errors kept from one message */
 #define ACMEVA_DNS_MAX_NAME_TEXT 253 /* characters of a name without its trailing dot */
 #define ACMEVA_DNS_MAX_NAME_WIRE 255 /* octets of a name on the wire (RFC 1035 §3.1) */
 #define ACMEVA_DNS_CLASS_IN 1
@@ -62,38 +74,48 @@ typedef enum {
 
 /* Errors returned by this module (all negative). */
 enum {
-    ACMEVA_DNS_EINVAL = -1,    /* bad argument (NULL pointer, ...) */
-    ACMEVA_DNS_ENOSPC = -2,    /* output buffer too small */
-    ACMEVA_DNS_EBADNAME = -3,  /* query name not a valid DNS name */
-    ACMEVA_DNS_ESHORT = -4,    /* message ends inside the header, a name or a record */
-    ACMEVA_DNS_ECOUNTS = -5,   /* section counts larger than the message can hold */
-    ACMEVA_DNS_ELABEL = -6,    /* label longer than 63 octets or of a reserved type */
-    ACMEVA_DNS_ENAMELEN = -7,  /* name longer than 255 octets */
-    ACMEVA_DNS_EPTR = -8,      /* compression pointer not strictly backwards */
-    ACMEVA_DNS_EHOPS = -9,     /* too many compression pointers in one name */
-    ACMEVA_DNS_ECHARS = -10,   /* name with a byte that cannot be presented as text */
-    ACMEVA_DNS_EOPT = -11,     /* misplaced, repeated or malformed OPT record */
-    ACMEVA_DNS_ERDATA = -12,   /* record data malformed for its type */
-    ACMEVA_DNS_ETYPE = -13,    /* record not of the type the reader expects */
-    ACMEVA_DNS_ETOOLONG = -14, /* value does not fit the output buffer */
-    ACMEVA_DNS_EID = -15,      /* response id differs from the query id */
-    ACMEVA_DNS_ENOTRESP = -16, /* QR bit clear or opcode not QUERY */
-    ACMEVA_DNS_EQUESTION = -17 /* question section differs from the query */
+    ACMEVA_DNS_EINVAL = -1,     /* bad argument (NULL pointer, ...) */
+    ACMEVA_DNS_ENOSPC = -2,     /* output buffer too small */
+    ACMEVA_DNS_EBADNAME = -3,   /* query name not a valid DNS name */
+    ACMEVA_DNS_ESHORT = -4,     /* message ends inside the header, a name or a record */
+    ACMEVA_DNS_ECOUNTS = -5,    /* section counts larger than the message can hold */
+    ACMEVA_DNS_ELABEL = -6,     /* label longer than 63 octets or of a reserved type */
+    ACMEVA_DNS_ENAMELEN = -7,   /* name longer than 255 octets */
+    ACMEVA_DNS_EPTR = -8,       /* compression pointer not strictly backwards */
+    ACMEVA_DNS_EHOPS = -9,      /* too many compression pointers in one name */
+    ACMEVA_DNS_ECHARS = -10,    /* name with a byte that cannot be presented as text */
+    ACMEVA_DNS_EOPT = -11,      /* misplaced, repeated or malformed OPT record */
+    ACMEVA_DNS_ERDATA = -12,    /* record data malformed for its type */
+    ACMEVA_DNS_ETYPE = -13,     /* record not of the type the reader expects */
+    ACMEVA_DNS_ETOOLONG = -14,  /* value does not fit the output buffer */
+    ACMEVA_DNS_EID = -15,       /* response id differs from the query id */
+    ACMEVA_DNS_ENOTRESP = -16,  /* QR bit clear or opcode not QUERY */
+    ACMEVA_DNS_EQUESTION = -17, /* question section differs from the query */
+    ACMEVA_DNS_ECASE = -18,     /* question equal but for letter case (0x20) */
+    ACMEVA_DNS_EMSGLEN = -19    /* message longer than ACMEVA_DNS_MAX_MESSAGE */
 };
 
-/* One resource record of the answer section (RFC 1035 §4.1.3). */
+/* One resource record of the answer section (RFC 1035 §4.1.3), 24 bytes. */
 typedef struct acmeva_dns_rr {
-    char owner[256]; /* decompressed, lowercased, no trailing dot ("" for the root) */
-    uint16_t type, klass;
-    uint32_t ttl;
     const uint8_t *rdata; /* borrowed: points into the parsed message */
+    uint32_t ttl;
+    uint16_t type, klass;
     uint16_t rdlen;
+    uint16_t owner_off; /* offset of the owner name in the message (acmeva_dns_rr_owner) */
 } acmeva_dns_rr;
 
+/* One Extended DNS Error option (RFC 8914 §2). */
+typedef struct acmeva_dns_ede {
+    uint16_t code;
+    const uint8_t *text; /* EXTRA-TEXT, borrowed, not NUL-terminated (UTF-8 by RFC 8914 §2;
+                          * hostile: escape it before it reaches a detail) */
+    uint16_t text_len;
+} acmeva_dns_ede;
+
 /*
- * A parsed response. It is large (about 28 KB: ACMEVA_DNS_MAX_RECORDS answers with 256-byte
- * owner names): allocate it on the heap, not on a small stack. It borrows the message buffer
- * (|msg| and every |rdata|), which must outlive it.
+ * A parsed response. It is large (about 140 KB: room for every record a 65535-octet message
+ * can hold): allocate it on the heap, once, and reuse it. It borrows the message buffer
+ * (|msg|, every |rdata| and EDE text), which must outlive it.
  */
 typedef struct acmeva_dns_msg {
     const uint8_t *msg; /* borrowed: the message given to acmeva_dns_parse */
@@ -105,14 +127,16 @@ typedef struct acmeva_dns_msg {
     size_t n_questions;
     char qname[256]; /* the first question ("" and qtype 0 when there is none) */
     uint16_t qtype, qclass;
-    acmeva_dns_rr answers[ACMEVA_DNS_MAX_RECORDS];
-    size_t n_answers;         /* answers kept (<= ACMEVA_DNS_MAX_RECORDS) */
-    size_t n_answers_dropped; /* answers past the cap: parsed and checked, not kept */
     size_t n_authority, n_additional;
     int edns;               /* 1 when an OPT record was present */
     uint16_t edns_udp_size; /* OPT class: the sender's UDP payload size */
     uint8_t edns_version;   /* OPT TTL bits 16..23 */
     int edns_do;            /* OPT DO bit (RFC 3225) */
+    size_t n_ede;           /* Extended DNS Errors kept (<= ACMEVA_DNS_MAX_EDE) */
+    acmeva_dns_ede ede[ACMEVA_DNS_MAX_EDE];
+    size_t n_answers_ignored; /* records acmeva_dns_answer_chain left out */
+    size_t n_answers;         /* every answer record of the message */
+    acmeva_dns_rr answers[ACMEVA_DNS_MAX_RECORDS];
 } acmeva_dns_msg;
 
 /*
@@ -197,12 +221,57 @@ int acmeva_dns_addr(const acmeva_dns_rr *rr, int *family, uint8_t out[16]);
 int acmeva_dns_cname_target(const acmeva_dns_msg *m, const acmeva_dns_rr *rr, char out[256]);
 
 /*
- * acmeva_dns_matches_query checks that |m| answers the query built with |id|, |name| and
- * |qtype|: same id, QR set, opcode QUERY, exactly one question equal to |name| (compared
- * case-insensitively, trailing dot optional) with type |qtype| and class IN. Returns 0, or
- * ACMEVA_DNS_EID, ACMEVA_DNS_ENOTRESP, ACMEVA_DNS_EQUESTION, ACMEVA_DNS_EINVAL.
+ * acmeva_dns_rr_owner decompresses the owner name of |rr|, an answer of |m|, into |out|
+ * (lowercased, no trailing dot, NUL-terminated; "" for the root). Returns 0, a name error, or
+ * ACMEVA_DNS_EINVAL for NULL arguments or an owner offset outside |m|.
  */
-int acmeva_dns_matches_query(const acmeva_dns_msg *m, uint16_t id, const char *name,
-                             uint16_t qtype);
+int acmeva_dns_rr_owner(const acmeva_dns_msg *m, const acmeva_dns_rr *rr, char out[256]);
+
+/*
+ * acmeva_dns_answer_chain keeps in |m|'s answer section only what answers its question: the
+ * CNAME records of the chain that starts at the question name (followed inside the answer
+ * section, RFC 1034 §3.6.2 and §4.3.2; ACMEVA_DNS_MAX_CNAME_HOPS at most, a loop ends it),
+ * and the records of the question's type and class IN whose owner is on that chain. Owners
+ * compare case-insensitively (RFC 4343). Every other record (another owner, another type, a
+ * CNAME off the chain) is removed and counted in |m->n_answers_ignored|: a resolver's answer
+ * is never taken for a name that was not asked. The order of the kept records is unchanged.
+ * Returns 0, or ACMEVA_DNS_EINVAL for NULL |m|.
+ */
+int acmeva_dns_answer_chain(acmeva_dns_msg *m);
+
+/*
+ * acmeva_dns_match_reply checks that |reply| (|rlen| bytes, from the network) answers
+ * |query| (|qlen| bytes, built by acmeva_dns_build_query) and parses it into |out|. The reply
+ * counts only when its id equals the query's, QR is set, its opcode is QUERY (RFC 1035
+ * §4.1.1), it parses, and it holds exactly one question whose bytes (name in the exact letter
+ * case sent, draft-vixie-dnsext-dns0x20 §4; type; class) equal the query's. Returns 0, or why
+ * it does not count: ACMEVA_DNS_EID, ACMEVA_DNS_ENOTRESP, ACMEVA_DNS_ECASE (the question
+ * differs only in letter case), ACMEVA_DNS_EQUESTION, a parse error (malformed), or
+ * ACMEVA_DNS_EINVAL for NULL arguments or a |query| that is not one question.
+ */
+int acmeva_dns_match_reply(const uint8_t *query, size_t qlen, const uint8_t *reply, size_t rlen,
+                           acmeva_dns_msg *out);
+
+/*
+ * acmeva_dns_0x20 sets the case of every ASCII letter of |name| from |bits|: the letter at
+ * index i becomes uppercase when bit (i % 8) of bits[i / 8] is set, lowercase otherwise
+ * (draft-vixie-dnsext-dns0x20 §3). Letters at an index past 8 * |nbits| bytes are left as
+ * they are; other bytes are never changed. Pure.
+ */
+void acmeva_dns_0x20(char *name, const uint8_t *bits, size_t nbits);
+
+/*
+ * acmeva_dns_ede_name returns the registered name of Extended DNS Error |code| (RFC 8914 §5.2,
+ * e.g. "DNSSEC Bogus" for 6), or "Unknown Error" for an unassigned one. The string is static.
+ */
+const char *acmeva_dns_ede_name(uint16_t code);
+
+/*
+ * acmeva_dns_ede_is_dnssec returns 1 when Extended DNS Error |code| reports a failed DNSSEC
+ * validation (RFC 8914 §4: 1 Unsupported DNSKEY Algorithm, 2 Unsupported DS Digest Type,
+ * 5 DNSSEC Indeterminate, 6 DNSSEC Bogus, 7 Signature Expired, 8 Signature Not Yet Valid,
+ * 9 DNSKEY Missing, 10 RRSIGs Missing, 11 No Zone Key Bit Set, 12 NSEC Missing), else 0.
+ */
+int acmeva_dns_ede_is_dnssec(uint16_t code);
 
 #endif

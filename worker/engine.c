@@ -58,6 +58,14 @@ void acmeva_timer_free(uv_timer_t *t)
     uv_close((uv_handle_t *)t, timer_close_cb);
 }
 
+acmeva_problem_type acmeva_validation_dns_failure(acmeva_validation *v, int local)
+{
+    if (!local)
+        return ACMEVA_PROB_DNS;
+    v->result->local_failure = 1;
+    return ACMEVA_PROB_SERVER_INTERNAL;
+}
+
 uint64_t acmeva_validation_remaining_ms(const acmeva_validation *v)
 {
     uint64_t now = uv_now(v->e->loop);
@@ -111,6 +119,11 @@ int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ss
 size_t acmeva_engine_inflight(const acmeva_engine *e)
 {
     return e->inflight;
+}
+
+const acmeva_dns_stats *acmeva_engine_dns_stats(const acmeva_engine *e)
+{
+    return acmeva_resolver_stats(e->resolver);
 }
 
 static void validation_unlink_free(acmeva_validation *v)

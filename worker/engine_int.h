@@ -71,6 +71,12 @@ void acmeva_validation_set_problem(acmeva_validation *v, acmeva_problem_type typ
  * v->result and released its handles (or handed them to their close callbacks). */
 void acmeva_validation_check_done(acmeva_validation *v, int which);
 
+/* acmeva_validation_dns_failure returns the problem type of a lookup that failed: dns, or,
+ * when |local| (this machine could not open a socket: ACMEVA_DNS_LOCAL), serverInternal with
+ * the result marked as a local failure, never the subscriber's fault (DESIGN.md
+ * "Hardening"). */
+acmeva_problem_type acmeva_validation_dns_failure(acmeva_validation *v, int local);
+
 /* acmeva_validation_remaining_ms returns the milliseconds left before the job's deadline
  * (0 when it has passed). */
 uint64_t acmeva_validation_remaining_ms(const acmeva_validation *v);

@@ -385,7 +385,7 @@ static void on_lookup(void *arg, acmeva_host_addrs *a)
     h->lookup = NULL;
     acmeva_host_addrs_record(a, record(h));
     if (a->failed) {
-        fail(h, ACMEVA_PROB_DNS, "%s", a->detail);
+        fail(h, acmeva_validation_dns_failure(h->v, a->local_failure), "%s", a->detail);
         return;
     }
     h->n_addrs = acmeva_host_addrs_pick(a, h->fam, h->addr);

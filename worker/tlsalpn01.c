@@ -220,7 +220,7 @@ static void on_lookup(void *arg, acmeva_host_addrs *a)
     t->lookup = NULL;
     acmeva_host_addrs_record(a, record(t));
     if (a->failed) {
-        fail(t, ACMEVA_PROB_DNS, "%s", a->detail);
+        fail(t, acmeva_validation_dns_failure(t->v, a->local_failure), "%s", a->detail);
         return;
     }
     t->n_addrs = acmeva_host_addrs_pick(a, t->fam, t->addr);

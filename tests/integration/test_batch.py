@@ -38,7 +38,7 @@ def run(kind, n, setup, extra_args=()):
         name = f"{run_id}-{i}.example.com"
         setup(name, tok, ka)
         jobs.append(t.job(name, kind, tok, ka, job_id=f"{kind}-{i}"))
-    args = ["--resolver", cts.dns, "--http-port", str(cts.http_port),
+    args = [*cts.resolver_args, "--http-port", str(cts.http_port),
             "--tls-port", str(cts.tlsalpn_port)] + list(extra_args)
     start = time.time()
     rc, res, results, err = t.run_check(args, jobs, timeout=300)

@@ -11,6 +11,7 @@ their deadline meanwhile.
 
 import base64
 import hashlib
+import json
 import os
 import secrets
 import sys
@@ -62,7 +63,8 @@ try:
     for i in range(30000):
         tok = secrets.token_hex(16)
         kind = "http-01" if i % 3 == 0 else "dns-01"
-        others.append(t.job(f"{tok}.bench.test", kind, tok, ka(tok), job_id=f"{kind}-{i}"))
+        others.append(json.dumps(t.job(f"{tok}.bench.test", kind, tok, ka(tok),
+                                       job_id=f"{kind}-{i}")))
     # First in the batch, jobs whose names the responder never answers (a DNS tarpit). Each
     # ends after its tries (--dns-tries x --dns-timeout-ms, timeouts handled in batches up to
     # 25 ms late, README), however busy the loop is with the others. Their deadline leaves
@@ -72,8 +74,8 @@ try:
     jobs = []
     for i in range(5):
         tok = secrets.token_hex(16)
-        jobs.append(t.job(f"{tok}.tarpit.bench.test", "dns-01", tok, ka(tok),
-                          job_id=f"tarpit-{i}", deadlineMs=deadline))
+        jobs.append(json.dumps(t.job(f"{tok}.tarpit.bench.test", "dns-01", tok, ka(tok),
+                                     job_id=f"tarpit-{i}", deadlineMs=deadline)))
     jobs += others
     start = time.time()
     rc, res, results, err = t.run_check(["--resolver", f"127.0.0.1:{dns_port}", "--http-port",

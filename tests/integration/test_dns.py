@@ -155,12 +155,18 @@ jobs.append(caa_job(n_c7, "caa-issuer-case"))
 j, ka = dns01_job(n_c2, "dns01-with-caa-forbidden", caa={})
 cts.call("set-txt", {"host": f"_acme-challenge.{n_c2}.", "value": t.dns01_value(ka)})
 jobs.append(j)
+# A job whose deadline passed before it was picked up is not validated, and so never valid,
+# even with the right TXT record in place (DESIGN.md "Job": deadlineMs).
+n_late = t.unique("d-late")
+j, ka = dns01_job(n_late, "dns01-deadline-passed", deadlineMs=1000)
+cts.call("set-txt", {"host": f"_acme-challenge.{n_late}.", "value": t.dns01_value(ka)})
+jobs.append(j)
 # A malformed pairing: dns-01 for an IP identifier.
 ip_tok = t.new_token()
 jobs.append(t.job("192.0.2.1", "dns-01", ip_tok, t.key_authorization(ip_tok), ident_type="ip",
                   job_id="dns01-ip"))
 
-args = ["--resolver", cts.dns, "--issuer-domain", ISSUER]
+args = [*cts.resolver_args, "--issuer-domain", ISSUER]
 rc, res, results, err = t.run_check(args, jobs)
 c.eq(rc, 2, "batch with a malformed job exits 2")
 c.eq(len(results), len(jobs), "a result for every job")
@@ -220,6 +226,8 @@ r = res["dns01-with-caa-forbidden"]
 c.problem(r, "caa", "prevents issuance", "challenge valid, CAA forbids: CAA's problem")
 c.eq(r.get("caa", {}).get("status"), "invalid", "both: caa object invalid")
 c.problem(res["dns01-ip"], "malformed", "IP identifier", "dns-01 refuses IP identifiers")
+c.problem(res["dns01-deadline-passed"], "serverInternal", "deadline passed",
+          "a job past its deadline is not validated")
 
 # A TXT that challtestsrv cannot encode gets no reply at all: a timeout after the tries.
 n_to = t.unique("d-timeout")
@@ -235,7 +243,7 @@ tmp = tempfile.mkdtemp(prefix="acmeva-dns-")
 atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 zone_path, stats_path = os.path.join(tmp, "zone.json"), os.path.join(tmp, "stats.json")
 zone = {"records": [], "nxdomain": [], "refused": [], "truncate": [], "ad": [], "drop": [],
-        "many": {}}
+        "many": {}, "servfail": [], "ede": {}}
 fjobs = []
 
 
@@ -255,6 +263,12 @@ def fix_dns01(label, job_id, values=None, strings=None, **lists):
 
 
 fix_dns01("nx", "nxdomain", nxdomain=True)
+# SERVFAIL with Extended DNS Errors (RFC 8914): DNSSEC bogus (its text escaped), and another.
+fix_dns01("bogus", "servfail-dnssec", servfail=True)
+zone["ede"]["_acme-challenge.bogus.dnsfix.test"] = [[22, "no reachable authority"],
+                                                    [6, "RRSIG expired \u00e9\u0007"]]
+fix_dns01("unreach", "servfail-ede", servfail=True)
+zone["ede"]["_acme-challenge.unreach.dnsfix.test"] = [[22, "at 192.0.2.53"]]
 fix_dns01("refused", "refused", refused=True)
 fix_dns01("tc", "truncated", truncate=True, strings=lambda ka: [t.dns01_value(ka)])
 fix_dns01("ad", "secure", ad=True, strings=lambda ka: [t.dns01_value(ka)])
@@ -270,6 +284,8 @@ zone["records"].append({"name": "_acme-challenge.split.dnsfix.test", "type": "TX
                         "strings": [v[:10], v[10:30], v[30:]]})
 zone["records"] = [r for r in zone["records"] if r.get("strings") is not None]
 fix_dns01("many", "many", many=150)
+# The right value after 150 wrong ones: every record of the answer counts, not the first 100.
+fix_dns01("manyok", "many-right-last", many=151, strings=lambda ka: [t.dns01_value(ka)])
 caa_crit = "crit.dnsfix.test"
 zone["records"].append({"name": caa_crit, "type": "CAA", "flags": 128, "tag": "tbs",
                         "value": "x"})
@@ -280,21 +296,47 @@ caa_ok = "issue128.dnsfix.test"
 zone["records"].append({"name": caa_ok, "type": "CAA", "flags": 128, "tag": "issue",
                         "value": ISSUER})
 fjobs.append(caa_job(caa_ok, "caa-critical-known-tag"))
-# NXDOMAIN below the TLD counts as empty for CAA.
+# NXDOMAIN below the TLD counts as empty for CAA; a TLD that does not exist fails the check.
 zone["nxdomain"].append("gone.dnsfix.test")
 fjobs.append(caa_job("gone.dnsfix.test", "caa-nxdomain"))
+zone["nxdomain"] += ["www.shop.nosuchtld", "shop.nosuchtld", "nosuchtld"]
+fjobs.append(caa_job("www.shop.nosuchtld", "caa-nxdomain-tld"))
+# DNSSEC status (DESIGN.md "DNSSEC"): A/AAAA of http-01 and tls-alpn-01 records, and the CAA
+# lookups the outcome rests on. The AD bit is set for the names in "ad" only.
+for host, ad in (("web-ad.dnsfix.test", True), ("web-noad.dnsfix.test", False)):
+    zone["records"].append({"name": host, "type": "A", "value": "127.0.0.1"})
+    if ad:
+        zone["ad"].append(host)
+    for kind in ("http-01", "tls-alpn-01"):
+        tok = t.new_token()
+        fjobs.append(t.job(host, kind, tok, t.key_authorization(tok), job_id=f"{kind}-{host}"))
+zone["records"].append({"name": "caa-ad.dnsfix.test", "type": "CAA", "tag": "issue",
+                        "value": ISSUER})
+zone["ad"].append("caa-ad.dnsfix.test")
+fjobs.append(caa_job("caa-ad.dnsfix.test", "caa-secure"))
+fjobs.append(caa_job("sub.caa-ad.dnsfix.test", "caa-insecure-below"))
 with open(zone_path, "w") as f:
     json.dump(zone, f)
 
 fix = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "dnsfix.py"), "--listen",
                  "127.0.0.1", "--zone", zone_path, "--stats", stats_path])
 try:
-    fargs = ["--resolver", f"127.0.0.1:{fix.port}", "--issuer-domain", ISSUER]
+    closed = t.free_port()  # nothing listens: http-01 and tls-alpn-01 fail after the lookup
+    fargs = ["--resolver", f"127.0.0.1:{fix.port}", "--issuer-domain", ISSUER,
+             "--http-port", str(closed), "--tls-port", str(closed)]
     rc, res, results, err = t.run_check(fargs, fjobs)
     c.eq(len(results), len(fjobs), "a result for every fixture job")
     c.problem(res.get("nxdomain", {}), "dns",
               "DNS problem: NXDOMAIN looking up TXT for _acme-challenge.nx.dnsfix.test - check "
               "that a DNS record exists for this domain", "NXDOMAIN")
+    c.problem(res.get("servfail-dnssec", {}), "dns",
+              "DNS problem: SERVFAIL looking up TXT for _acme-challenge.bogus.dnsfix.test - "
+              "DNSSEC validation failed (Extended DNS Error 6: DNSSEC Bogus: RRSIG expired "
+              "\u00e9\\x07)", "SERVFAIL with a DNSSEC EDE")
+    c.problem(res.get("servfail-ede", {}), "dns",
+              "DNS problem: SERVFAIL looking up TXT for _acme-challenge.unreach.dnsfix.test - the "
+              "domain's nameservers may be malfunctioning (Extended DNS Error 22: No Reachable "
+              "Authority: at 192.0.2.53)", "SERVFAIL with another EDE")
     c.problem(res.get("refused", {}), "dns",
               "DNS problem: REFUSED looking up TXT for _acme-challenge.refused.dnsfix.test",
               "REFUSED")
@@ -305,13 +347,36 @@ try:
          "AD bit recorded as secure")
     c.ok(res.get("split-strings", {}).get("status") == "valid", "TXT strings joined",
          json.dumps(res.get("split-strings")))
-    c.problem(res.get("many", {}), "unauthorized", "(and 99 more)", "at most 100 TXT considered")
+    c.problem(res.get("many", {}), "unauthorized",
+              'Incorrect TXT record "record-1" (and 149 more) found at _acme-challenge.many',
+              "every TXT record counted in the detail")
+    c.ok(res.get("many-right-last", {}).get("status") == "valid",
+         "the right TXT value after 150 wrong ones", json.dumps(res.get("many-right-last"))[:300])
+    c.eq(len(((res.get("many", {}).get("validationRecord") or [{}])[0]).get("records") or []),
+         100, "the record keeps the first 100 TXT values")
     c.problem(res.get("caa-critical", {}), "caa", "prevents issuance",
               "unknown critical CAA tag forbids")
     c.ok(res.get("caa-critical-known-tag", {}).get("status") == "valid",
          "critical flag on a known tag is fine")
     c.ok(res.get("caa-nxdomain", {}).get("status") == "valid", "NXDOMAIN is an empty CAA set",
          json.dumps(res.get("caa-nxdomain")))
+    c.problem(res.get("caa-nxdomain-tld", {}), "dns",
+              "While processing CAA for www.shop.nosuchtld: DNS problem: NXDOMAIN looking up CAA "
+              "for nosuchtld", "NXDOMAIN at the TLD fails CAA")
+    c.eq(res.get("caa-nxdomain-tld", {}).get("caa", {}).get("status"), "invalid",
+         "caa object invalid under a TLD that does not exist")
+    for host, want in (("web-ad.dnsfix.test", "secure"), ("web-noad.dnsfix.test", "insecure")):
+        for kind in ("http-01", "tls-alpn-01"):
+            rec = (res.get(f"{kind}-{host}", {}).get("validationRecord") or [{}])[0]
+            c.eq(rec.get("dnssec"), want, f"{kind} record of {host}: DNSSEC status of A/AAAA")
+            c.eq(rec.get("resolverAddrs"), [f"127.0.0.1:{fix.port}"], f"{kind} {host} resolver")
+    caa_obj = res.get("caa-secure", {}).get("caa", {})
+    c.eq(caa_obj.get("dnssec"), "secure", "CAA answered with AD: secure")
+    c.eq(caa_obj.get("resolverAddrs"), [f"127.0.0.1:{fix.port}"], "CAA resolver recorded")
+    caa_obj = res.get("caa-insecure-below", {}).get("caa", {})
+    c.eq(caa_obj.get("foundAt"), "caa-ad.dnsfix.test", "CAA found at the parent")
+    c.eq(caa_obj.get("dnssec"), "insecure",
+         "CAA: the empty set below came without AD, so the outcome is not all authenticated")
     with open(stats_path) as f:
         stats = json.load(f)
     tcp = [q for q in stats["queries"]

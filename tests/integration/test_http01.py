@@ -18,7 +18,7 @@ c = t.Checks()
 PREFIX = "/.well-known/acme-challenge/"
 
 # ---- against pebble-challtestsrv ------------------------------------------------------------
-cts_args = ["--resolver", cts.dns, "--http-port", str(cts.http_port),
+cts_args = [*cts.resolver_args, "--http-port", str(cts.http_port),
             "--https-port", str(cts.https_port), "--tls-port", str(cts.tlsalpn_port)]
 
 jobs = []
@@ -76,6 +76,7 @@ c.eq(rec.get("port"), str(cts.http_port), "cts-ok record port")
 c.eq(rec.get("addressesResolved"), ["::1", "127.0.0.1"], "cts-ok addresses resolved (v6 first)")
 c.eq(rec.get("addressUsed"), "::1", "cts-ok IPv6 used first")
 c.eq(rec.get("resolverAddrs"), [cts.dns], "cts-ok resolver recorded")
+c.eq(rec.get("dnssec"), "insecure", "cts-ok: DNSSEC status of the A/AAAA answers (no AD)")
 c.ok("error" not in r, "cts-ok has no error")
 c.eq(res.get("cts-trailing-space", {}).get("status"), "valid", "trailing whitespace trimmed")
 c.problem(res.get("cts-wrong", {}), "unauthorized",
@@ -104,7 +105,7 @@ fix = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "httpfix.py"), "--list
                  "--listen", "::1", "--https-redirect-port", str(cts.https_port)])
 try:
     suffix = None
-    fix_args = ["--resolver", cts.dns, "--http-port", str(fix.port),
+    fix_args = [*cts.resolver_args, "--http-port", str(fix.port),
                 "--https-port", str(cts.https_port)]
     # The fixture's key authorizations are <token>.<its default suffix>.
     import importlib.util

@@ -39,7 +39,7 @@ try:
         j = t.job(ident, "tls-alpn-01", tok, key_auth, ident_type=ident_type, job_id=case)
         if deadline_ms:
             j["deadlineMs"] = int(time.time() * 1000) + deadline_ms
-        rc, res, _, err = t.run_check(["--resolver", cts.dns, "--tls-port", str(ports[case])],
+        rc, res, _, err = t.run_check([*cts.resolver_args, "--tls-port", str(ports[case])],
                                       [j])
         return res.get(case, {}) | ({"_deadline": j["deadlineMs"]} if deadline_ms else {}), ident
 
@@ -99,7 +99,7 @@ finally:
 # pebble-challtestsrv's own tls-alpn-01 server.
 name = t.unique("cts-alpn")
 cts.call("add-tlsalpn01", {"host": name, "content": ka})
-args = ["--resolver", cts.dns, "--tls-port", str(cts.tlsalpn_port)]
+args = [*cts.resolver_args, "--tls-port", str(cts.tlsalpn_port)]
 rc, res, _, err = t.run_check(args, [t.job(name, "tls-alpn-01", tok, ka, job_id="cts-valid")])
 c.eq(rc, 0, "challtestsrv tls-alpn-01: exit 0")
 c.ok(res.get("cts-valid", {}).get("status") == "valid", "challtestsrv certificate accepted",
@@ -123,7 +123,7 @@ try:
     hf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hf)
     rtok = "rhttps_" + t.secrets.token_hex(10)
-    rc, res, _, err = t.run_check(["--resolver", cts.dns, "--http-port", str(fix.port),
+    rc, res, _, err = t.run_check([*cts.resolver_args, "--http-port", str(fix.port),
                                    "--https-port", str(cts.http_port)],
                                   [t.job(t.unique("hop"), "http-01", rtok,
                                          rtok + "." + hf.KA_SUFFIX_DEFAULT, job_id="hop")])

@@ -51,7 +51,7 @@ def wedged_link():
         w = t.WorkerProc(["--redis", f"redis://127.0.0.1:{proxy.port}", "--threads", "1",
                           "--redis-timeout-ms", str(redis_timeout_ms), "--timeout-ms",
                           str(job_timeout_ms), "--allow-private-addresses",
-                          "--resolver", cts.dns, "--http-port", str(http.port)], "wedged")
+                          *cts.resolver_args, "--http-port", str(http.port)], "wedged")
         cl = redis.client()
         c.ok(t.wait_group(cl, consumers=1), "the worker joined the group through the proxy")
         # Names answered with 127.0.0.1 only: the fixture listens on IPv4.

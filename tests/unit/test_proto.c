@@ -843,6 +843,8 @@ static void test_result_json(void)
     r->caa_valid = 0;
     r->caa_found_at = acmeva_strdup_n("example.com", 11);
     acmeva_strlist_add(&r->caa_records, "0 issue \"other.example\"", 23);
+    acmeva_strlist_add(&r->caa_resolver_addrs, "[::1]:53", 8);
+    r->caa_dnssec = acmeva_strdup_n("insecure", 8);
     r->caa_problem.type = ACMEVA_PROB_CAA;
     r->caa_problem.detail = acmeva_strdup_n("CAA record for example.com prevents issuance", 44);
     r->perspective = acmeva_strdup_n("eu-west", 7);
@@ -888,6 +890,8 @@ static void test_result_json(void)
         CHECK_STR(gets(o, "caa/status"), "invalid");
         CHECK_STR(gets(o, "caa/foundAt"), "example.com");
         CHECK_STR(gets(o, "caa/records/0"), "0 issue \"other.example\"");
+        CHECK_STR(gets(o, "caa/resolverAddrs/0"), "[::1]:53");
+        CHECK_STR(gets(o, "caa/dnssec"), "insecure");
         CHECK_STR(gets(o, "caa/error/type"), "urn:ietf:params:acme:error:caa");
         CHECK_INT(json_integer_value(get(o, "caa/error/status")), 403);
         CHECK(get(o, "caa/note") == NULL);
@@ -1003,6 +1007,14 @@ static void test_result_check(void)
     check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
                          "\"caa\":{\"status\":\"valid\",\"error\":null}" RTAIL,
                          "caa.foundAt");
+    check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
+                         "\"caa\":{\"status\":\"valid\",\"foundAt\":null,\"error\":null,"
+                         "\"resolverAddrs\":\"127.0.0.1:53\"}" RTAIL,
+                         "caa.resolverAddrs");
+    check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
+                         "\"caa\":{\"status\":\"valid\",\"foundAt\":null,\"error\":null,"
+                         "\"dnssec\":true}" RTAIL,
+                         "caa.dnssec");
     check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
                          "\"perspective\":\"p\",\"rir\":\"\",\"worker\":\"w\",\"attempt\":1,"
                          "\"startedMs\":5}",

@@ -24,7 +24,7 @@
 #define CHECK_READ_CHUNK (64 * 1024)
 
 static const char check_usage[] =
-    "usage: acmeva check [engine options] [--max-inflight N]\n"
+    "usage: acmeva check [engine options] [--max-inflight N] [--dns-stats]\n"
     "                    (--job FILE|- | --type T --identifier V [--token T]\n"
     "                     [--key-authorization KA] [--account-uri U] [--caa] [--id ID])\n"
     "\n"
@@ -38,6 +38,10 @@ static const char check_usage[] =
     "Prints one result a line as JSON on standard output as each finishes (logs and errors\n"
     "go to standard error). Exit status: 0 when all are valid, 1 when any is invalid, 2 for\n"
     "bad usage or bad input (a batch with a bad line still runs its other jobs).\n"
+    "\n"
+    "--dns-stats writes the engine's DNS counters (queries by type and response code,\n"
+    "replies dropped by reason, tries, time) at the end, as one line of JSON on standard\n"
+    "error: {\"dnsStats\":{...}} (README.md shows its fields).\n"
     "\n";
 
 typedef struct pending_line {
@@ -52,6 +56,7 @@ typedef struct check_run {
     acmeva_engine *engine;
     acmeva_engine_config cfg;
     size_t max_inflight;
+    int dns_stats;
     /* input */
     int fd;
     uv_stream_t *stream; /* pipe or tty */
@@ -328,6 +333,32 @@ static int input_open(check_run *run, const char *path)
     return 0;
 }
 
+/* print_dns_stats writes the engine's DNS counters as one JSON line on stderr (--dns-stats):
+ * what a metrics exporter would publish, for tests and for a look by hand. */
+static void print_dns_stats(const acmeva_dns_stats *st)
+{
+    json_t *queries = json_array(), *dropped = json_object();
+    for (int t = 0; t < ACMEVA_DNS_STAT_QTYPES; t++)
+        for (int o = 0; o < ACMEVA_DNS_STAT_OUTCOMES; o++)
+            if (st->queries[t][o] > 0)
+                json_array_append_new(queries, json_pack("{s:s,s:s,s:I}", "qtype",
+                                                         acmeva_dns_stat_qtype_name(t), "rcode",
+                                                         acmeva_dns_stat_outcome_name(o), "count",
+                                                         (json_int_t)st->queries[t][o]));
+    for (int d = 0; d < ACMEVA_DNS_DROP_REASONS; d++)
+        json_object_set_new(dropped, acmeva_dns_drop_reason_name(d),
+                            json_integer((json_int_t)st->dropped[d]));
+    json_t *doc = json_pack("{s:{s:o,s:o,s:I,s:I,s:I,s:f}}", "dnsStats", "queries", queries,
+                            "dropped", dropped, "udpTries", (json_int_t)st->udp_tries, "tcpTries",
+                            (json_int_t)st->tcp_tries, "tryTimeouts", (json_int_t)st->try_timeouts,
+                            "durationSecondsSum", st->duration_seconds_sum);
+    char *line = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (line != NULL)
+        fprintf(stderr, "%s\n", line);
+    free(line);
+    json_decref(doc);
+}
+
 /* Build one job from flags, as JSON, so that it meets exactly the rules of a queued job. */
 static char *job_from_flags(const char *type, const char *ident, const char *token, const char *ka,
                             const char *account, const char *id, int caa)
@@ -396,6 +427,11 @@ static int check_main(int argc, char **argv)
             i++;
             continue;
         }
+        if (strcmp(a, "--dns-stats") == 0) {
+            run.dns_stats = 1;
+            i++;
+            continue;
+        }
         if (acmeva_option_value(argc, argv, &i, "--max-inflight", &v)) {
             int64_t n;
             if (acmeva_parse_int(v, 1, 1000000, &n) < 0) {
@@ -452,6 +488,8 @@ static int check_main(int argc, char **argv)
         pump(&run);
     }
     uv_run(run.loop, UV_RUN_DEFAULT);
+    if (run.dns_stats)
+        print_dns_stats(acmeva_engine_dns_stats(run.engine));
     acmeva_engine_free(run.engine);
     uv_run(run.loop, UV_RUN_DEFAULT);
     rc = run.bad_input ? 2 : run.any_invalid ? 1 : 0;

@@ -183,7 +183,9 @@ typedef struct acmeva_result {
     int caa_valid;
     char *caa_found_at;
     acmeva_strlist caa_records; /* the relevant records, as "flags tag value" text */
-    char *caa_note;             /* e.g. "CAA is not checked for IP identifiers" */
+    acmeva_strlist caa_resolver_addrs; /* the resolvers that answered the CAA lookups used */
+    char *caa_dnssec; /* "secure" / "insecure": the CAA answers used, all authenticated? */
+    char *caa_note;   /* e.g. "CAA is not checked for IP identifiers" */
     acmeva_problem caa_problem;
     char *perspective;
     char *rir;

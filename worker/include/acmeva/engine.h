@@ -37,6 +37,7 @@ typedef struct acmeva_engine_config {
     size_t n_issuer_domains;
     int dns_tries;              /* tries per DNS query, rotating resolvers; default 3 */
     int dns_timeout_ms;         /* per try; default 1000 */
+    int dns_0x20;               /* random letter case in query names; default 1 */
     int64_t connect_timeout_ms; /* per connect; default 10000 */
     int64_t tls_timeout_ms;     /* per TLS handshake; default 10000 */
     char *perspective;          /* written into every result; default "default" */
@@ -103,6 +104,78 @@ void acmeva_validation_cancel(acmeva_validation *v);
 
 /* acmeva_engine_inflight returns how many validations are running. */
 size_t acmeva_engine_inflight(const acmeva_engine *e);
+
+/*
+ * DNS counters of one engine, for an exporter of acmeva_dns_queries_total{qtype,rcode},
+ * acmeva_dns_replies_dropped_total{reason} and acmeva_dns_query_duration_seconds (DESIGN.md
+ * "Operations"). Plain counters, written only by the thread that runs the engine's loop and
+ * never reset: read them from that thread.
+ */
+/* The qtype slots of acmeva_dns_stats. */
+enum {
+    ACMEVA_DNS_STAT_A,
+    ACMEVA_DNS_STAT_AAAA,
+    ACMEVA_DNS_STAT_TXT,
+    ACMEVA_DNS_STAT_CAA,
+    ACMEVA_DNS_STAT_OTHER_QTYPE,
+    ACMEVA_DNS_STAT_QTYPES
+};
+/* How a query ended: the response code of the answer taken, or no answer. */
+enum {
+    ACMEVA_DNS_STAT_NOERROR,
+    ACMEVA_DNS_STAT_FORMERR,
+    ACMEVA_DNS_STAT_SERVFAIL,
+    ACMEVA_DNS_STAT_NXDOMAIN,
+    ACMEVA_DNS_STAT_NOTIMP,
+    ACMEVA_DNS_STAT_REFUSED,
+    ACMEVA_DNS_STAT_OTHER_RCODE,
+    ACMEVA_DNS_STAT_TIMEOUT, /* every try timed out */
+    ACMEVA_DNS_STAT_NETWORK, /* the resolver could not be reached */
+    ACMEVA_DNS_STAT_LOCAL,   /* this machine could not open a socket */
+    ACMEVA_DNS_STAT_OUTCOMES
+};
+/* Why a reply was dropped (the query kept waiting for the true one). */
+enum {
+    ACMEVA_DNS_DROP_WRONG_ID,       /* not the id of the try */
+    ACMEVA_DNS_DROP_WRONG_SOURCE,   /* not from the resolver's address and port */
+    ACMEVA_DNS_DROP_WRONG_QUESTION, /* another name, type or class, or not one question */
+    ACMEVA_DNS_DROP_WRONG_CASE,     /* the name asked, in another letter case (0x20) */
+    ACMEVA_DNS_DROP_NOT_RESPONSE,   /* QR clear, or an opcode other than QUERY */
+    ACMEVA_DNS_DROP_MALFORMED,      /* does not parse */
+    ACMEVA_DNS_DROP_TCP_MISMATCH,   /* a message on a TCP connection that is not the reply */
+    ACMEVA_DNS_DROP_REASONS
+};
+#define ACMEVA_DNS_DURATION_BUCKETS 13
+
+typedef struct acmeva_dns_stats {
+    uint64_t queries[ACMEVA_DNS_STAT_QTYPES][ACMEVA_DNS_STAT_OUTCOMES]; /* queries ended (not
+                                                                           cancelled) */
+    uint64_t dropped[ACMEVA_DNS_DROP_REASONS];
+    /* Query durations, first send to outcome (retries included): duration_buckets[i] counts
+     * those in (bound[i-1], bound[i]] of acmeva_dns_duration_bounds (not cumulative), the last
+     * one those above every bound. */
+    uint64_t duration_buckets[ACMEVA_DNS_DURATION_BUCKETS + 1];
+    double duration_seconds_sum;
+    uint64_t udp_tries;    /* UDP queries sent, each from a fresh socket */
+    uint64_t tcp_tries;    /* TCP queries sent after a truncated UDP answer */
+    uint64_t try_timeouts; /* tries that got no reply in time */
+} acmeva_dns_stats;
+
+/* acmeva_dns_duration_bounds holds the upper bounds of the duration buckets, in seconds. */
+extern const double acmeva_dns_duration_bounds[ACMEVA_DNS_DURATION_BUCKETS];
+
+/* acmeva_engine_dns_stats returns the DNS counters of |e| (borrowed; valid until the engine
+ * is freed, updated in place). */
+const acmeva_dns_stats *acmeva_engine_dns_stats(const acmeva_engine *e);
+
+/* acmeva_dns_stat_qtype_name ("A", "AAAA", "TXT", "CAA", "other"), acmeva_dns_stat_outcome_name
+ * ("NOERROR", ..., "REFUSED", "other", "timeout", "network", "local") and
+ * acmeva_dns_drop_reason_name ("wrong_id", "wrong_source", "wrong_question", "wrong_case",
+ * "not_response", "malformed", "tcp_mismatch") return the label value of a slot, or NULL for
+ * one out of range. The strings are static. */
+const char *acmeva_dns_stat_qtype_name(int slot);
+const char *acmeva_dns_stat_outcome_name(int slot);
+const char *acmeva_dns_drop_reason_name(int reason);
 
 /*
  * acmeva_engine_free cancels every running validation (their callbacks are not called),
