@@ -4,7 +4,12 @@
 # Installs what is missing (Debian packages), builds, starts a Redis, an acmeva-worker and a
 # local challenge server (pebble-challtestsrv: DNS, http-01, tls-alpn-01) on free loopback
 # ports, submits one job of every challenge type (one with CAA) and one that fails, prints the
-# results so a person can read them, and stops everything it started (Ctrl-C included).
+# results so a person can read them. Then it shows multi-perspective corroboration (BR 3.2.2.9):
+# acmeva-coordinator with a primary and 5 remote perspectives, each resolving through its own
+# DNS view (tests/fixtures/dnsview.py) so that one name can be hijacked for some perspectives:
+# one job corroborated 5/5, one where a perspective sees a hijacked address (still valid 4/5,
+# with the disagreement printed), one where two do (invalid). It stops everything it started
+# (Ctrl-C included).
 #
 # Usage: deploy/quickstart.sh [--keep-logs]
 #   ACMEVA_BUILD_DIR  where to build (default build/normal)
@@ -42,7 +47,7 @@ say "building in $build"
 mkdir -p "$build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$run/cmake.log" 2>&1 ||
     { cat "$run/cmake.log"; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target acmeva acmeva-worker >"$run/build.log" 2>&1 ||
+cmake --build "$build" -j "$(nproc)" --target acmeva acmeva-worker acmeva-coordinator >"$run/build.log" 2>&1 ||
     { tail -50 "$run/build.log"; exit 1; }
 
 ports=$(python3 - <<'PY'
@@ -180,5 +185,88 @@ else
     say "submit failed (exit $submit_rc)"
     exit 1
 fi
-echo "The raw results are JSON lines: see proto/result.schema.json. Worker log:"
+
+# ---- multi-perspective corroboration -----------------------------------------------------
+say "multi-perspective corroboration: a primary and 5 remote perspectives, each with its own DNS view"
+views=(primary r1 r2 r3 r4 r5)
+declare -A rir=([primary]=ARIN [r1]=ARIN [r2]=RIPE [r3]=APNIC [r4]=ARIN [r5]=RIPE)
+echo '{}' >"$run/hijack.json"
+view_args=()
+for v in "${views[@]}"; do view_args+=(--view "$v"); done
+setsid python3 tests/fixtures/dnsview.py --upstream "127.0.0.1:$p_dns" \
+    --hijack-file "$run/hijack.json" "${view_args[@]}" >"$run/views.out" 2>"$run/views.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$run/views.out" ] && break; sleep 0.05; done
+read -r -a view_ports <<<"$(head -1 "$run/views.out")"
+declare -A vport
+for kv in "${view_ports[@]:1}"; do vport[${kv%%=*}]=${kv#*=}; done
+for v in "${views[@]}"; do
+    [ -n "${vport[$v]:-}" ] || { cat "$run/views.log"; say "the DNS views did not start"; exit 1; }
+    setsid "$build/acmeva-worker" --redis "$redis" --threads 1 --perspective "$v" --rir "${rir[$v]}" \
+        --allow-private-addresses --resolver "127.0.0.1:${vport[$v]}" --no-dns-0x20 \
+        --http-port "$p_http" --issuer-domain ca.example >"$run/worker-$v.log" 2>&1 &
+    pids+=($!)
+done
+setsid "$build/acmeva-coordinator" --redis "$redis" --threads 1 --primary primary \
+    --remote r1:ARIN --remote r2:RIPE --remote r3:APNIC --remote r4:ARIN --remote r5:RIPE \
+    --slow-remote-ms 500 >"$run/coordinator.log" 2>&1 &
+pids+=($!)
+
+python3 - "$p_mgmt" "$run/mpic.ndjson" "$run/hijack.json" <<'PY'
+import base64, json, secrets, sys, urllib.request
+mgmt, out, hijack = f"http://127.0.0.1:{sys.argv[1]}", sys.argv[2], sys.argv[3]
+def call(ep, body):
+    urllib.request.urlopen(urllib.request.Request(f"{mgmt}/{ep}", json.dumps(body).encode()),
+                           timeout=10).read()
+thumb = "9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
+jobs, views = [], {}
+for jid, name, hijacked in (("mpic/agree", "agree.example.com", []),
+                            ("mpic/one-hijacked", "one.example.com", ["r5"]),
+                            ("mpic/two-hijacked", "two.example.com", ["r4", "r5"])):
+    t = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    call("add-http01", {"token": t, "content": f"{t}.{thumb}"})
+    for v in hijacked:
+        views.setdefault(v, []).append(name)
+    jobs.append({"v": 1, "id": jid, "identifier": {"type": "dns", "value": name},
+                 "challenge": {"type": "http-01", "token": t}, "keyAuthorization": f"{t}.{thumb}"})
+json.dump(views, open(hijack, "w"))
+with open(out, "w") as f:
+    for j in jobs: f.write(json.dumps(j) + "\n")
+PY
+say "submitting 3 MPIC jobs (one name hijacked for r5, one for r4 and r5)"
+set +e
+"$build/acmeva" submit --redis "$redis" --mpic --job "$run/mpic.ndjson" --wait \
+    --timeout-ms 30000 >"$run/mpic-results.ndjson" 2>"$run/mpic-submit.log"
+mpic_rc=$?
+set -e
+python3 - "$run/mpic-results.ndjson" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    r = json.loads(line)
+    m = r.get("mpic", {})
+    print(f"\n{r['id']}: {r['status'].upper()}  (quorum {m.get('quorum')}, {m.get('required')} "
+          f"required, passing RIRs {', '.join(m.get('passedRirs', []))})")
+    for p in m.get("perspectives", []):
+        print(f"    {p['perspective']:<4} {p['rir']:<7} {p['status']:<8} resolved "
+              f"{', '.join(p.get('addressesResolved', [])) or '-'}")
+    for d in m.get("disagreements", []):
+        print(f"    disagreement: {d}")
+    if r.get("error"):
+        print(f"    problem: {r['error']['type'].rsplit(':', 1)[-1]}: {r['error']['detail']}")
+PY
+echo
+expected=$(python3 -c 'import json, sys
+got = {r["id"]: r["status"] for r in map(json.loads, filter(str.strip, open(sys.argv[1])))}
+print(got == {"mpic/agree": "valid", "mpic/one-hijacked": "valid", "mpic/two-hijacked": "invalid"})' \
+    "$run/mpic-results.ndjson")
+if [ $mpic_rc -ne 1 ] || [ "$expected" != True ]; then
+    cat "$run/mpic-submit.log"
+    tail -20 "$run/coordinator.log"
+    say "the MPIC demo did not come out as expected (exit $mpic_rc)"
+    exit 1
+fi
+say "done: corroborated 5/5; still valid 4/5 with one hijacked perspective; invalid with two"
+echo "The raw results are JSON lines: see proto/result.schema.json and docs/mpic.md. Worker log:"
 sed -n '1,3p' "$run/worker.log"
