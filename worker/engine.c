@@ -137,7 +137,12 @@ static void validation_finish(acmeva_validation *v)
     acmeva_result *r = v->result;
     int has_chall = v->ops[ACMEVA_CHECK_CHALLENGE] != NULL;
     int has_caa = v->ops[ACMEVA_CHECK_CAA] != NULL;
-    if (has_chall && !v->challenge_ok) {
+    if (!has_chall && !has_caa) {
+        /* No check ran: the engine refused the job (its deadline had passed, or its type is
+         * not supported) and its problem is in r->problem. Nothing was validated, so it is
+         * never valid. */
+        r->valid = 0;
+    } else if (has_chall && !v->challenge_ok) {
         r->valid = 0; /* the challenge's problem is already in r->problem */
     } else if (has_caa && !v->caa_ok) {
         r->valid = 0;
