@@ -59,6 +59,8 @@ void acmeva_engine_config_clear(acmeva_engine_config *cfg)
         free(cfg->resolvers[i]);
     for (size_t i = 0; i < cfg->n_issuer_domains; i++)
         free(cfg->issuer_domains[i]);
+    for (size_t i = 0; i < cfg->n_allow_addresses; i++)
+        free(cfg->allow_addresses[i]);
     free(cfg->user_agent);
     free(cfg->perspective);
     free(cfg->rir);
