@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "acmeva/engine.h"
+#include "addrpolicy.h"
 
 const char acmeva_engine_config_usage[] =
     "Engine options:\n"
@@ -15,8 +16,12 @@ const char acmeva_engine_config_usage[] =
     "  --http-port N             port of http-01 requests (default 80)\n"
     "  --https-port N            port of https redirect hops (default 443)\n"
     "  --tls-port N              port of tls-alpn-01 connections (default 443)\n"
-    "  --allow-private-addresses dial reserved and private addresses, loopback included\n"
+    "  --allow-private-addresses dial every reserved and private address, loopback included\n"
     "                            (default off; for tests only, never in production)\n"
+    "  --allow-address CIDR      dial the reserved addresses in this range (repeatable, at\n"
+    "                            most 64; ADDRESS/PREFIX, IPv4 or IPv6, host bits zero, e.g.\n"
+    "                            127.0.0.1/32); every other reserved address stays refused.\n"
+    "                            An IPv4 range never allows IPv6 forms (::ffff:a.b.c.d, NAT64)\n"
     "  --user-agent S            User-Agent of http-01 requests (default acmeva/"
     "0.1)\n"
     "  --timeout-ms N            deadline of a job that has none, and cap of any job's\n"
@@ -196,6 +201,23 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
     } else if (strcmp(argv[*i], "--allow-private-addresses") == 0) {
         cfg->allow_private = 1;
         (*i)++;
+    } else if (acmeva_option_value(argc, argv, i, "--allow-address", &v)) {
+        acmeva_cidr cidr;
+        char why[160];
+        if (acmeva_cidr_parse(v, &cidr, why, sizeof(why)) != 0) {
+            fprintf(stderr, "acmeva: --allow-address: %s\n", why);
+            return -1;
+        }
+        if (cfg->n_allow_addresses >= ACMEVA_MAX_ALLOW_ADDRESSES) {
+            fprintf(stderr, "acmeva: --allow-address: at most %d\n", ACMEVA_MAX_ALLOW_ADDRESSES);
+            return -1;
+        }
+        char *copy = strdup(v);
+        if (copy == NULL) {
+            fprintf(stderr, "acmeva: out of memory\n");
+            return -1;
+        }
+        cfg->allow_addresses[cfg->n_allow_addresses++] = copy;
     } else if (acmeva_option_value(argc, argv, i, "--user-agent", &v)) {
         if (v == NULL || *v == '\0' || strlen(v) > 256 || strpbrk(v, "\r\n") != NULL) {
             fprintf(stderr, "acmeva: --user-agent: 1 to 256 bytes on one line\n");

@@ -1,4 +1,5 @@
-/* One outgoing TCP connection, optionally TLS over memory BIOs (see conn.h). */
+/* One outgoing TCP connection, optionally TLS over memory BIOs, and the dialer that opens
+ * every one of them (see conn.h). */
 #include "conn.h"
 
 #include <netinet/in.h>
@@ -196,14 +197,42 @@ static void connect_cb(uv_connect_t *req, int status)
     c->cbs.on_connect(c->arg, status);
 }
 
-int acmeva_conn_connect(uv_loop_t *loop, const struct sockaddr *addr, const acmeva_conn_cbs *cbs,
+/* ---- the dialer: address policy --------------------------------------------------------- */
+
+struct acmeva_dialer {
+    uv_loop_t *loop;
+    const acmeva_addr_policy *policy;
+};
+
+int acmeva_dialer_new(uv_loop_t *loop, const acmeva_addr_policy *policy, acmeva_dialer **out)
+{
+    *out = NULL;
+    acmeva_dialer *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return UV_ENOMEM;
+    d->loop = loop;
+    d->policy = policy;
+    *out = d;
+    return 0;
+}
+
+void acmeva_dialer_free(acmeva_dialer *d)
+{
+    free(d);
+}
+
+int acmeva_conn_connect(acmeva_dialer *d, const struct sockaddr *addr, const acmeva_conn_cbs *cbs,
                         void *arg, acmeva_conn **out)
 {
     *out = NULL;
+    /* The address policy comes before anything else: a refused destination never gets a
+     * socket, whatever path asked for it (BR 3.2.2.4, Boulder's va.go). */
+    if (!acmeva_addr_policy_permits_sockaddr(d->policy, addr))
+        return ACMEVA_CONN_ERESERVED;
     acmeva_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return UV_ENOMEM;
-    int rc = uv_tcp_init(loop, &c->tcp);
+    int rc = uv_tcp_init(d->loop, &c->tcp);
     if (rc != 0) {
         free(c);
         return rc;
@@ -304,6 +333,8 @@ void acmeva_sockaddr_make(struct sockaddr_storage *ss, int family, const uint8_t
 const char *acmeva_conn_error_text(int status)
 {
     switch (status) {
+    case ACMEVA_CONN_ERESERVED:
+        return "IP address is in a reserved address block";
     case UV_ECONNREFUSED:
         return "Connection refused";
     case UV_ECONNRESET:

@@ -3,6 +3,10 @@
  * and https hops) and tls-alpn-01. The connection owns its uv_tcp_t and frees itself from the
  * close callback; the owner keeps the timers (one per request, re-armed per phase).
  *
+ * Every connection is opened through a dialer (acmeva_dialer), which enforces the address
+ * policy (BR 3.2.2.4: never validate through a reserved address), so that no path (first hop,
+ * redirect hop, IP identifier, tls-alpn-01, or any later one) can dial around it.
+ *
  * TLS runs over memory BIOs fed from the same uv_tcp_t reads and flushed with uv_write,
  * rather than SSL on a non-blocking socket watched by uv_poll_t: one I/O path serves plain
  * and TLS connections alike, libuv keeps ownership of the socket (connect, errors, close),
@@ -17,7 +21,14 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "addrpolicy.h"
+
 typedef struct acmeva_conn acmeva_conn;
+typedef struct acmeva_dialer acmeva_dialer;
+
+/* The address policy refused the destination (a reserved address that no exception allows):
+ * no socket was created. Outside the errno range of libuv's UV_E* codes. */
+#define ACMEVA_CONN_ERESERVED (-30001)
 
 typedef struct acmeva_conn_cbs {
     /* The TCP connect finished: 0 or a libuv error (UV_ECONNREFUSED, ...). */
@@ -37,10 +48,26 @@ void acmeva_sockaddr_make(struct sockaddr_storage *ss, int family, const uint8_t
 const char *acmeva_conn_error_text(int status);
 
 /*
- * acmeva_conn_connect starts a TCP connection to |addr|. The callbacks run later from the
- * loop until acmeva_conn_close. Returns 0 or a libuv error (then no callback runs).
+ * The dialer of one engine: the one way to open a connection. It applies the engine's address
+ * policy to every destination before a socket exists.
  */
-int acmeva_conn_connect(uv_loop_t *loop, const struct sockaddr *addr, const acmeva_conn_cbs *cbs,
+
+/* acmeva_dialer_new creates a dialer on |loop| with the address policy |policy| (borrowed; it
+ * must outlive the dialer). Returns 0 or UV_ENOMEM. */
+int acmeva_dialer_new(uv_loop_t *loop, const acmeva_addr_policy *policy, acmeva_dialer **out);
+
+/* acmeva_dialer_free releases |d|. Every connection it opened must have been closed first.
+ * NULL is a no-op. */
+void acmeva_dialer_free(acmeva_dialer *d);
+
+/*
+ * acmeva_conn_connect starts a TCP connection to |addr| through |d|. A destination that |d|'s
+ * address policy refuses gets ACMEVA_CONN_ERESERVED at once, before any memory or socket is
+ * taken. The callbacks run later from the loop until acmeva_conn_close. Returns 0 or a
+ * negative error (ACMEVA_CONN_ERESERVED or a libuv error; then no callback runs and |*out| is
+ * NULL).
+ */
+int acmeva_conn_connect(acmeva_dialer *d, const struct sockaddr *addr, const acmeva_conn_cbs *cbs,
                         void *arg, acmeva_conn **out);
 
 /*

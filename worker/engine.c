@@ -6,6 +6,7 @@
 #include "engine_int.h"
 
 #include <openssl/ssl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -93,14 +94,51 @@ int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ss
             return -1;
         }
     }
-    if (acmeva_resolver_new(loop, cfg, &e->resolver, err, errlen) != 0) {
-        if (e->own_ssl_ctx)
-            acmeva_tls_ctx_free(e->ssl_ctx);
-        free(e);
-        return -1;
+    if (acmeva_addr_policy_init(&e->policy, cfg, err, errlen) != 0)
+        goto fail;
+    if (acmeva_dialer_new(loop, &e->policy, &e->dialer) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
     }
+    if (acmeva_resolver_new(loop, cfg, &e->resolver, err, errlen) != 0)
+        goto fail;
     *out = e;
     return 0;
+
+fail:
+    acmeva_dialer_free(e->dialer);
+    if (e->own_ssl_ctx)
+        acmeva_tls_ctx_free(e->ssl_ctx);
+    free(e);
+    return -1;
+}
+
+int acmeva_engine_lookup_host(acmeva_engine *e, const char *name, acmeva_host_cb cb, void *arg,
+                              acmeva_host_lookup **out)
+{
+    int keep_reserved = !acmeva_addr_policy_refuses_all_reserved(&e->policy);
+    return acmeva_host_lookup_start(e->resolver, name, keep_reserved, cb, arg, out);
+}
+
+int acmeva_engine_pick_addrs(const acmeva_engine *e, const acmeva_host_addrs *a, int fam[2],
+                             uint8_t addr[2][16])
+{
+    int n = 0;
+    for (size_t i = 0; i < a->n6; i++) {
+        if (acmeva_addr_policy_permits(&e->policy, AF_INET6, a->v6[i])) {
+            fam[n] = AF_INET6;
+            memcpy(addr[n++], a->v6[i], 16);
+            break;
+        }
+    }
+    for (size_t i = 0; i < a->n4; i++) {
+        if (acmeva_addr_policy_permits(&e->policy, AF_INET, a->v4[i])) {
+            fam[n] = AF_INET;
+            memcpy(addr[n++], a->v4[i], 4);
+            break;
+        }
+    }
+    return n;
 }
 
 size_t acmeva_engine_inflight(const acmeva_engine *e)
@@ -298,6 +336,7 @@ void acmeva_engine_free(acmeva_engine *e)
     while (e->head != NULL)
         acmeva_validation_cancel(e->head);
     acmeva_resolver_free(e->resolver);
+    acmeva_dialer_free(e->dialer);
     if (e->own_ssl_ctx)
         acmeva_tls_ctx_free(e->ssl_ctx);
     free(e);

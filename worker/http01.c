@@ -142,14 +142,25 @@ static void connect_next(http01 *h)
     int fam = h->fam[h->cur];
     acmeva_sockaddr_make(&ss, fam, h->addr[h->cur], h->url.port);
     acmeva_addr_format(fam, h->addr[h->cur], h->addr_text, sizeof(h->addr_text));
+    int rc = acmeva_conn_connect(h->v->e->dialer, (struct sockaddr *)&ss, &http01_conn_cbs, h,
+                                 &h->conn);
+    if (rc == ACMEVA_CONN_ERESERVED) {
+        /* An IP identifier or IP literal redirect target that the address policy refuses:
+         * nothing was dialled. Boulder's wording. */
+        char why[256];
+        acmeva_addr_reserved_text(fam, h->addr[h->cur], why, sizeof(why));
+        fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: Invalid host: %s",
+             h->url.host_is_ip ? h->url.host : h->addr_text, h->url_text, why);
+        return;
+    }
     acmeva_vrecord *rec = record(h);
     free(rec->address_used);
     rec->address_used = strdup(h->addr_text);
-    set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
-    int rc =
-        acmeva_conn_connect(h->v->e->loop, (struct sockaddr *)&ss, &http01_conn_cbs, h, &h->conn);
-    if (rc != 0)
+    if (rc != 0) {
         connect_failed(h, acmeva_conn_error_text(rc));
+        return;
+    }
+    set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
 }
 
 static void connect_timeout_cb(uv_timer_t *t)
@@ -378,7 +389,11 @@ static void on_lookup(void *arg, acmeva_host_addrs *a)
         fail(h, ACMEVA_PROB_DNS, "%s", a->detail);
         return;
     }
-    h->n_addrs = acmeva_host_addrs_pick(a, h->fam, h->addr);
+    h->n_addrs = acmeva_engine_pick_addrs(h->v->e, a, h->fam, h->addr);
+    if (h->n_addrs == 0) {
+        fail(h, ACMEVA_PROB_DNS, "No valid IP addresses found for %s", h->url.host);
+        return;
+    }
     h->cur = 0;
     connect_next(h);
 }
@@ -401,18 +416,10 @@ static void hop_begin(http01 *h, const char *url_text)
     snprintf(h->addr_text, sizeof(h->addr_text), "%s", h->url.host);
 
     if (h->url.host_is_ip) {
-        /* An IP identifier (RFC 8738 §3) or an IP literal redirect target: no lookup, but
-         * the same address policy. */
+        /* An IP identifier (RFC 8738 §3) or an IP literal redirect target: no lookup; the
+         * connection layer applies the address policy (connect_next). */
         int fam = h->url.host_is_ip == 6 ? AF_INET6 : AF_INET;
         acmeva_strlist_add(&rec->addresses_resolved, h->url.host, strlen(h->url.host));
-        if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, h->url.ip)) {
-            fail(h, ACMEVA_PROB_CONNECTION,
-                 "%s: Fetching %s: Invalid host: IP address is in a reserved address block: "
-                 "%s: %s",
-                 h->url.host, h->url_text, acmeva_addr_reserved_rfc(fam, h->url.ip),
-                 acmeva_addr_reserved_name(fam, h->url.ip));
-            return;
-        }
         h->n_addrs = 1;
         h->cur = 0;
         h->fam[0] = fam;
@@ -421,8 +428,7 @@ static void hop_begin(http01 *h, const char *url_text)
         return;
     }
     set_state(h, HTTP01_RESOLVING, 0, resolve_timeout_cb);
-    if (acmeva_host_lookup_start(v->e->resolver, h->url.host, v->e->cfg->allow_private, on_lookup,
-                                 h, &h->lookup) != 0)
+    if (acmeva_engine_lookup_host(v->e, h->url.host, on_lookup, h, &h->lookup) != 0)
         fail(h, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", h->url.host);
 }
 

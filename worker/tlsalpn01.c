@@ -200,15 +200,24 @@ static void try_next(tlsalpn *t)
     acmeva_addr_format(fam, t->addr[t->cur], t->addr_text, sizeof(t->addr_text));
     snprintf(t->peer, sizeof(t->peer), fam == AF_INET6 ? "[%s]:%u" : "%s:%u", t->addr_text,
              (unsigned)cfg->tls_port);
+    int rc = acmeva_conn_connect(t->v->e->dialer, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t,
+                                 &t->conn);
+    if (rc == ACMEVA_CONN_ERESERVED) {
+        /* An IP identifier that the address policy refuses: nothing was dialled. */
+        char why[256];
+        acmeva_addr_reserved_text(fam, t->addr[t->cur], why, sizeof(why));
+        fail(t, ACMEVA_PROB_CONNECTION, "%s: %s", t->addr_text, why);
+        return;
+    }
     acmeva_vrecord *rec = record(t);
     free(rec->address_used);
     rec->address_used = strdup(t->addr_text);
+    if (rc != 0) {
+        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(rc));
+        return;
+    }
     t->state = TLSALPN_CONNECTING;
     uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, cfg->connect_timeout_ms), 0);
-    int rc =
-        acmeva_conn_connect(t->v->e->loop, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t, &t->conn);
-    if (rc != 0)
-        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(rc));
 }
 
 static void on_lookup(void *arg, acmeva_host_addrs *a)
@@ -220,7 +229,11 @@ static void on_lookup(void *arg, acmeva_host_addrs *a)
         fail(t, ACMEVA_PROB_DNS, "%s", a->detail);
         return;
     }
-    t->n_addrs = acmeva_host_addrs_pick(a, t->fam, t->addr);
+    t->n_addrs = acmeva_engine_pick_addrs(t->v->e, a, t->fam, t->addr);
+    if (t->n_addrs == 0) {
+        fail(t, ACMEVA_PROB_DNS, "No valid IP addresses found for %s", t->v->job->ident_value);
+        return;
+    }
     t->cur = 0;
     try_next(t);
 }
@@ -261,12 +274,7 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
         t->ident_ip_len = fam == AF_INET ? 4 : 16;
         acmeva_tlsalpn01_reverse_name(fam, t->ident_ip, t->sni, sizeof(t->sni));
         acmeva_strlist_add(&rec->addresses_resolved, job->ident_value, strlen(job->ident_value));
-        if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, t->ident_ip)) {
-            fail(t, ACMEVA_PROB_CONNECTION, "%s: IP address is in a reserved address block: %s: %s",
-                 job->ident_value, acmeva_addr_reserved_rfc(fam, t->ident_ip),
-                 acmeva_addr_reserved_name(fam, t->ident_ip));
-            return 0;
-        }
+        /* The connection layer applies the address policy (try_next). */
         t->n_addrs = 1;
         t->fam[0] = fam;
         memcpy(t->addr[0], t->ident_ip, t->ident_ip_len);
@@ -276,8 +284,7 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
     snprintf(t->sni, sizeof(t->sni), "%s", job->ident_value);
     t->state = TLSALPN_RESOLVING;
     uv_timer_start(t->timer, resolve_timeout_cb, acmeva_phase_ms(v, 0), 0);
-    if (acmeva_host_lookup_start(v->e->resolver, job->ident_value, v->e->cfg->allow_private,
-                                 on_lookup, t, &t->lookup) != 0)
+    if (acmeva_engine_lookup_host(v->e, job->ident_value, on_lookup, t, &t->lookup) != 0)
         fail(t, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", job->ident_value);
     return 0;
 }
