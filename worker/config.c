@@ -22,6 +22,9 @@ const char acmeva_engine_config_usage[] =
     "                            most 64; ADDRESS/PREFIX, IPv4 or IPv6, host bits zero, e.g.\n"
     "                            127.0.0.1/32); every other reserved address stays refused.\n"
     "                            An IPv4 range never allows IPv6 forms (::ffff:a.b.c.d, NAT64)\n"
+    "  --max-per-destination N   TCP connections open at once to one IP address (default 32;\n"
+    "                            the worker splits it among its threads); more wait their\n"
+    "                            turn within their deadline\n"
     "  --user-agent S            User-Agent of http-01 requests (default acmeva/"
     "0.1)\n"
     "  --timeout-ms N            deadline of a job that has none, and cap of any job's\n"
@@ -47,6 +50,8 @@ void acmeva_engine_config_init(acmeva_engine_config *cfg)
     cfg->dns_timeout_ms = 1000;
     cfg->connect_timeout_ms = 10000;
     cfg->tls_timeout_ms = 10000;
+    cfg->max_per_destination = 32;
+    cfg->engine_count = 1;
     cfg->user_agent = strdup("acmeva/0.1");
     cfg->perspective = strdup("default");
     cfg->rir = strdup("");
@@ -218,6 +223,10 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
             return -1;
         }
         cfg->allow_addresses[cfg->n_allow_addresses++] = copy;
+    } else if (acmeva_option_value(argc, argv, i, "--max-per-destination", &v)) {
+        if (parse_num("--max-per-destination", v, 1, 1000000, &n))
+            return -1;
+        cfg->max_per_destination = (unsigned)n;
     } else if (acmeva_option_value(argc, argv, i, "--user-agent", &v)) {
         if (v == NULL || *v == '\0' || strlen(v) > 256 || strpbrk(v, "\r\n") != NULL) {
             fprintf(stderr, "acmeva: --user-agent: 1 to 256 bytes on one line\n");

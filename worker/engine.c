@@ -94,9 +94,13 @@ int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ss
             return -1;
         }
     }
+    /* The per-destination limit is shared by the engines of one config (the worker's
+     * threads): each gets its part, at least one connection. */
+    unsigned share = cfg->engine_count > 0 ? cfg->engine_count : 1;
+    unsigned per_dest = cfg->max_per_destination / share;
     if (acmeva_addr_policy_init(&e->policy, cfg, err, errlen) != 0)
         goto fail;
-    if (acmeva_dialer_new(loop, &e->policy, &e->dialer) != 0) {
+    if (acmeva_dialer_new(loop, &e->policy, per_dest > 0 ? per_dest : 1, &e->dialer) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

@@ -32,6 +32,7 @@
 
 typedef enum {
     HTTP01_RESOLVING,
+    HTTP01_QUEUED, /* waiting for a turn to connect to the address (--max-per-destination) */
     HTTP01_CONNECTING,
     HTTP01_TLS,
     HTTP01_WAITING, /* request sent, no byte back yet */
@@ -113,10 +114,11 @@ static void fail_fetch(http01 *h, const char *what)
 
 /* ---- connecting --------------------------------------------------------------------------- */
 
+static void on_dial(void *arg);
 static void on_connect(void *arg, int status);
 static void on_handshake(void *arg, int status, const char *reason);
 static void on_read(void *arg, const char *buf, ssize_t n);
-static const acmeva_conn_cbs http01_conn_cbs = {on_connect, on_handshake, on_read};
+static const acmeva_conn_cbs http01_conn_cbs = {on_dial, on_connect, on_handshake, on_read};
 
 static void connect_timeout_cb(uv_timer_t *t);
 static void connect_next(http01 *h);
@@ -160,6 +162,18 @@ static void connect_next(http01 *h)
         connect_failed(h, acmeva_conn_error_text(rc));
         return;
     }
+    if (acmeva_conn_queued(h->conn)) {
+        /* Waiting for a turn counts against the job's deadline only; the connect gets its own
+         * limit once it starts (on_dial). */
+        set_state(h, HTTP01_QUEUED, 0, connect_timeout_cb);
+        return;
+    }
+    set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
+}
+
+static void on_dial(void *arg)
+{
+    http01 *h = arg;
     set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
 }
 

@@ -24,6 +24,7 @@ static const uint8_t acme_tls_1[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's',
 
 typedef enum {
     TLSALPN_RESOLVING,
+    TLSALPN_QUEUED, /* waiting for a turn to connect to the address (--max-per-destination) */
     TLSALPN_CONNECTING,
     TLSALPN_HANDSHAKE,
     TLSALPN_DONE,
@@ -140,18 +141,27 @@ static void check_certificate(tlsalpn *t)
     finish(t, 1);
 }
 
+static void on_dial(void *arg);
 static void on_connect(void *arg, int status);
 static void on_handshake(void *arg, int status, const char *reason);
 static void on_read(void *arg, const char *buf, ssize_t n)
 {
     /* Nothing is read after the handshake; bytes or a close then are no concern. */
 }
-static const acmeva_conn_cbs tlsalpn_conn_cbs = {on_connect, on_handshake, on_read};
+static const acmeva_conn_cbs tlsalpn_conn_cbs = {on_dial, on_connect, on_handshake, on_read};
 
 static void connect_timeout_cb(uv_timer_t *tm)
 {
     attempt_failed(tm->data, ACMEVA_PROB_CONNECTION,
                    "Timeout during connect (likely firewall problem)");
+}
+
+static void on_dial(void *arg)
+{
+    tlsalpn *t = arg;
+    t->state = TLSALPN_CONNECTING;
+    uv_timer_start(t->timer, connect_timeout_cb,
+                   acmeva_phase_ms(t->v, t->v->e->cfg->connect_timeout_ms), 0);
 }
 
 static void handshake_timeout_cb(uv_timer_t *tm)
@@ -216,8 +226,14 @@ static void try_next(tlsalpn *t)
         attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(rc));
         return;
     }
-    t->state = TLSALPN_CONNECTING;
-    uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, cfg->connect_timeout_ms), 0);
+    if (acmeva_conn_queued(t->conn)) {
+        /* Waiting for a turn counts against the job's deadline only (on_dial arms the
+         * connect's own limit). */
+        t->state = TLSALPN_QUEUED;
+        uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, 0), 0);
+        return;
+    }
+    on_dial(t);
 }
 
 static void on_lookup(void *arg, acmeva_host_addrs *a)

@@ -200,6 +200,7 @@ rc, _, _, err = t.run_check(too_many + ["--type", "dns-01", "--identifier", "exa
 c.eq(rc, 2, "65 --allow-address: exit 2")
 c.ok("at most 64" in err, "65 --allow-address: says the cap", err)
 p = t.subprocess.run([t.ACMEVA, "check", "--help"], capture_output=True, text=True, timeout=30)
-c.ok("--allow-address CIDR" in p.stdout, "--help lists --allow-address", p.stdout[-2000:])
+c.ok("--allow-address CIDR" in p.stdout and "--max-per-destination N" in p.stdout,
+     "--help lists --allow-address and --max-per-destination", p.stdout[-2000:])
 
 c.done()

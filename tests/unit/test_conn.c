@@ -7,9 +7,14 @@
  *   descriptor at all (RLIMIT_NOFILE lowered to the lowest free descriptor number), so even a
  *   wrong dialer that tried to connect could send nothing: its socket() would fail, and it
  *   would return UV_EMFILE instead of ACMEVA_CONN_ERESERVED, which the test catches. The
- *   descriptor count is compared before and after as well. Under the same guard an allowed
- *   loopback address gets UV_EMFILE: the guard does stop a socket.
- * - An allowed loopback address connects, to a listener of this test.
+ *   descriptor count is compared before and after as well.
+ * - Under the same guard an allowed loopback address gets UV_EMFILE: the guard does stop a
+ *   socket.
+ * - The per-destination limit, against a listener of this test on loopback: at most N
+ *   connections dialled to one address, the rest wait without a socket and get their turn
+ *   first come first served when one closes; a waiting connection that is closed leaves the
+ *   line; other addresses are not held up; the table empties when the connections close and
+ *   grows and shrinks past its first size.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -84,9 +89,10 @@ static void sockaddr_of(struct sockaddr_storage *ss, const char *text, uint16_t 
         memset(ss, 0, sizeof(*ss));
 }
 
-/* A dialer allowing the reserved addresses in |cidrs| (|n|); |pol| must outlive it. NULL on
- * failure (counted). */
-static acmeva_dialer *new_dialer(acmeva_addr_policy *pol, const char *const *cidrs, size_t n)
+/* A dialer allowing the reserved addresses in |cidrs| (|n|), |max| per destination; |pol|
+ * must outlive it. NULL on failure (counted). */
+static acmeva_dialer *new_dialer(acmeva_addr_policy *pol, const char *const *cidrs, size_t n,
+                                 unsigned max)
 {
     acmeva_engine_config cfg;
     char err[200] = "";
@@ -96,7 +102,7 @@ static acmeva_dialer *new_dialer(acmeva_addr_policy *pol, const char *const *cid
     cfg.n_allow_addresses = n;
     CHECK_MSG(acmeva_addr_policy_init(pol, &cfg, err, sizeof(err)) == 0, "policy: %s", err);
     acmeva_dialer *d = NULL;
-    CHECK_INT(acmeva_dialer_new(&loop, pol, &d), 0);
+    CHECK_INT(acmeva_dialer_new(&loop, pol, max, &d), 0);
     return d;
 }
 
@@ -125,11 +131,20 @@ static void settle(void)
 
 typedef struct tconn {
     acmeva_conn *c;
-    int connected; /* on_connect ran */
+    int dialled;   /* on_dial ran */
+    int connected; /* on_connect ran: 1 + status */
     int status;
+    int dial_order;
 } tconn;
 
-static int connects_done;
+static int dial_seq, connects_done;
+
+static void t_on_dial(void *arg)
+{
+    tconn *t = arg;
+    t->dialled = 1;
+    t->dial_order = ++dial_seq;
+}
 
 static void t_on_connect(void *arg, int status)
 {
@@ -147,7 +162,7 @@ static void t_on_read(void *arg, const char *buf, ssize_t n)
 {
 }
 
-static const acmeva_conn_cbs tcbs = {t_on_connect, t_on_handshake, t_on_read};
+static const acmeva_conn_cbs tcbs = {t_on_dial, t_on_connect, t_on_handshake, t_on_read};
 
 /* ---- a loopback listener that counts what it accepts --------------------------------------- */
 
@@ -217,7 +232,7 @@ static void test_refused_before_socket(void)
 {
     static const char *const fixtures[] = {"127.0.0.1/32", "::1/128"};
     acmeva_addr_policy pol;
-    acmeva_dialer *d = new_dialer(&pol, fixtures, 2);
+    acmeva_dialer *d = new_dialer(&pol, fixtures, 2, 4);
     if (d == NULL)
         return;
     int before = open_fds();
@@ -254,6 +269,7 @@ static void test_refused_before_socket(void)
     }
     settle();
     CHECK_INT(open_fds(), before);
+    CHECK_INT((int)acmeva_dialer_destinations(d), 0);
     CHECK_INT(connects_done, 0); /* no callback from a refused or failed connect */
 
     /* Other address families are refused the same way. */
@@ -277,30 +293,151 @@ static void test_error_text(void)
               "IP address is in a reserved address block");
 }
 
-/* An allowed loopback address is dialled, and reaches this test's listener. */
-static void test_allowed_connects(void)
+#define N_CONNS 6
+#define LIMIT 2
+
+static void test_per_destination(void)
 {
-    static const char *const fixtures[] = {"127.0.0.1/32"};
+    static const char *const fixtures[] = {"127.0.0.0/8"};
     acmeva_addr_policy pol;
-    listener l;
-    int port = listener_start(&l, "127.0.0.1");
-    CHECK(port > 0);
-    acmeva_dialer *d = new_dialer(&pol, fixtures, 1);
-    if (d == NULL || port <= 0)
+    listener l1, l2, l3;
+    int port1 = listener_start(&l1, "127.0.0.1");
+    int port2 = listener_start(&l2, "127.0.0.2");
+    int port3 = listener_start(&l3, "127.0.0.1");
+    CHECK(port1 > 0 && port2 > 0 && port3 > 0);
+    acmeva_dialer *d = new_dialer(&pol, fixtures, 1, LIMIT);
+    if (d == NULL || port1 <= 0 || port2 <= 0 || port3 <= 0)
         return;
-    tconn t;
-    memset(&t, 0, sizeof(t));
+    tconn t[N_CONNS];
+    memset(t, 0, sizeof(t));
+    dial_seq = 0;
     connects_done = 0;
     struct sockaddr_storage ss;
-    sockaddr_of(&ss, "127.0.0.1", (uint16_t)port);
-    CHECK_INT(acmeva_conn_connect(d, (struct sockaddr *)&ss, &tcbs, &t, &t.c), 0);
-    CHECK(run_until(&connects_done, 1, 5000));
+    sockaddr_of(&ss, "127.0.0.1", (uint16_t)port1);
+    int queued = 0;
+    for (int i = 0; i < N_CONNS; i++) {
+        CHECK_INT(acmeva_conn_connect(d, (struct sockaddr *)&ss, &tcbs, &t[i], &t[i].c), 0);
+        queued += acmeva_conn_queued(t[i].c);
+        CHECK_INT(acmeva_conn_queued(t[i].c), i >= LIMIT);
+    }
+    CHECK_INT(queued, N_CONNS - LIMIT);
+    CHECK_INT((int)acmeva_dialer_destinations(d), 1);
+    /* Another port of the same address shares its limit: it waits too. */
+    tconn other_port;
+    memset(&other_port, 0, sizeof(other_port));
+    struct sockaddr_storage ss_port;
+    sockaddr_of(&ss_port, "127.0.0.1", (uint16_t)port3);
+    CHECK_INT(acmeva_conn_connect(d, (struct sockaddr *)&ss_port, &tcbs, &other_port,
+                                  &other_port.c),
+              0);
+    CHECK_INT(acmeva_conn_queued(other_port.c), 1);
+    /* Another address is not held up by the first one's line. */
+    tconn other;
+    memset(&other, 0, sizeof(other));
+    struct sockaddr_storage ss2;
+    sockaddr_of(&ss2, "127.0.0.2", (uint16_t)port2);
+    CHECK_INT(acmeva_conn_connect(d, (struct sockaddr *)&ss2, &tcbs, &other, &other.c), 0);
+    CHECK_INT(acmeva_conn_queued(other.c), 0);
+    CHECK_INT((int)acmeva_dialer_destinations(d), 2);
+
+    CHECK(run_until(&connects_done, LIMIT + 1, 5000));
     settle();
-    CHECK_INT(t.status, 0);
-    CHECK_INT(l.accepted, 1);
-    acmeva_conn_close(t.c, 0);
+    CHECK_INT(l1.accepted, LIMIT); /* the listener saw exactly the limit */
+    CHECK_INT(l2.accepted, 1);
+    CHECK_INT(connects_done, LIMIT + 1);
+    for (int i = 0; i < LIMIT; i++)
+        CHECK(t[i].connected && t[i].status == 0 && !t[i].dialled);
+    CHECK(other.connected && other.status == 0);
+
+    /* A waiting connection that is closed leaves the line: t[LIMIT] goes, t[LIMIT + 1] is
+     * next. */
+    acmeva_conn_close(t[LIMIT].c, 0);
+    t[LIMIT].c = NULL;
+    /* Closing a dialled one gives its turn to the first in line, from the loop. */
+    acmeva_conn_close(t[0].c, 1);
+    t[0].c = NULL;
+    CHECK_INT(t[LIMIT + 1].dialled, 0); /* not from inside the close */
+    CHECK(run_until(&connects_done, LIMIT + 2, 5000));
+    settle();
+    CHECK_INT(t[LIMIT + 1].dialled, 1);
+    CHECK_INT(t[LIMIT + 1].dial_order, 1);
+    CHECK(t[LIMIT + 1].connected && t[LIMIT + 1].status == 0);
+    CHECK_INT(acmeva_conn_queued(t[LIMIT + 1].c), 0);
+    CHECK_INT(t[LIMIT + 2].dialled, 0);
+    CHECK_INT(l1.accepted, LIMIT + 1);
+
+    /* Close two more: the next two in line, in order, then the other port's. */
+    acmeva_conn_close(t[1].c, 0);
+    t[1].c = NULL;
+    acmeva_conn_close(t[LIMIT + 1].c, 0);
+    t[LIMIT + 1].c = NULL;
+    CHECK(run_until(&connects_done, LIMIT + 4, 5000));
+    CHECK_INT(t[LIMIT + 2].dial_order, 2);
+    CHECK_INT(t[LIMIT + 3].dial_order, 3);
+    CHECK_INT(other_port.dialled, 0);
+    acmeva_conn_close(t[LIMIT + 2].c, 0);
+    t[LIMIT + 2].c = NULL;
+    CHECK(run_until(&other_port.connected, 1, 5000));
+    CHECK_INT(other_port.dial_order, 4);
+    CHECK_INT(other_port.status, 0);
+    settle();
+    CHECK_INT(l3.accepted, 1);
+    CHECK_INT(l1.accepted, LIMIT + 3);
+
+    for (int i = 0; i < N_CONNS; i++)
+        acmeva_conn_close(t[i].c, 0);
+    acmeva_conn_close(other.c, 0);
+    acmeva_conn_close(other_port.c, 0);
+    CHECK_INT((int)acmeva_dialer_destinations(d), 0);
     acmeva_dialer_free(d);
-    listener_stop(&l);
+    listener_stop(&l1);
+    listener_stop(&l2);
+    listener_stop(&l3);
+    settle();
+}
+
+/* Many destinations: the table grows past its first size, finds every entry again, and
+ * shrinks back once they are closed. Only loopback addresses where nothing listens. */
+#define N_DESTS 200
+
+static void test_table_growth(void)
+{
+    static const char *const fixtures[] = {"127.0.0.0/8"};
+    acmeva_addr_policy pol;
+    acmeva_dialer *d = new_dialer(&pol, fixtures, 1, 1);
+    if (d == NULL)
+        return;
+    static tconn first[N_DESTS], second[N_DESTS];
+    memset(first, 0, sizeof(first));
+    memset(second, 0, sizeof(second));
+    for (int i = 0; i < N_DESTS; i++) {
+        char ip[32];
+        struct sockaddr_storage ss;
+        snprintf(ip, sizeof(ip), "127.1.%d.%d", i / 250, i % 250 + 1);
+        sockaddr_of(&ss, ip, 9);
+        CHECK_INT(acmeva_conn_connect(d, (struct sockaddr *)&ss, &tcbs, &first[i], &first[i].c),
+                  0);
+    }
+    CHECK_INT((int)acmeva_dialer_destinations(d), N_DESTS);
+    int all_queued = 1;
+    for (int i = 0; i < N_DESTS; i++) {
+        char ip[32];
+        struct sockaddr_storage ss;
+        snprintf(ip, sizeof(ip), "127.1.%d.%d", i / 250, i % 250 + 1);
+        sockaddr_of(&ss, ip, 9);
+        CHECK_INT(
+            acmeva_conn_connect(d, (struct sockaddr *)&ss, &tcbs, &second[i], &second[i].c), 0);
+        all_queued &= second[i].c != NULL && acmeva_conn_queued(second[i].c);
+    }
+    CHECK_MSG(all_queued, "every second connection waits behind the first to its address");
+    CHECK_INT((int)acmeva_dialer_destinations(d), N_DESTS);
+    for (int i = 0; i < N_DESTS; i++) {
+        acmeva_conn_close(second[i].c, 0);
+        acmeva_conn_close(first[i].c, 1);
+    }
+    CHECK_INT((int)acmeva_dialer_destinations(d), 0);
+    settle();
+    acmeva_dialer_free(d);
     settle();
 }
 
@@ -309,7 +446,8 @@ int main(void)
     uv_loop_init(&loop);
     test_error_text();
     test_refused_before_socket();
-    test_allowed_connects();
+    test_per_destination();
+    test_table_growth();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_INT(uv_loop_close(&loop), 0);
     return CHECK_DONE();

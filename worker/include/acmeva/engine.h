@@ -37,6 +37,11 @@ typedef struct acmeva_engine_config {
      * addresses may be dialled; everything else reserved stays refused. */
     char *allow_addresses[ACMEVA_MAX_ALLOW_ADDRESSES];
     size_t n_allow_addresses;
+    /* --max-per-destination: TCP connections open at once to one IP address, across the
+     * engines that share this config (default 32). Each engine gets
+     * max(1, max_per_destination / engine_count); more wait their turn within their deadline. */
+    unsigned max_per_destination;
+    unsigned engine_count; /* engines (loop threads) sharing this config; default 1 */
     char *user_agent;
     int64_t timeout_ms; /* the deadline of a job that has none; default 30000 */
     char *issuer_domains[ACMEVA_MAX_ISSUER_DOMAINS];
