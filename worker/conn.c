@@ -516,7 +516,7 @@ int acmeva_conn_start_tls(acmeva_conn *c, void *ssl_ctx, const char *sni, const 
 {
     c->ssl = SSL_new((SSL_CTX *)ssl_ctx);
     if (c->ssl == NULL)
-        return -1;
+        return UV_ENOMEM;
     c->rbio = BIO_new(BIO_s_mem());
     c->wbio = BIO_new(BIO_s_mem());
     if (c->rbio == NULL || c->wbio == NULL) {
@@ -525,15 +525,16 @@ int acmeva_conn_start_tls(acmeva_conn *c, void *ssl_ctx, const char *sni, const 
         c->rbio = c->wbio = NULL;
         SSL_free(c->ssl);
         c->ssl = NULL;
-        return -1;
+        return UV_ENOMEM;
     }
     SSL_set_bio(c->ssl, c->rbio, c->wbio);
     SSL_set_connect_state(c->ssl);
+    /* Both copy their argument: a failure is no memory. */
     if (sni != NULL && SSL_set_tlsext_host_name(c->ssl, sni) != 1)
-        return -1;
+        return UV_ENOMEM;
     /* SSL_set_alpn_protos returns 0 on success (an OpenSSL quirk BoringSSL keeps). */
     if (alpn != NULL && SSL_set_alpn_protos(c->ssl, alpn, (unsigned)alpn_len) != 0)
-        return -1;
+        return UV_ENOMEM;
     c->handshaking = 1;
     int rc = acmeva_conn_read_start(c);
     if (rc != 0)
@@ -585,6 +586,20 @@ void acmeva_sockaddr_make(struct sockaddr_storage *ss, int family, const uint8_t
         s4->sin_family = AF_INET;
         s4->sin_port = htons(port);
         memcpy(&s4->sin_addr, addr, 4);
+    }
+}
+
+int acmeva_conn_error_is_local(int status)
+{
+    switch (status) {
+    case UV_EMFILE:
+    case UV_ENFILE:
+    case UV_ENOMEM:
+    case UV_ENOBUFS:
+    case UV_EADDRNOTAVAIL: /* connect(2): no free ephemeral port */
+        return 1;
+    default:
+        return 0;
     }
 }
 

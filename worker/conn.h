@@ -53,6 +53,14 @@ void acmeva_sockaddr_make(struct sockaddr_storage *ss, int family, const uint8_t
 const char *acmeva_conn_error_text(int status);
 
 /*
+ * acmeva_conn_error_is_local returns 1 when |status| (a libuv error) is a failure of this
+ * machine rather than of the peer or the network: no descriptors (UV_EMFILE, UV_ENFILE), no
+ * memory (UV_ENOMEM), no buffer space (UV_ENOBUFS), no free local port (UV_EADDRNOTAVAIL). Such
+ * a failure is never the subscriber's fault (DESIGN.md "Hardening"). Else 0.
+ */
+int acmeva_conn_error_is_local(int status);
+
+/*
  * The dialer of one engine: the one way to open a connection. It applies the engine's address
  * policy to every destination before a socket exists, and keeps at most |max_per_destination|
  * connections open at once to one IP address (any port); further connections to that address
@@ -94,7 +102,8 @@ int acmeva_conn_queued(const acmeva_conn *c);
 /*
  * acmeva_conn_start_tls starts a TLS client handshake on a connected |c| with |ssl_ctx|
  * (an SSL_CTX *, borrowed), SNI |sni| (NULL: none) and the ALPN protocol list |alpn| in wire
- * form (NULL: none). on_handshake reports the result. Returns 0 or a negative error.
+ * form (NULL: none). on_handshake reports the result. Returns 0, UV_ENOMEM when memory ran
+ * out, or another negative error.
  */
 int acmeva_conn_start_tls(acmeva_conn *c, void *ssl_ctx, const char *sni, const uint8_t *alpn,
                           size_t alpn_len);

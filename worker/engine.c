@@ -6,6 +6,7 @@
 #include "engine_int.h"
 
 #include <openssl/ssl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,27 @@ int acmeva_engine_pick_addrs(const acmeva_engine *e, const acmeva_host_addrs *a,
     return n;
 }
 
+void acmeva_validation_local_failure(acmeva_validation *v, int caa, const char *fmt, ...)
+{
+    char detail[1024];
+    size_t n = snprintf(detail, sizeof(detail), "%s", ACMEVA_LOCAL_FAILURE_PREFIX);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail + n, sizeof(detail) - n, fmt, ap);
+    va_end(ap);
+    acmeva_result *r = v->result;
+    r->local_failure = 1;
+    if (!caa) {
+        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, detail);
+        return;
+    }
+    r->has_caa = 1;
+    r->caa_valid = 0;
+    r->caa_problem.type = ACMEVA_PROB_SERVER_INTERNAL;
+    free(r->caa_problem.detail);
+    r->caa_problem.detail = strdup(detail);
+}
+
 size_t acmeva_engine_inflight(const acmeva_engine *e)
 {
     return e->inflight;
@@ -197,7 +219,11 @@ static void validation_finish(acmeva_validation *v)
         r->problem.detail = NULL;
         r->problem.type = ACMEVA_PROB_NONE;
     } else if (r->problem.type == ACMEVA_PROB_NONE) {
-        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, "validation failed");
+        /* A check failed without a problem: only running out of memory while recording one
+         * does that. */
+        r->local_failure = 1;
+        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL,
+                                  ACMEVA_LOCAL_FAILURE_PREFIX "out of memory");
     }
     r->duration_ms = (double)(uv_hrtime() - v->start_hr) / 1e6;
     v->result = NULL;
@@ -300,8 +326,11 @@ int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt, acmev
     }
     v->starting = 1;
     for (int i = 0; i < ACMEVA_CHECK_MAX; i++) {
+        /* A check that cannot even start has run out of memory: this machine's failure, which
+         * the result says, rather than a validation that silently never happened. */
         if (v->ops[i] != NULL && v->ops[i]->start(v, &v->state[i]) != 0)
-            goto fail;
+            acmeva_validation_local_failure(v, i == ACMEVA_CHECK_CAA,
+                                            "out of memory starting the check");
     }
     v->starting = 0;
     int running = 0;

@@ -63,6 +63,20 @@ uint64_t acmeva_validation_remaining_ms(const acmeva_validation *v);
 /* acmeva_phase_ms returns min(|limit_ms|, time left), at least 1 ms. */
 uint64_t acmeva_phase_ms(const acmeva_validation *v, int64_t limit_ms);
 
+/* The start of every problem detail of a local failure (DESIGN.md "Hardening"): the result is
+ * serverInternal and marked local_failure, never blamed on the subscriber. */
+#define ACMEVA_LOCAL_FAILURE_PREFIX "Local failure of the validation server, not of the subscriber: "
+
+/*
+ * acmeva_validation_local_failure records that this machine failed the validation (no
+ * descriptors, no memory, no buffer space, no local port): a serverInternal problem whose
+ * detail is ACMEVA_LOCAL_FAILURE_PREFIX followed by the printf-style text, and
+ * result->local_failure = 1. When |caa| is set the problem is the CAA check's. The caller then
+ * finishes its check as for any other failure.
+ */
+void acmeva_validation_local_failure(acmeva_validation *v, int caa, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /*
  * acmeva_engine_lookup_host starts the A and AAAA lookup of a host a check will connect to.
  * The resolver drops the reserved addresses itself when the engine's policy has no exception;

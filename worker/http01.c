@@ -112,6 +112,23 @@ static void fail_fetch(http01 *h, const char *what)
     fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", h->addr_text, h->url_text, what);
 }
 
+/* A failure of this machine (DESIGN.md "Hardening"): serverInternal, never the subscriber's. */
+static void fail_local(http01 *h, const char *what)
+{
+    acmeva_validation_local_failure(h->v, 0, "%s: Fetching %s: %s", h->addr_text, h->url_text,
+                                    what);
+    finish(h, 0);
+}
+
+/* An I/O error on the connection: this machine's (fail_local) or the peer's (fail_fetch). */
+static void fail_io(http01 *h, int status)
+{
+    if (acmeva_conn_error_is_local(status))
+        fail_local(h, uv_strerror(status));
+    else
+        fail_fetch(h, acmeva_conn_error_text(status));
+}
+
 /* ---- connecting --------------------------------------------------------------------------- */
 
 static void on_dial(void *arg);
@@ -124,10 +141,12 @@ static void connect_timeout_cb(uv_timer_t *t);
 static void connect_next(http01 *h);
 
 /* Boulder (va/http.go fallbackErr): a failed connect to the IPv6 address falls back to the
- * IPv4 address; any later error does not. */
-static void connect_failed(http01 *h, const char *what)
+ * IPv4 address; any later error does not. A failure of this machine ends the check at once:
+ * the next address would meet the same shortage. */
+static void connect_failed(http01 *h, int status)
 {
-    if (h->cur + 1 < h->n_addrs && acmeva_validation_remaining_ms(h->v) > 0) {
+    if (!acmeva_conn_error_is_local(status) && h->cur + 1 < h->n_addrs &&
+        acmeva_validation_remaining_ms(h->v) > 0) {
         acmeva_conn_close(h->conn, 1);
         h->conn = NULL;
         acmeva_strlist_add(&record(h)->addresses_tried, h->addr_text, strlen(h->addr_text));
@@ -135,7 +154,7 @@ static void connect_failed(http01 *h, const char *what)
         connect_next(h);
         return;
     }
-    fail_fetch(h, what);
+    fail_io(h, status);
 }
 
 static void connect_next(http01 *h)
@@ -159,7 +178,7 @@ static void connect_next(http01 *h)
     free(rec->address_used);
     rec->address_used = strdup(h->addr_text);
     if (rc != 0) {
-        connect_failed(h, acmeva_conn_error_text(rc));
+        connect_failed(h, rc);
         return;
     }
     if (acmeva_conn_queued(h->conn)) {
@@ -179,7 +198,7 @@ static void on_dial(void *arg)
 
 static void connect_timeout_cb(uv_timer_t *t)
 {
-    connect_failed(t->data, "Timeout during connect (likely firewall problem)");
+    connect_failed(t->data, UV_ETIMEDOUT);
 }
 
 static void response_timeout_cb(uv_timer_t *t)
@@ -214,14 +233,14 @@ static void send_request(http01 *h)
     set_state(h, HTTP01_WAITING, HTTP01_FIRST_BYTE_MS, response_timeout_cb);
     int rc = acmeva_conn_write(h->conn, req, (size_t)n);
     if (rc != 0)
-        fail_fetch(h, acmeva_conn_error_text(rc));
+        fail_io(h, rc);
 }
 
 static void on_connect(void *arg, int status)
 {
     http01 *h = arg;
     if (status != 0) {
-        connect_failed(h, acmeva_conn_error_text(status));
+        connect_failed(h, status);
         return;
     }
     if (!h->url.https) {
@@ -232,8 +251,11 @@ static void on_connect(void *arg, int status)
      * certificate checks, SNI = the redirect's host name (none for an IP literal). */
     set_state(h, HTTP01_TLS, h->v->e->cfg->tls_timeout_ms, tls_timeout_cb);
     static const uint8_t alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    if (acmeva_conn_start_tls(h->conn, h->v->e->ssl_ctx, h->url.host_is_ip ? NULL : h->url.host,
-                              alpn, sizeof(alpn)) != 0)
+    int rc = acmeva_conn_start_tls(h->conn, h->v->e->ssl_ctx,
+                                   h->url.host_is_ip ? NULL : h->url.host, alpn, sizeof(alpn));
+    if (rc != 0 && acmeva_conn_error_is_local(rc))
+        fail_local(h, "TLS setup failed: out of memory");
+    else if (rc != 0)
         fail_fetch(h, "TLS setup failed");
 }
 
@@ -345,6 +367,9 @@ static void response_done(http01 *h)
 static void reader_failed(http01 *h)
 {
     switch (acmeva_httpreader_error(&h->reader)) {
+    case ACMEVA_HTTPERR_NOMEM:
+        fail_local(h, "out of memory reading the response");
+        return;
     case ACMEVA_HTTPERR_HTTP2:
         fail_fetch(h, "Server is speaking HTTP/2 over HTTP");
         return;
@@ -367,7 +392,7 @@ static void on_read(void *arg, const char *buf, ssize_t n)
     int rc;
     if (n < 0) {
         if (n != UV_EOF) {
-            fail_fetch(h, acmeva_conn_error_text((int)n));
+            fail_io(h, (int)n);
             return;
         }
         rc = acmeva_httpreader_eof(&h->reader);
@@ -419,7 +444,9 @@ static void hop_begin(http01 *h, const char *url_text)
     char port[8];
     acmeva_vrecord *rec = acmeva_result_add_record(v->result);
     if (rec == NULL || (rec->url = strdup(url_text)) == NULL) {
-        fail(h, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
+        /* At most 12 records: the redirect limit stops the hops long before the cap. */
+        acmeva_validation_local_failure(v, 0, "Fetching %s: out of memory", url_text);
+        finish(h, 0);
         return;
     }
     h->rec = v->result->n_records - 1;
@@ -442,8 +469,10 @@ static void hop_begin(http01 *h, const char *url_text)
         return;
     }
     set_state(h, HTTP01_RESOLVING, 0, resolve_timeout_cb);
-    if (acmeva_engine_lookup_host(v->e, h->url.host, on_lookup, h, &h->lookup) != 0)
-        fail(h, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", h->url.host);
+    if (acmeva_engine_lookup_host(v->e, h->url.host, on_lookup, h, &h->lookup) != 0) {
+        acmeva_validation_local_failure(v, 0, "cannot start a DNS lookup for %s", h->url.host);
+        finish(h, 0);
+    }
 }
 
 /* Trailing white space as Go's unicode.IsSpace sees it (Boulder trims with

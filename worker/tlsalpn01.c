@@ -84,9 +84,28 @@ static acmeva_vrecord *record(tlsalpn *t)
     return &t->v->result->records[0];
 }
 
+/* A failure of this machine (DESIGN.md "Hardening"): serverInternal, never the subscriber's. */
+static void fail_local(tlsalpn *t, const char *what)
+{
+    acmeva_validation_local_failure(t->v, 0, "%s: %s", t->peer[0] ? t->peer : t->addr_text, what);
+    finish(t, 0);
+}
+
 static void try_next(tlsalpn *t);
 
 /* Boulder (va/tlsalpn.go): any error on the IPv6 address falls back to the IPv4 address. */
+static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *what);
+
+/* A connect error: this machine's ends the check at once (the next address would meet the same
+ * shortage); any other is a connection problem of this address. */
+static void connect_failed(tlsalpn *t, int status)
+{
+    if (acmeva_conn_error_is_local(status))
+        fail_local(t, uv_strerror(status));
+    else
+        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(status));
+}
+
 static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *what)
 {
     snprintf(t->last_error, sizeof(t->last_error), "%s: %s", t->addr_text, what);
@@ -128,6 +147,10 @@ static void check_certificate(tlsalpn *t)
     int rc = acmeva_tlsalpn01_check_cert(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), is_ip,
                                          is_ip ? NULL : job->ident_value, t->ident_ip,
                                          t->ident_ip_len, digest, reason, sizeof(reason));
+    if (rc == ACMEVA_CERT_EINVAL) {
+        fail_local(t, reason); /* no memory while checking it */
+        return;
+    }
     if (rc != 0) {
         /* A certificate that is not even well-formed DER is a tls problem (Boulder: the TLS
          * stack refuses it); a well-formed one that proves nothing is unauthorized. */
@@ -152,8 +175,7 @@ static const acmeva_conn_cbs tlsalpn_conn_cbs = {on_dial, on_connect, on_handsha
 
 static void connect_timeout_cb(uv_timer_t *tm)
 {
-    attempt_failed(tm->data, ACMEVA_PROB_CONNECTION,
-                   "Timeout during connect (likely firewall problem)");
+    connect_failed(tm->data, UV_ETIMEDOUT);
 }
 
 static void on_dial(void *arg)
@@ -174,14 +196,17 @@ static void on_connect(void *arg, int status)
 {
     tlsalpn *t = arg;
     if (status != 0) {
-        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(status));
+        connect_failed(t, status);
         return;
     }
     t->state = TLSALPN_HANDSHAKE;
     uv_timer_start(t->timer, handshake_timeout_cb,
                    acmeva_phase_ms(t->v, t->v->e->cfg->tls_timeout_ms), 0);
-    if (acmeva_conn_start_tls(t->conn, t->v->e->ssl_ctx, t->sni, acme_tls_1, sizeof(acme_tls_1)) !=
-        0)
+    int rc =
+        acmeva_conn_start_tls(t->conn, t->v->e->ssl_ctx, t->sni, acme_tls_1, sizeof(acme_tls_1));
+    if (rc != 0 && acmeva_conn_error_is_local(rc))
+        fail_local(t, "TLS setup failed: out of memory");
+    else if (rc != 0)
         attempt_failed(t, ACMEVA_PROB_TLS, "TLS setup failed");
 }
 
@@ -223,7 +248,7 @@ static void try_next(tlsalpn *t)
     free(rec->address_used);
     rec->address_used = strdup(t->addr_text);
     if (rc != 0) {
-        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(rc));
+        connect_failed(t, rc);
         return;
     }
     if (acmeva_conn_queued(t->conn)) {
@@ -300,8 +325,11 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
     snprintf(t->sni, sizeof(t->sni), "%s", job->ident_value);
     t->state = TLSALPN_RESOLVING;
     uv_timer_start(t->timer, resolve_timeout_cb, acmeva_phase_ms(v, 0), 0);
-    if (acmeva_engine_lookup_host(v->e, job->ident_value, on_lookup, t, &t->lookup) != 0)
-        fail(t, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", job->ident_value);
+    if (acmeva_engine_lookup_host(v->e, job->ident_value, on_lookup, t, &t->lookup) != 0) {
+        acmeva_validation_local_failure(v, 0, "cannot start a DNS lookup for %s",
+                                        job->ident_value);
+        finish(t, 0);
+    }
     return 0;
 }
 

@@ -111,10 +111,10 @@ def allow_args(cidrs=FIXTURE_CIDRS):
     return out
 
 
-def run_check(args, jobs=None, timeout=120, allow=FIXTURE_CIDRS):
-    """Run `acmeva check` with --allow-address for |allow| (() for none). Returns (exit code,
-    results by id, [results], stderr)."""
-    cmd = [ACMEVA, "check"] + allow_args(allow) + args
+def run_check(args, jobs=None, timeout=120, allow=FIXTURE_CIDRS, prefix=()):
+    """Run `acmeva check` with --allow-address for |allow| (() for none); |prefix| goes before
+    the command (e.g. prlimit). Returns (exit code, results by id, [results], stderr)."""
+    cmd = list(prefix) + [ACMEVA, "check"] + allow_args(allow) + args
     stdin = None
     if jobs is not None:
         cmd += ["--job", "-"]

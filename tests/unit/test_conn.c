@@ -8,8 +8,8 @@
  *   wrong dialer that tried to connect could send nothing: its socket() would fail, and it
  *   would return UV_EMFILE instead of ACMEVA_CONN_ERESERVED, which the test catches. The
  *   descriptor count is compared before and after as well.
- * - Under the same guard an allowed loopback address gets UV_EMFILE: the guard does stop a
- *   socket.
+ * - Local failures: under the same guard an allowed loopback address gets UV_EMFILE, which
+ *   acmeva_conn_error_is_local calls this machine's fault.
  * - The per-destination limit, against a listener of this test on loopback: at most N
  *   connections dialled to one address, the rest wait without a socket and get their turn
  *   first come first served when one closes; a waiting connection that is closed leaves the
@@ -265,6 +265,7 @@ static void test_refused_before_socket(void)
             CHECK_MSG(outs[i] == NULL, "%s: a connection came back", refused[i]);
         }
         CHECK_MSG(local_rc == UV_EMFILE, "allowed address under the guard: %d", local_rc);
+        CHECK_INT(acmeva_conn_error_is_local(local_rc), 1);
         CHECK(c == NULL);
     }
     settle();
@@ -284,8 +285,20 @@ static void test_refused_before_socket(void)
     settle();
 }
 
-static void test_error_text(void)
+static void test_error_classes(void)
 {
+    /* This machine's shortages, then the peer's or the network's failures. */
+    static const struct {
+        int status, local;
+    } classes[] = {
+        {UV_EMFILE, 1},       {UV_ENFILE, 1},         {UV_ENOMEM, 1},
+        {UV_ENOBUFS, 1},      {UV_EADDRNOTAVAIL, 1},  {UV_ECONNREFUSED, 0},
+        {UV_ETIMEDOUT, 0},    {UV_ECONNRESET, 0},     {UV_ENETUNREACH, 0},
+        {UV_EHOSTUNREACH, 0}, {ACMEVA_CONN_ERESERVED, 0},
+    };
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+        CHECK_MSG(acmeva_conn_error_is_local(classes[i].status) == classes[i].local,
+                  "status %d: local %d", classes[i].status, classes[i].local);
     CHECK_STR(acmeva_conn_error_text(UV_ECONNREFUSED), "Connection refused");
     CHECK_STR(acmeva_conn_error_text(UV_ETIMEDOUT),
               "Timeout during connect (likely firewall problem)");
@@ -444,7 +457,7 @@ static void test_table_growth(void)
 int main(void)
 {
     uv_loop_init(&loop);
-    test_error_text();
+    test_error_classes();
     test_refused_before_socket();
     test_per_destination();
     test_table_growth();
