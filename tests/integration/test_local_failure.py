@@ -1,8 +1,10 @@
 """Failures of this machine are never the subscriber's fault (DESIGN.md "Hardening").
 
-`acmeva check` runs under small descriptor limits (prlimit --nofile) a batch whose validations
-cannot all get a socket, and every result is then either the right answer or serverInternal
-with the local-failure wording, never a connection problem blamed on the subscriber's server.
+`acmeva check` runs under small descriptor limits (prlimit --nofile): with too few to start it
+exits 2 with one clear line (it used to crash with SIGSEGV: its event loop could not be made
+and was used all the same); with a few more it runs a batch whose validations cannot all get a
+socket, and every result is then either the right answer or serverInternal with the
+local-failure wording, never a connection problem blamed on the subscriber's server.
 
 The jobs are IP identifiers, so no DNS socket is involved: each connection is the only
 descriptor a validation needs. A slow fixture (httpfix `hold`) keeps the connections that did
@@ -19,8 +21,8 @@ import acmevatest as t  # noqa: E402
 c = t.Checks()
 LOCAL = "Local failure of the validation server, not of the subscriber: "
 N_OK, N_WRONG = 40, 8
-# Limits: a handful to a few dozen descriptors.
-LIMITS = (12, 16, 24)
+# Limits: too few to start (8), then a handful to a few dozen descriptors.
+LIMITS = (8, 12, 16, 24)
 
 
 def batch():
@@ -60,7 +62,14 @@ try:
         rc, res, results, err = t.run_check(args, jobs, allow=("127.0.0.1/32",),
                                             prefix=["prlimit", f"--nofile={limit}:{limit}"])
         what = f"--nofile={limit}"
-        c.ok(rc == 1, f"{what}: exit 1 (some invalid)", f"rc={rc} {err[-2000:]}")
+        c.ok(rc in (0, 1, 2), f"{what}: a clean exit, not a signal", f"rc={rc} {err[-2000:]}")
+        if rc == 2:
+            c.ok("too few file descriptors" in err and f"limit of {limit}" in err,
+                 f"{what}: one clear line", err[-2000:])
+            c.eq(results, [], f"{what}: nothing validated")
+            c.ok(limit <= 12, f"{what}: only the smallest limits refuse to start", err[-500:])
+            continue
+        c.eq(rc, 1, f"{what}: exit 1 (some invalid)")
         c.eq(sorted(res), sorted(expect), f"{what}: a result for every job")
         n_right = sum(1 for jid, r in res.items() if right(r, expect.get(jid)))
         n_local = sum(1 for r in res.values() if local(r))
@@ -74,6 +83,14 @@ try:
                                                for r in res.values() if local(r)),
              f"{what}: the detail says what ran out")
         print(f"{what}: {n_right} right, {n_local} local failures", flush=True)
+    # The smallest limit must have refused to start, the others must have run.
+    jobs, _ = batch()
+    rc, _, _, err = t.run_check(args, jobs[:1], allow=("127.0.0.1/32",),
+                                prefix=["prlimit", "--nofile=8:8"])
+    c.eq(rc, 2, "--nofile=8: exit 2")
+    rc, res, _, err = t.run_check(args, jobs[:1], allow=("127.0.0.1/32",),
+                                  prefix=["prlimit", "--nofile=24:24"])
+    c.ok(rc == 0, "--nofile=24: one job runs and is valid", err[-1000:])
 finally:
     fix.stop()
 
