@@ -376,7 +376,7 @@ class WorkerProc:
 
 def cts_engine_args(cts):
     """Engine options that point a worker at pebble-challtestsrv on loopback."""
-    return ["--allow-private-addresses", "--resolver", cts.dns, "--http-port", str(cts.http_port),
+    return allow_args() + ["--resolver", cts.dns, "--http-port", str(cts.http_port),
             "--https-port", str(cts.https_port), "--tls-port", str(cts.tlsalpn_port)]
 
 

@@ -42,7 +42,7 @@ try:
     c.ok("ready" in line, "responder started", line)
     start = time.time()
     try:
-        b = t.subprocess.run([BENCH, "--allow-private-addresses", "--resolver",
+        b = t.subprocess.run([BENCH] + t.allow_args() + ["--resolver",
                               f"127.0.0.1:{dns_port}", "--http-port", str(http_port), "--mix",
                               "dns-01", "-c", "256", "--duration", "2", "--refill-in-callback"],
                              capture_output=True, text=True, timeout=20)

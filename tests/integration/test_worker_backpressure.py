@@ -23,8 +23,8 @@ fix = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "httpfix.py"), "--list
 w = None
 try:
     w = t.WorkerProc(["--redis", redis.url, "--threads", "2", "--max-inflight", str(MAX),
-                      "--timeout-ms", "1500", "--allow-private-addresses", "--resolver", cts.dns,
-                      "--http-port", str(fix.port)], "backpressure")
+                      "--timeout-ms", "1500", "--resolver", cts.dns,
+                      "--http-port", str(fix.port)] + t.allow_args(), "backpressure")
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "the worker joined the group")
     jobs = []

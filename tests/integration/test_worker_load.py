@@ -109,7 +109,7 @@ try:
 
     # The same jobs in one `acmeva check` process, for comparison.
     start = time.time()
-    rc, res, _, _ = t.run_check(t.cts_engine_args(cts)[1:], jobs, timeout=180)
+    rc, res, _, _ = t.run_check(t.cts_engine_args(cts), jobs, timeout=180, allow=())
     check_rate = len(jobs) / (time.time() - start)
     c.eq(rc, 1, "acmeva check: some invalid")
     c.eq(sum(1 for r in res.values() if r.get("status") == "valid"), N_HTTP_OK + N_DNS_OK,

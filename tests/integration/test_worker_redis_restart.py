@@ -33,8 +33,8 @@ def job(kind, i):
 try:
     # The slow jobs (never answered) end after 4 s: while Redis is down.
     w = t.WorkerProc(["--redis", redis.url, "--threads", "2", "--timeout-ms", "4000",
-                      "--allow-private-addresses", "--resolver", cts.dns,
-                      "--http-port", str(fix.port)], "restart")
+                      "--resolver", cts.dns, "--http-port", str(fix.port)] + t.allow_args(),
+                     "restart")
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "the worker joined the group")
     t.enqueue(cl, [job("ok", i) for i in range(N_FAST)] + [job("silent", i) for i in range(N_SLOW)])
