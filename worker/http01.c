@@ -56,6 +56,9 @@ typedef struct http01 {
     uint8_t addr[2][16];
     int n_addrs, cur;
     char addr_text[256]; /* the address in use, or the host before one is chosen */
+    /* The first connect of this hop that failed because of this machine (0: none), and the
+     * index of its address: if no later address answers, that is the outcome. */
+    int local_status, local_cur;
 } http01;
 
 static void hop_begin(http01 *h, const char *url_text);
@@ -141,18 +144,28 @@ static void connect_timeout_cb(uv_timer_t *t);
 static void connect_next(http01 *h);
 
 /* Boulder (va/http.go fallbackErr): a failed connect to the IPv6 address falls back to the
- * IPv4 address; any later error does not. A failure of this machine ends the check at once:
- * the next address would meet the same shortage. */
+ * IPv4 address; any later error does not. A connect that failed because of this machine falls
+ * back too (no free port for IPv6 need not mean none for IPv4), but when no address answers,
+ * the outcome is that local failure: an address this machine could not try must not fail the
+ * subscriber. */
 static void connect_failed(http01 *h, int status)
 {
-    if (!acmeva_conn_error_is_local(status) && h->cur + 1 < h->n_addrs &&
-        acmeva_validation_remaining_ms(h->v) > 0) {
+    if (acmeva_conn_error_is_local(status) && h->local_status == 0) {
+        h->local_status = status;
+        h->local_cur = h->cur;
+    }
+    if (h->cur + 1 < h->n_addrs && acmeva_validation_remaining_ms(h->v) > 0) {
         acmeva_conn_close(h->conn, 1);
         h->conn = NULL;
         acmeva_strlist_add(&record(h)->addresses_tried, h->addr_text, strlen(h->addr_text));
         h->cur++;
         connect_next(h);
         return;
+    }
+    if (h->local_status != 0) {
+        int fam = h->fam[h->local_cur];
+        acmeva_addr_format(fam, h->addr[h->local_cur], h->addr_text, sizeof(h->addr_text));
+        status = h->local_status;
     }
     fail_io(h, status);
 }
@@ -450,6 +463,7 @@ static void hop_begin(http01 *h, const char *url_text)
         return;
     }
     h->rec = v->result->n_records - 1;
+    h->local_status = 0;
     h->url_text = rec->url;
     snprintf(port, sizeof(port), "%u", (unsigned)h->url.port);
     rec->hostname = strdup(h->url.host);

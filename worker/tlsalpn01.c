@@ -46,6 +46,9 @@ typedef struct tlsalpn {
     char addr_text[64];
     char last_error[512];
     acmeva_problem_type last_type;
+    /* The first connect that failed because of this machine (0: none), and the index of its
+     * address: if no later address answers, that is the outcome. */
+    int local_status, local_cur;
 } tlsalpn;
 
 static void release(tlsalpn *t)
@@ -93,17 +96,28 @@ static void fail_local(tlsalpn *t, const char *what)
 
 static void try_next(tlsalpn *t);
 
+/* set_peer writes the current address into addr_text and, with the port, into peer. */
+static void set_peer(tlsalpn *t)
+{
+    int fam = t->fam[t->cur];
+    acmeva_addr_format(fam, t->addr[t->cur], t->addr_text, sizeof(t->addr_text));
+    snprintf(t->peer, sizeof(t->peer), fam == AF_INET6 ? "[%s]:%u" : "%s:%u", t->addr_text,
+             (unsigned)t->v->e->cfg->tls_port);
+}
+
 /* Boulder (va/tlsalpn.go): any error on the IPv6 address falls back to the IPv4 address. */
 static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *what);
 
-/* A connect error: this machine's ends the check at once (the next address would meet the same
- * shortage); any other is a connection problem of this address. */
+/* A connect error. One of this machine's falls back like any other (no free port for IPv6
+ * need not mean none for IPv4), but is remembered: when no address answers, an address this
+ * machine could not try must not fail the subscriber. */
 static void connect_failed(tlsalpn *t, int status)
 {
-    if (acmeva_conn_error_is_local(status))
-        fail_local(t, uv_strerror(status));
-    else
-        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(status));
+    if (acmeva_conn_error_is_local(status) && t->local_status == 0) {
+        t->local_status = status;
+        t->local_cur = t->cur;
+    }
+    attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(status));
 }
 
 static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *what)
@@ -116,6 +130,12 @@ static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *wha
         acmeva_strlist_add(&record(t)->addresses_tried, t->addr_text, strlen(t->addr_text));
         t->cur++;
         try_next(t);
+        return;
+    }
+    if (t->local_status != 0) {
+        t->cur = t->local_cur;
+        set_peer(t);
+        fail_local(t, uv_strerror(t->local_status));
         return;
     }
     fail(t, type, "%s", t->last_error);
@@ -232,9 +252,7 @@ static void try_next(tlsalpn *t)
     struct sockaddr_storage ss;
     int fam = t->fam[t->cur];
     acmeva_sockaddr_make(&ss, fam, t->addr[t->cur], cfg->tls_port);
-    acmeva_addr_format(fam, t->addr[t->cur], t->addr_text, sizeof(t->addr_text));
-    snprintf(t->peer, sizeof(t->peer), fam == AF_INET6 ? "[%s]:%u" : "%s:%u", t->addr_text,
-             (unsigned)cfg->tls_port);
+    set_peer(t);
     int rc = acmeva_conn_connect(t->v->e->dialer, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t,
                                  &t->conn);
     if (rc == ACMEVA_CONN_ERESERVED) {
