@@ -10,6 +10,7 @@ their deadline meanwhile.
 """
 
 import base64
+import collections
 import hashlib
 import os
 import secrets
@@ -57,9 +58,11 @@ try:
         tok = secrets.token_hex(16)
         kind = "http-01" if i % 3 == 0 else "dns-01"
         jobs.append(t.job(f"{tok}.bench.test", kind, tok, ka(tok), job_id=f"{kind}-{i}"))
-    # First in line, jobs whose names the responder never answers (a DNS tarpit), due in 1 s:
-    # their deadline is set last, so that building the batch on a busy machine cannot use it up.
-    deadline = int(time.time() * 1000) + 1000
+    # First in line, jobs whose names the responder never answers (a DNS tarpit), due in 3 s:
+    # their deadline is set last, and leaves room for handing 30,000 jobs to a process on a
+    # busy machine, so that it is not used up before they start. Their DNS tries (2 x 300 ms)
+    # end them well before it unless the loop starves its timers.
+    deadline = int(time.time() * 1000) + 3000
     tarpit = []
     for i in range(5):
         tok = secrets.token_hex(16)
@@ -74,12 +77,14 @@ try:
     elapsed = time.time() - start
     c.eq(rc, 1, "exit status (the tarpit jobs are invalid)")
     c.eq(len(results), len(jobs), "a result for every job")
-    c.eq(sum(1 for r in results if r.get("status") == "valid"), len(jobs) - 5,
-         "every other job valid")
+    bad = collections.Counter(
+        (r.get("error") or {}).get("detail", "")[:60] + "... (" + r.get("id", "").split("-")[0] + ")"
+        for r in results if r.get("status") != "valid" and not r.get("id", "").startswith("tarpit"))
+    c.ok(not bad, "every other job valid", bad.most_common(5))
     for i in range(5):
         r = res.get(f"tarpit-{i}", {})
         c.problem(r, "dns", "query timed out", f"tarpit job {i}")
-        c.ok((r.get("durationMs") or 1e9) < 2500, f"tarpit job {i} ended near its deadline",
+        c.ok((r.get("durationMs") or 1e9) < 3000, f"tarpit job {i} ended by its deadline",
              f"after {r.get('durationMs')} ms while the batch took {elapsed:.1f} s")
     print(f"fast responder: {len(jobs)} jobs in {elapsed:.2f} s = {len(jobs) / elapsed:.0f}/s",
           flush=True)
