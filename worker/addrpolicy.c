@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct reserved_block {
@@ -195,4 +196,137 @@ int acmeva_addr_format(int family, const uint8_t *addr, char *out, size_t outlen
         return -1;
     memcpy(out, buf, n + 1);
     return 0;
+}
+
+void acmeva_addr_reserved_text(int family, const uint8_t *addr, char *out, size_t outlen)
+{
+    if (out == NULL || outlen == 0)
+        return;
+    out[0] = '\0';
+    const char *name = acmeva_addr_reserved_name(family, addr);
+    if (name == NULL)
+        return;
+    snprintf(out, outlen, "IP address is in a reserved address block: %s: %s",
+             acmeva_addr_reserved_rfc(family, addr), name);
+}
+
+/* ---- CIDR ranges and the operator's exceptions ---------------------------------------------- */
+
+/* The messages go through snprintf, which writes nothing when |err| is NULL and |errlen| 0. */
+int acmeva_cidr_parse(const char *text, acmeva_cidr *out, char *err, size_t errlen)
+{
+    char host[ACMEVA_CIDR_TEXT_MAX + 1];
+    if (text == NULL || out == NULL) {
+        snprintf(err, errlen, "no value");
+        return -1;
+    }
+    size_t len = strnlen(text, ACMEVA_CIDR_TEXT_MAX + 1);
+    const char *slash = memchr(text, '/', len);
+    if (len > ACMEVA_CIDR_TEXT_MAX || slash == NULL) {
+        snprintf(err, errlen, "'%.60s' is not ADDRESS/PREFIX (for one address write /32 or /128)",
+                text);
+        return -1;
+    }
+    size_t hl = (size_t)(slash - text);
+    memcpy(host, text, hl);
+    host[hl] = '\0';
+    memset(out, 0, sizeof(*out));
+    /* inet_pton is strict: four decimal octets without leading zeros for IPv4; no brackets,
+     * zones or spaces for IPv6. */
+    if (inet_pton(AF_INET, host, out->addr) == 1)
+        out->family = AF_INET;
+    else if (inet_pton(AF_INET6, host, out->addr) == 1)
+        out->family = AF_INET6;
+    else {
+        snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address", host);
+        return -1;
+    }
+    unsigned max = out->family == AF_INET ? 32 : 128;
+    const char *p = slash + 1;
+    size_t digits = strspn(p, "0123456789");
+    if (digits == 0 || digits > 3 || p[digits] != '\0' || (digits > 1 && p[0] == '0')) {
+        snprintf(err, errlen, "prefix '%s' is not a decimal number from 0 to %u", p, max);
+        return -1;
+    }
+    unsigned bits = 0;
+    for (size_t i = 0; i < digits; i++)
+        bits = bits * 10 + (unsigned)(p[i] - '0');
+    if (bits > max) {
+        snprintf(err, errlen, "prefix /%u is longer than %u bits", bits, max);
+        return -1;
+    }
+    out->bits = bits;
+    acmeva_cidr net = *out;
+    size_t n = max / 8;
+    for (size_t i = 0; i < n; i++) {
+        unsigned keep = bits >= 8 * (i + 1) ? 8 : bits > 8 * i ? bits - 8 * (unsigned)i : 0;
+        net.addr[i] &= (uint8_t)(0xff00u >> keep);
+    }
+    if (memcmp(net.addr, out->addr, n) != 0) {
+        char text_net[INET6_ADDRSTRLEN];
+        acmeva_addr_format(net.family, net.addr, text_net, sizeof(text_net));
+        snprintf(err, errlen, "'%s/%u' has host bits set: the network is %s/%u", host, bits,
+                text_net, bits);
+        return -1;
+    }
+    return 0;
+}
+
+int acmeva_cidr_contains(const acmeva_cidr *c, int family, const uint8_t *addr)
+{
+    if (c == NULL || addr == NULL || c->family != family)
+        return 0;
+    return prefix_match(addr, c->addr, c->bits);
+}
+
+int acmeva_addr_policy_init(acmeva_addr_policy *p, const acmeva_engine_config *cfg, char *err,
+                            size_t errlen)
+{
+    char why[160];
+    memset(p, 0, sizeof(*p));
+    p->allow_reserved = cfg->allow_private != 0;
+    if (cfg->n_allow_addresses > ACMEVA_MAX_ALLOW_ADDRESSES) {
+        snprintf(err, errlen, "--allow-address: at most %d", ACMEVA_MAX_ALLOW_ADDRESSES);
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_allow_addresses; i++) {
+        if (acmeva_cidr_parse(cfg->allow_addresses[i], &p->allow[i], why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "--allow-address: %s", why);
+            return -1;
+        }
+    }
+    p->n_allow = cfg->n_allow_addresses;
+    return 0;
+}
+
+int acmeva_addr_policy_permits(const acmeva_addr_policy *p, int family, const uint8_t *addr)
+{
+    if (!family_ok(family, addr))
+        return 0;
+    if (find_block(family, addr) == NULL || p->allow_reserved)
+        return 1;
+    for (size_t i = 0; i < p->n_allow; i++)
+        if (acmeva_cidr_contains(&p->allow[i], family, addr))
+            return 1;
+    return 0;
+}
+
+int acmeva_addr_policy_permits_sockaddr(const acmeva_addr_policy *p, const struct sockaddr *sa)
+{
+    if (sa == NULL)
+        return 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
+        return acmeva_addr_policy_permits(p, AF_INET, (const uint8_t *)&sin->sin_addr);
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+        return acmeva_addr_policy_permits(p, AF_INET6, sin6->sin6_addr.s6_addr);
+    }
+    return 0;
+}
+
+int acmeva_addr_policy_refuses_all_reserved(const acmeva_addr_policy *p)
+{
+    return !p->allow_reserved && p->n_allow == 0;
 }

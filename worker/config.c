@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "acmeva/engine.h"
+#include "addrpolicy.h"
 
 const char acmeva_engine_config_usage[] =
     "Engine options:\n"
@@ -15,8 +16,15 @@ const char acmeva_engine_config_usage[] =
     "  --http-port N             port of http-01 requests (default 80)\n"
     "  --https-port N            port of https redirect hops (default 443)\n"
     "  --tls-port N              port of tls-alpn-01 connections (default 443)\n"
-    "  --allow-private-addresses dial reserved and private addresses, loopback included\n"
+    "  --allow-private-addresses dial every reserved and private address, loopback included\n"
     "                            (default off; for tests only, never in production)\n"
+    "  --allow-address CIDR      dial the reserved addresses in this range (repeatable, at\n"
+    "                            most 64; ADDRESS/PREFIX, IPv4 or IPv6, host bits zero, e.g.\n"
+    "                            127.0.0.1/32); every other reserved address stays refused.\n"
+    "                            An IPv4 range never allows IPv6 forms (::ffff:a.b.c.d, NAT64)\n"
+    "  --max-per-destination N   TCP connections open at once to one IP address (default 32;\n"
+    "                            the worker splits it among its threads); more wait their\n"
+    "                            turn within their deadline\n"
     "  --user-agent S            User-Agent of http-01 requests (default acmeva/"
     "0.1)\n"
     "  --timeout-ms N            deadline of a job that has none, and cap of any job's\n"
@@ -46,6 +54,8 @@ void acmeva_engine_config_init(acmeva_engine_config *cfg)
     cfg->dns_0x20 = 1;
     cfg->connect_timeout_ms = 10000;
     cfg->tls_timeout_ms = 10000;
+    cfg->max_per_destination = 32;
+    cfg->engine_count = 1;
     cfg->user_agent = strdup("acmeva/0.1");
     cfg->perspective = strdup("default");
     cfg->rir = strdup("");
@@ -63,6 +73,8 @@ void acmeva_engine_config_clear(acmeva_engine_config *cfg)
         free(cfg->resolvers[i]);
     for (size_t i = 0; i < cfg->n_issuer_domains; i++)
         free(cfg->issuer_domains[i]);
+    for (size_t i = 0; i < cfg->n_allow_addresses; i++)
+        free(cfg->allow_addresses[i]);
     free(cfg->user_agent);
     free(cfg->perspective);
     free(cfg->rir);
@@ -210,6 +222,27 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
     } else if (strcmp(argv[*i], "--allow-private-addresses") == 0) {
         cfg->allow_private = 1;
         (*i)++;
+    } else if (acmeva_option_value(argc, argv, i, "--allow-address", &v)) {
+        acmeva_cidr cidr;
+        char why[160];
+        if (acmeva_cidr_parse(v, &cidr, why, sizeof(why)) != 0) {
+            fprintf(stderr, "acmeva: --allow-address: %s\n", why);
+            return -1;
+        }
+        if (cfg->n_allow_addresses >= ACMEVA_MAX_ALLOW_ADDRESSES) {
+            fprintf(stderr, "acmeva: --allow-address: at most %d\n", ACMEVA_MAX_ALLOW_ADDRESSES);
+            return -1;
+        }
+        char *copy = strdup(v);
+        if (copy == NULL) {
+            fprintf(stderr, "acmeva: out of memory\n");
+            return -1;
+        }
+        cfg->allow_addresses[cfg->n_allow_addresses++] = copy;
+    } else if (acmeva_option_value(argc, argv, i, "--max-per-destination", &v)) {
+        if (parse_num("--max-per-destination", v, 1, 1000000, &n))
+            return -1;
+        cfg->max_per_destination = (unsigned)n;
     } else if (acmeva_option_value(argc, argv, i, "--user-agent", &v)) {
         if (v == NULL || *v == '\0' || strlen(v) > 256 || strpbrk(v, "\r\n") != NULL) {
             fprintf(stderr, "acmeva: --user-agent: 1 to 256 bytes on one line\n");

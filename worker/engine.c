@@ -6,6 +6,8 @@
 #include "engine_int.h"
 
 #include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -106,14 +108,76 @@ int acmeva_engine_new(uv_loop_t *loop, const acmeva_engine_config *cfg, void *ss
             return -1;
         }
     }
-    if (acmeva_resolver_new(loop, cfg, &e->resolver, err, errlen) != 0) {
-        if (e->own_ssl_ctx)
-            acmeva_tls_ctx_free(e->ssl_ctx);
-        free(e);
-        return -1;
+    /* The per-destination limit is shared by the engines of one config (the worker's
+     * threads): each gets its part, at least one connection. */
+    unsigned share = cfg->engine_count > 0 ? cfg->engine_count : 1;
+    unsigned per_dest = cfg->max_per_destination / share;
+    if (acmeva_addr_policy_init(&e->policy, cfg, err, errlen) != 0)
+        goto fail;
+    if (acmeva_dialer_new(loop, &e->policy, per_dest > 0 ? per_dest : 1, &e->dialer) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
     }
+    if (acmeva_resolver_new(loop, cfg, &e->resolver, err, errlen) != 0)
+        goto fail;
     *out = e;
     return 0;
+
+fail:
+    acmeva_dialer_free(e->dialer);
+    if (e->own_ssl_ctx)
+        acmeva_tls_ctx_free(e->ssl_ctx);
+    free(e);
+    return -1;
+}
+
+int acmeva_engine_lookup_host(acmeva_engine *e, const char *name, acmeva_host_cb cb, void *arg,
+                              acmeva_host_lookup **out)
+{
+    int keep_reserved = !acmeva_addr_policy_refuses_all_reserved(&e->policy);
+    return acmeva_host_lookup_start(e->resolver, name, keep_reserved, cb, arg, out);
+}
+
+int acmeva_engine_pick_addrs(const acmeva_engine *e, const acmeva_host_addrs *a, int fam[2],
+                             uint8_t addr[2][16])
+{
+    int n = 0;
+    for (size_t i = 0; i < a->n6; i++) {
+        if (acmeva_addr_policy_permits(&e->policy, AF_INET6, a->v6[i])) {
+            fam[n] = AF_INET6;
+            memcpy(addr[n++], a->v6[i], 16);
+            break;
+        }
+    }
+    for (size_t i = 0; i < a->n4; i++) {
+        if (acmeva_addr_policy_permits(&e->policy, AF_INET, a->v4[i])) {
+            fam[n] = AF_INET;
+            memcpy(addr[n++], a->v4[i], 4);
+            break;
+        }
+    }
+    return n;
+}
+
+void acmeva_validation_local_failure(acmeva_validation *v, int caa, const char *fmt, ...)
+{
+    char detail[1024];
+    size_t n = snprintf(detail, sizeof(detail), "%s", ACMEVA_LOCAL_FAILURE_PREFIX);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail + n, sizeof(detail) - n, fmt, ap);
+    va_end(ap);
+    acmeva_result *r = v->result;
+    r->local_failure = 1;
+    if (!caa) {
+        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, detail);
+        return;
+    }
+    r->has_caa = 1;
+    r->caa_valid = 0;
+    r->caa_problem.type = ACMEVA_PROB_SERVER_INTERNAL;
+    free(r->caa_problem.detail);
+    r->caa_problem.detail = strdup(detail);
 }
 
 size_t acmeva_engine_inflight(const acmeva_engine *e)
@@ -186,7 +250,7 @@ static void local_failure(acmeva_result *r)
     r->valid = 0;
     r->local_failure = 1;
     if (acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL,
-                                  "the validator ran out of memory") != 0) {
+                                  ACMEVA_LOCAL_FAILURE_PREFIX "out of memory") != 0) {
         free(r->problem.detail);
         r->problem.detail = NULL; /* written as "" */
         r->problem.type = ACMEVA_PROB_SERVER_INTERNAL;
@@ -326,8 +390,11 @@ int acmeva_engine_validate(acmeva_engine *e, acmeva_job *job, int attempt, acmev
     }
     v->starting = 1;
     for (int i = 0; i < ACMEVA_CHECK_MAX; i++) {
+        /* A check that cannot even start has run out of memory: this machine's failure, which
+         * the result says, rather than a validation that silently never happened. */
         if (v->ops[i] != NULL && v->ops[i]->start(v, &v->state[i]) != 0)
-            goto fail;
+            acmeva_validation_local_failure(v, i == ACMEVA_CHECK_CAA,
+                                            "out of memory starting the check");
     }
     v->starting = 0;
     int running = 0;
@@ -366,6 +433,7 @@ void acmeva_engine_free(acmeva_engine *e)
     while (e->head != NULL)
         acmeva_validation_cancel(e->head);
     acmeva_resolver_free(e->resolver);
+    acmeva_dialer_free(e->dialer);
     if (e->own_ssl_ctx)
         acmeva_tls_ctx_free(e->ssl_ctx);
     free(e);

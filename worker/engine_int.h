@@ -9,6 +9,8 @@
 #include <uv.h>
 
 #include "acmeva/engine.h"
+#include "addrpolicy.h"
+#include "conn.h"
 #include "resolver.h"
 
 struct acmeva_engine {
@@ -16,6 +18,8 @@ struct acmeva_engine {
     const acmeva_engine_config *cfg;
     void *ssl_ctx; /* SSL_CTX *, shared read-only */
     int own_ssl_ctx;
+    acmeva_addr_policy policy; /* built once from cfg */
+    acmeva_dialer *dialer;     /* every connection goes through it */
     acmeva_resolver *resolver;
     acmeva_validation *head; /* running validations */
     size_t inflight;
@@ -83,6 +87,38 @@ uint64_t acmeva_validation_remaining_ms(const acmeva_validation *v);
 
 /* acmeva_phase_ms returns min(|limit_ms|, time left), at least 1 ms. */
 uint64_t acmeva_phase_ms(const acmeva_validation *v, int64_t limit_ms);
+
+/* The start of every problem detail of a local failure (DESIGN.md "Hardening"): the result is
+ * serverInternal and marked local_failure, never blamed on the subscriber. */
+#define ACMEVA_LOCAL_FAILURE_PREFIX "Local failure of the validation server, not of the subscriber: "
+
+/*
+ * acmeva_validation_local_failure records that this machine failed the validation (no
+ * descriptors, no memory, no buffer space, no local port): a serverInternal problem whose
+ * detail is ACMEVA_LOCAL_FAILURE_PREFIX followed by the printf-style text, and
+ * result->local_failure = 1. When |caa| is set the problem is the CAA check's. The caller then
+ * finishes its check as for any other failure.
+ */
+void acmeva_validation_local_failure(acmeva_validation *v, int caa, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * acmeva_engine_lookup_host starts the A and AAAA lookup of a host a check will connect to.
+ * The resolver drops the reserved addresses itself when the engine's policy has no exception;
+ * otherwise it keeps them and acmeva_engine_pick_addrs applies the exceptions. Returns 0 or a
+ * negative error, as acmeva_host_lookup_start.
+ */
+int acmeva_engine_lookup_host(acmeva_engine *e, const char *name, acmeva_host_cb cb, void *arg,
+                              acmeva_host_lookup **out);
+
+/*
+ * acmeva_engine_pick_addrs fills |fam| and |addr| with the addresses a connection tries, in
+ * order: the first IPv6 address, then the first IPv4 address that the engine's address policy
+ * permits (Boulder va/http.go and va/tlsalpn.go, after its reserved-address filter). Returns
+ * how many (0, 1 or 2); 0 is the dns problem "No valid IP addresses found for <name>".
+ */
+int acmeva_engine_pick_addrs(const acmeva_engine *e, const acmeva_host_addrs *a, int fam[2],
+                             uint8_t addr[2][16]);
 
 /* acmeva_timer_new allocates and initializes a timer on |loop| with |data|; the memory is
  * freed by acmeva_timer_free from the close callback. Returns NULL on no memory. */

@@ -32,6 +32,7 @@
 
 typedef enum {
     HTTP01_RESOLVING,
+    HTTP01_QUEUED, /* waiting for a turn to connect to the address (--max-per-destination) */
     HTTP01_CONNECTING,
     HTTP01_TLS,
     HTTP01_WAITING, /* request sent, no byte back yet */
@@ -55,6 +56,9 @@ typedef struct http01 {
     uint8_t addr[2][16];
     int n_addrs, cur;
     char addr_text[256]; /* the address in use, or the host before one is chosen */
+    /* The first connect of this hop that failed because of this machine (0: none), and the
+     * index of its address: if no later address answers, that is the outcome. */
+    int local_status, local_cur;
 } http01;
 
 static void hop_begin(http01 *h, const char *url_text);
@@ -111,20 +115,45 @@ static void fail_fetch(http01 *h, const char *what)
     fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", h->addr_text, h->url_text, what);
 }
 
+/* A failure of this machine (DESIGN.md "Hardening"): serverInternal, never the subscriber's. */
+static void fail_local(http01 *h, const char *what)
+{
+    acmeva_validation_local_failure(h->v, 0, "%s: Fetching %s: %s", h->addr_text, h->url_text,
+                                    what);
+    finish(h, 0);
+}
+
+/* An I/O error on the connection: this machine's (fail_local) or the peer's (fail_fetch). */
+static void fail_io(http01 *h, int status)
+{
+    if (acmeva_conn_error_is_local(status))
+        fail_local(h, uv_strerror(status));
+    else
+        fail_fetch(h, acmeva_conn_error_text(status));
+}
+
 /* ---- connecting --------------------------------------------------------------------------- */
 
+static void on_dial(void *arg);
 static void on_connect(void *arg, int status);
 static void on_handshake(void *arg, int status, const char *reason);
 static void on_read(void *arg, const char *buf, ssize_t n);
-static const acmeva_conn_cbs http01_conn_cbs = {on_connect, on_handshake, on_read};
+static const acmeva_conn_cbs http01_conn_cbs = {on_dial, on_connect, on_handshake, on_read};
 
 static void connect_timeout_cb(uv_timer_t *t);
 static void connect_next(http01 *h);
 
 /* Boulder (va/http.go fallbackErr): a failed connect to the IPv6 address falls back to the
- * IPv4 address; any later error does not. */
-static void connect_failed(http01 *h, const char *what)
+ * IPv4 address; any later error does not. A connect that failed because of this machine falls
+ * back too (no free port for IPv6 need not mean none for IPv4), but when no address answers,
+ * the outcome is that local failure: an address this machine could not try must not fail the
+ * subscriber. */
+static void connect_failed(http01 *h, int status)
 {
+    if (acmeva_conn_error_is_local(status) && h->local_status == 0) {
+        h->local_status = status;
+        h->local_cur = h->cur;
+    }
     if (h->cur + 1 < h->n_addrs && acmeva_validation_remaining_ms(h->v) > 0) {
         acmeva_conn_close(h->conn, 1);
         h->conn = NULL;
@@ -134,7 +163,12 @@ static void connect_failed(http01 *h, const char *what)
         connect_next(h);
         return;
     }
-    fail_fetch(h, what);
+    if (h->local_status != 0) {
+        int fam = h->fam[h->local_cur];
+        acmeva_addr_format(fam, h->addr[h->local_cur], h->addr_text, sizeof(h->addr_text));
+        status = h->local_status;
+    }
+    fail_io(h, status);
 }
 
 static void connect_next(http01 *h)
@@ -143,19 +177,42 @@ static void connect_next(http01 *h)
     int fam = h->fam[h->cur];
     acmeva_sockaddr_make(&ss, fam, h->addr[h->cur], h->url.port);
     acmeva_addr_format(fam, h->addr[h->cur], h->addr_text, sizeof(h->addr_text));
+    int rc = acmeva_conn_connect(h->v->e->dialer, (struct sockaddr *)&ss, &http01_conn_cbs, h,
+                                 &h->conn);
+    if (rc == ACMEVA_CONN_ERESERVED) {
+        /* An IP identifier or IP literal redirect target that the address policy refuses:
+         * nothing was dialled. Boulder's wording. */
+        char why[256];
+        acmeva_addr_reserved_text(fam, h->addr[h->cur], why, sizeof(why));
+        fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: Invalid host: %s",
+             h->url.host_is_ip ? h->url.host : h->addr_text, h->url_text, why);
+        return;
+    }
     acmeva_vrecord *rec = record(h);
     free(rec->address_used);
     rec->address_used = acmeva_validation_strdup(h->v, h->addr_text);
+    if (rc != 0) {
+        connect_failed(h, rc);
+        return;
+    }
+    if (acmeva_conn_queued(h->conn)) {
+        /* Waiting for a turn counts against the job's deadline only; the connect gets its own
+         * limit once it starts (on_dial). */
+        set_state(h, HTTP01_QUEUED, 0, connect_timeout_cb);
+        return;
+    }
     set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
-    int rc =
-        acmeva_conn_connect(h->v->e->loop, (struct sockaddr *)&ss, &http01_conn_cbs, h, &h->conn);
-    if (rc != 0)
-        connect_failed(h, acmeva_conn_error_text(rc));
+}
+
+static void on_dial(void *arg)
+{
+    http01 *h = arg;
+    set_state(h, HTTP01_CONNECTING, h->v->e->cfg->connect_timeout_ms, connect_timeout_cb);
 }
 
 static void connect_timeout_cb(uv_timer_t *t)
 {
-    connect_failed(t->data, "Timeout during connect (likely firewall problem)");
+    connect_failed(t->data, UV_ETIMEDOUT);
 }
 
 static void response_timeout_cb(uv_timer_t *t)
@@ -190,14 +247,14 @@ static void send_request(http01 *h)
     set_state(h, HTTP01_WAITING, HTTP01_FIRST_BYTE_MS, response_timeout_cb);
     int rc = acmeva_conn_write(h->conn, req, (size_t)n);
     if (rc != 0)
-        fail_fetch(h, acmeva_conn_error_text(rc));
+        fail_io(h, rc);
 }
 
 static void on_connect(void *arg, int status)
 {
     http01 *h = arg;
     if (status != 0) {
-        connect_failed(h, acmeva_conn_error_text(status));
+        connect_failed(h, status);
         return;
     }
     if (!h->url.https) {
@@ -208,8 +265,11 @@ static void on_connect(void *arg, int status)
      * certificate checks, SNI = the redirect's host name (none for an IP literal). */
     set_state(h, HTTP01_TLS, h->v->e->cfg->tls_timeout_ms, tls_timeout_cb);
     static const uint8_t alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    if (acmeva_conn_start_tls(h->conn, h->v->e->ssl_ctx, h->url.host_is_ip ? NULL : h->url.host,
-                              alpn, sizeof(alpn)) != 0)
+    int rc = acmeva_conn_start_tls(h->conn, h->v->e->ssl_ctx,
+                                   h->url.host_is_ip ? NULL : h->url.host, alpn, sizeof(alpn));
+    if (rc != 0 && acmeva_conn_error_is_local(rc))
+        fail_local(h, "TLS setup failed: out of memory");
+    else if (rc != 0)
         fail_fetch(h, "TLS setup failed");
 }
 
@@ -330,6 +390,9 @@ static void reader_failed(http01 *h)
     if (acmeva_httpreader_error(&h->reader) == ACMEVA_HTTPERR_NOMEM)
         acmeva_validation_nomem(h->v);
     switch (acmeva_httpreader_error(&h->reader)) {
+    case ACMEVA_HTTPERR_NOMEM:
+        fail_local(h, "out of memory reading the response");
+        return;
     case ACMEVA_HTTPERR_HTTP2:
         fail_fetch(h, "Server is speaking HTTP/2 over HTTP");
         return;
@@ -352,7 +415,7 @@ static void on_read(void *arg, const char *buf, ssize_t n)
     int rc;
     if (n < 0) {
         if (n != UV_EOF) {
-            fail_fetch(h, acmeva_conn_error_text((int)n));
+            fail_io(h, (int)n);
             return;
         }
         rc = acmeva_httpreader_eof(&h->reader);
@@ -388,7 +451,11 @@ static void on_lookup(void *arg, acmeva_host_addrs *a)
         fail(h, acmeva_validation_dns_failure(h->v, a->local_failure), "%s", a->detail);
         return;
     }
-    h->n_addrs = acmeva_host_addrs_pick(a, h->fam, h->addr);
+    h->n_addrs = acmeva_engine_pick_addrs(h->v->e, a, h->fam, h->addr);
+    if (h->n_addrs == 0) {
+        fail(h, ACMEVA_PROB_DNS, "No valid IP addresses found for %s", h->url.host);
+        return;
+    }
     h->cur = 0;
     connect_next(h);
 }
@@ -400,11 +467,13 @@ static void hop_begin(http01 *h, const char *url_text)
     char port[8];
     acmeva_vrecord *rec = acmeva_result_add_record(v->result);
     if (rec == NULL || (rec->url = strdup(url_text)) == NULL) {
-        acmeva_validation_nomem(v);
-        fail(h, ACMEVA_PROB_SERVER_INTERNAL, "out of memory");
+        /* At most 12 records: the redirect limit stops the hops long before the cap. */
+        acmeva_validation_local_failure(v, 0, "Fetching %s: out of memory", url_text);
+        finish(h, 0);
         return;
     }
     h->rec = v->result->n_records - 1;
+    h->local_status = 0;
     h->url_text = rec->url;
     snprintf(port, sizeof(port), "%u", (unsigned)h->url.port);
     rec->hostname = acmeva_validation_strdup(v, h->url.host);
@@ -412,18 +481,10 @@ static void hop_begin(http01 *h, const char *url_text)
     snprintf(h->addr_text, sizeof(h->addr_text), "%s", h->url.host);
 
     if (h->url.host_is_ip) {
-        /* An IP identifier (RFC 8738 §3) or an IP literal redirect target: no lookup, but
-         * the same address policy. */
+        /* An IP identifier (RFC 8738 §3) or an IP literal redirect target: no lookup; the
+         * connection layer applies the address policy (connect_next). */
         int fam = h->url.host_is_ip == 6 ? AF_INET6 : AF_INET;
         acmeva_validation_list_add(v, &rec->addresses_resolved, h->url.host, strlen(h->url.host));
-        if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, h->url.ip)) {
-            fail(h, ACMEVA_PROB_CONNECTION,
-                 "%s: Fetching %s: Invalid host: IP address is in a reserved address block: "
-                 "%s: %s",
-                 h->url.host, h->url_text, acmeva_addr_reserved_rfc(fam, h->url.ip),
-                 acmeva_addr_reserved_name(fam, h->url.ip));
-            return;
-        }
         h->n_addrs = 1;
         h->cur = 0;
         h->fam[0] = fam;
@@ -432,9 +493,10 @@ static void hop_begin(http01 *h, const char *url_text)
         return;
     }
     set_state(h, HTTP01_RESOLVING, 0, resolve_timeout_cb);
-    if (acmeva_host_lookup_start(v->e->resolver, h->url.host, v->e->cfg->allow_private, on_lookup,
-                                 h, &h->lookup) != 0)
-        fail(h, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", h->url.host);
+    if (acmeva_engine_lookup_host(v->e, h->url.host, on_lookup, h, &h->lookup) != 0) {
+        acmeva_validation_local_failure(v, 0, "cannot start a DNS lookup for %s", h->url.host);
+        finish(h, 0);
+    }
 }
 
 /* Trailing white space as Go's unicode.IsSpace sees it (Boulder trims with

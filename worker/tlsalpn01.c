@@ -24,6 +24,7 @@ static const uint8_t acme_tls_1[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's',
 
 typedef enum {
     TLSALPN_RESOLVING,
+    TLSALPN_QUEUED, /* waiting for a turn to connect to the address (--max-per-destination) */
     TLSALPN_CONNECTING,
     TLSALPN_HANDSHAKE,
     TLSALPN_DONE,
@@ -45,6 +46,9 @@ typedef struct tlsalpn {
     char addr_text[64];
     char last_error[512];
     acmeva_problem_type last_type;
+    /* The first connect that failed because of this machine (0: none), and the index of its
+     * address: if no later address answers, that is the outcome. */
+    int local_status, local_cur;
 } tlsalpn;
 
 static void release(tlsalpn *t)
@@ -83,9 +87,39 @@ static acmeva_vrecord *record(tlsalpn *t)
     return &t->v->result->records[0];
 }
 
+/* A failure of this machine (DESIGN.md "Hardening"): serverInternal, never the subscriber's. */
+static void fail_local(tlsalpn *t, const char *what)
+{
+    acmeva_validation_local_failure(t->v, 0, "%s: %s", t->peer[0] ? t->peer : t->addr_text, what);
+    finish(t, 0);
+}
+
 static void try_next(tlsalpn *t);
 
+/* set_peer writes the current address into addr_text and, with the port, into peer. */
+static void set_peer(tlsalpn *t)
+{
+    int fam = t->fam[t->cur];
+    acmeva_addr_format(fam, t->addr[t->cur], t->addr_text, sizeof(t->addr_text));
+    snprintf(t->peer, sizeof(t->peer), fam == AF_INET6 ? "[%s]:%u" : "%s:%u", t->addr_text,
+             (unsigned)t->v->e->cfg->tls_port);
+}
+
 /* Boulder (va/tlsalpn.go): any error on the IPv6 address falls back to the IPv4 address. */
+static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *what);
+
+/* A connect error. One of this machine's falls back like any other (no free port for IPv6
+ * need not mean none for IPv4), but is remembered: when no address answers, an address this
+ * machine could not try must not fail the subscriber. */
+static void connect_failed(tlsalpn *t, int status)
+{
+    if (acmeva_conn_error_is_local(status) && t->local_status == 0) {
+        t->local_status = status;
+        t->local_cur = t->cur;
+    }
+    attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(status));
+}
+
 static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *what)
 {
     snprintf(t->last_error, sizeof(t->last_error), "%s: %s", t->addr_text, what);
@@ -97,6 +131,12 @@ static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *wha
                                    strlen(t->addr_text));
         t->cur++;
         try_next(t);
+        return;
+    }
+    if (t->local_status != 0) {
+        t->cur = t->local_cur;
+        set_peer(t);
+        fail_local(t, uv_strerror(t->local_status));
         return;
     }
     fail(t, type, "%s", t->last_error);
@@ -128,8 +168,10 @@ static void check_certificate(tlsalpn *t)
     int rc = acmeva_tlsalpn01_check_cert(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), is_ip,
                                          is_ip ? NULL : job->ident_value, t->ident_ip,
                                          t->ident_ip_len, digest, reason, sizeof(reason));
-    if (rc == ACMEVA_CERT_ENOMEM || rc == ACMEVA_CERT_EINVAL)
-        acmeva_validation_nomem(t->v); /* this machine's failure, not the subscriber's */
+    if (rc == ACMEVA_CERT_ENOMEM || rc == ACMEVA_CERT_EINVAL) {
+        fail_local(t, reason); /* no memory while checking it */
+        return;
+    }
     if (rc != 0) {
         /* A certificate that is not even well-formed DER is a tls problem (Boulder: the TLS
          * stack refuses it); a well-formed one that proves nothing is unauthorized. */
@@ -143,18 +185,26 @@ static void check_certificate(tlsalpn *t)
     finish(t, 1);
 }
 
+static void on_dial(void *arg);
 static void on_connect(void *arg, int status);
 static void on_handshake(void *arg, int status, const char *reason);
 static void on_read(void *arg, const char *buf, ssize_t n)
 {
     /* Nothing is read after the handshake; bytes or a close then are no concern. */
 }
-static const acmeva_conn_cbs tlsalpn_conn_cbs = {on_connect, on_handshake, on_read};
+static const acmeva_conn_cbs tlsalpn_conn_cbs = {on_dial, on_connect, on_handshake, on_read};
 
 static void connect_timeout_cb(uv_timer_t *tm)
 {
-    attempt_failed(tm->data, ACMEVA_PROB_CONNECTION,
-                   "Timeout during connect (likely firewall problem)");
+    connect_failed(tm->data, UV_ETIMEDOUT);
+}
+
+static void on_dial(void *arg)
+{
+    tlsalpn *t = arg;
+    t->state = TLSALPN_CONNECTING;
+    uv_timer_start(t->timer, connect_timeout_cb,
+                   acmeva_phase_ms(t->v, t->v->e->cfg->connect_timeout_ms), 0);
 }
 
 static void handshake_timeout_cb(uv_timer_t *tm)
@@ -167,14 +217,17 @@ static void on_connect(void *arg, int status)
 {
     tlsalpn *t = arg;
     if (status != 0) {
-        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(status));
+        connect_failed(t, status);
         return;
     }
     t->state = TLSALPN_HANDSHAKE;
     uv_timer_start(t->timer, handshake_timeout_cb,
                    acmeva_phase_ms(t->v, t->v->e->cfg->tls_timeout_ms), 0);
-    if (acmeva_conn_start_tls(t->conn, t->v->e->ssl_ctx, t->sni, acme_tls_1, sizeof(acme_tls_1)) !=
-        0)
+    int rc =
+        acmeva_conn_start_tls(t->conn, t->v->e->ssl_ctx, t->sni, acme_tls_1, sizeof(acme_tls_1));
+    if (rc != 0 && acmeva_conn_error_is_local(rc))
+        fail_local(t, "TLS setup failed: out of memory");
+    else if (rc != 0)
         attempt_failed(t, ACMEVA_PROB_TLS, "TLS setup failed");
 }
 
@@ -200,18 +253,31 @@ static void try_next(tlsalpn *t)
     struct sockaddr_storage ss;
     int fam = t->fam[t->cur];
     acmeva_sockaddr_make(&ss, fam, t->addr[t->cur], cfg->tls_port);
-    acmeva_addr_format(fam, t->addr[t->cur], t->addr_text, sizeof(t->addr_text));
-    snprintf(t->peer, sizeof(t->peer), fam == AF_INET6 ? "[%s]:%u" : "%s:%u", t->addr_text,
-             (unsigned)cfg->tls_port);
+    set_peer(t);
+    int rc = acmeva_conn_connect(t->v->e->dialer, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t,
+                                 &t->conn);
+    if (rc == ACMEVA_CONN_ERESERVED) {
+        /* An IP identifier that the address policy refuses: nothing was dialled. */
+        char why[256];
+        acmeva_addr_reserved_text(fam, t->addr[t->cur], why, sizeof(why));
+        fail(t, ACMEVA_PROB_CONNECTION, "%s: %s", t->addr_text, why);
+        return;
+    }
     acmeva_vrecord *rec = record(t);
     free(rec->address_used);
     rec->address_used = acmeva_validation_strdup(t->v, t->addr_text);
-    t->state = TLSALPN_CONNECTING;
-    uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, cfg->connect_timeout_ms), 0);
-    int rc =
-        acmeva_conn_connect(t->v->e->loop, (struct sockaddr *)&ss, &tlsalpn_conn_cbs, t, &t->conn);
-    if (rc != 0)
-        attempt_failed(t, ACMEVA_PROB_CONNECTION, acmeva_conn_error_text(rc));
+    if (rc != 0) {
+        connect_failed(t, rc);
+        return;
+    }
+    if (acmeva_conn_queued(t->conn)) {
+        /* Waiting for a turn counts against the job's deadline only (on_dial arms the
+         * connect's own limit). */
+        t->state = TLSALPN_QUEUED;
+        uv_timer_start(t->timer, connect_timeout_cb, acmeva_phase_ms(t->v, 0), 0);
+        return;
+    }
+    on_dial(t);
 }
 
 static void on_lookup(void *arg, acmeva_host_addrs *a)
@@ -223,7 +289,11 @@ static void on_lookup(void *arg, acmeva_host_addrs *a)
         fail(t, acmeva_validation_dns_failure(t->v, a->local_failure), "%s", a->detail);
         return;
     }
-    t->n_addrs = acmeva_host_addrs_pick(a, t->fam, t->addr);
+    t->n_addrs = acmeva_engine_pick_addrs(t->v->e, a, t->fam, t->addr);
+    if (t->n_addrs == 0) {
+        fail(t, ACMEVA_PROB_DNS, "No valid IP addresses found for %s", t->v->job->ident_value);
+        return;
+    }
     t->cur = 0;
     try_next(t);
 }
@@ -265,12 +335,7 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
         acmeva_tlsalpn01_reverse_name(fam, t->ident_ip, t->sni, sizeof(t->sni));
         acmeva_validation_list_add(v, &rec->addresses_resolved, job->ident_value,
                                    strlen(job->ident_value));
-        if (!v->e->cfg->allow_private && acmeva_addr_reserved(fam, t->ident_ip)) {
-            fail(t, ACMEVA_PROB_CONNECTION, "%s: IP address is in a reserved address block: %s: %s",
-                 job->ident_value, acmeva_addr_reserved_rfc(fam, t->ident_ip),
-                 acmeva_addr_reserved_name(fam, t->ident_ip));
-            return 0;
-        }
+        /* The connection layer applies the address policy (try_next). */
         t->n_addrs = 1;
         t->fam[0] = fam;
         memcpy(t->addr[0], t->ident_ip, t->ident_ip_len);
@@ -280,9 +345,11 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
     snprintf(t->sni, sizeof(t->sni), "%s", job->ident_value);
     t->state = TLSALPN_RESOLVING;
     uv_timer_start(t->timer, resolve_timeout_cb, acmeva_phase_ms(v, 0), 0);
-    if (acmeva_host_lookup_start(v->e->resolver, job->ident_value, v->e->cfg->allow_private,
-                                 on_lookup, t, &t->lookup) != 0)
-        fail(t, ACMEVA_PROB_SERVER_INTERNAL, "cannot start a DNS lookup for %s", job->ident_value);
+    if (acmeva_engine_lookup_host(v->e, job->ident_value, on_lookup, t, &t->lookup) != 0) {
+        acmeva_validation_local_failure(v, 0, "cannot start a DNS lookup for %s",
+                                        job->ident_value);
+        finish(t, 0);
+    }
     return 0;
 }
 

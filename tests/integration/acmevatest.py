@@ -102,9 +102,23 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def run_check(args, jobs=None, timeout=120, allow_private=True):
-    """Run `acmeva check`; returns (exit code, results by id, [results], stderr)."""
-    cmd = [ACMEVA, "check"] + (["--allow-private-addresses"] if allow_private else []) + args
+# The loopback addresses that pebble-challtestsrv answers by default and most fixtures listen on.
+# Tests allow exactly their fixtures' addresses (--allow-address), never every reserved range.
+FIXTURE_CIDRS = ("127.0.0.1/32", "::1/128")
+
+
+def allow_args(cidrs=FIXTURE_CIDRS):
+    """--allow-address options for |cidrs|."""
+    out = []
+    for cidr in cidrs:
+        out += ["--allow-address", cidr]
+    return out
+
+
+def run_check(args, jobs=None, timeout=120, allow=FIXTURE_CIDRS, prefix=()):
+    """Run `acmeva check` with --allow-address for |allow| (() for none); |prefix| goes before
+    the command (e.g. prlimit). Returns (exit code, results by id, [results], stderr)."""
+    cmd = list(prefix) + [ACMEVA, "check"] + allow_args(allow) + args
     stdin = None
     if jobs is not None:
         cmd += ["--job", "-"]
@@ -366,9 +380,9 @@ class WorkerProc:
 
 def cts_engine_args(cts):
     """Engine options that point a worker at pebble-challtestsrv on loopback."""
-    return ["--allow-private-addresses", *cts.resolver_args, "--http-port",
-            str(cts.http_port), "--https-port", str(cts.https_port), "--tls-port",
-            str(cts.tlsalpn_port)]
+    return allow_args() + [*cts.resolver_args, "--http-port", str(cts.http_port),
+                           "--https-port", str(cts.https_port), "--tls-port",
+                           str(cts.tlsalpn_port)]
 
 
 # What a loaded two-core machine (and the ASan build) may add to a time the code under test

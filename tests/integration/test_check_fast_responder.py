@@ -10,6 +10,7 @@ their deadline meanwhile.
 """
 
 import base64
+import collections
 import hashlib
 import json
 import os
@@ -47,7 +48,7 @@ try:
     bound = DURATION_S + JOB_DEADLINE_MS / 1000 + t.GRACE_S
     start = time.time()
     try:
-        b = t.subprocess.run([BENCH, "--allow-private-addresses", "--resolver",
+        b = t.subprocess.run([BENCH] + t.allow_args() + ["--resolver",
                               f"127.0.0.1:{dns_port}", "--http-port", str(http_port), "--mix",
                               "dns-01", "-c", "256", "--duration", str(DURATION_S),
                               "--deadline-ms", str(JOB_DEADLINE_MS), "--refill-in-callback"],
@@ -85,8 +86,10 @@ try:
     elapsed = time.time() - start
     c.eq(rc, 1, "exit status (the tarpit jobs are invalid)")
     c.eq(len(results), len(jobs), "a result for every job")
-    c.eq(sum(1 for r in results if r.get("status") == "valid"), len(jobs) - 5,
-         "every other job valid")
+    bad = collections.Counter(
+        (r.get("error") or {}).get("detail", "")[:60] + "... (" + r.get("id", "").split("-")[0] + ")"
+        for r in results if r.get("status") != "valid" and not r.get("id", "").startswith("tarpit"))
+    c.ok(not bad, "every other job valid", bad.most_common(5))
     for i in range(5):
         r = res.get(f"tarpit-{i}", {})
         c.problem(r, "dns", "query timed out", f"tarpit job {i}")

@@ -434,6 +434,56 @@ def http_checks(port, log_path):
                                                   and "GET /_history" in read_text(log_path), 2.0))
 
 
+def stats(port):
+    status, _, body, _ = fetch(port, "/_stats")
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
+def hold_checks(port):
+    """An instance with --hold-ms 300 --redirect-host [::1]: the hold and rhost cases and the
+    per-address counts of /_stats."""
+    rest = "holdcheck0123456789"
+    check_redirect("rhost", port, "rhost_" + rest, 302,
+                   "http://[::1]:%d%sok_%s" % (port, PREFIX, rest), "rhost_" + rest)
+    exchange(port, request_bytes("/_reset", method="POST"))
+    # Three held at once, then one client leaves early: its close is noticed at the next
+    # accept, so the most open at once stays 3 and is counted exactly.
+    socks = []
+    for i in range(3):
+        s = connect(port)
+        s.sendall(request_bytes(PREFIX + "hold_%d%s" % (i, rest)))
+        socks.append(s)
+    time.sleep(0.1)
+    socks[0].close()
+    start = time.monotonic()
+    status, _, body, _ = fetch(port, PREFIX + "hold_late" + rest, timeout=5.0)
+    R.eq("hold: status", status, 200)
+    R.eq("hold: body", body, ka("hold_late" + rest))
+    R.check("hold: held about --hold-ms", 0.25 <= time.monotonic() - start < 3.0,
+            "%.2f s" % (time.monotonic() - start))
+    for s in socks[1:]:
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        R.check("hold: the others are answered too", data.startswith(b"HTTP/1.1 200"), short(data))
+    status, st = stats(port)
+    R.eq("GET /_stats: 200", status, 200)
+    if R.check("stats: JSON", isinstance(st, dict), short(st)):
+        R.eq("stats: accepts on 127.0.0.1 (this request included)", st["accepts"].get("127.0.0.1"), 5)
+        R.eq("stats: most open at once", st["max_open"].get("127.0.0.1"), 3)
+        R.eq("stats: nothing on ::1", st["accepts"].get("::1", 0), 0)
+    exchange(port, request_bytes("/_reset", method="POST"))
+    status, st = stats(port)
+    R.eq("stats after /_reset: only this request", (st or {}).get("accepts"), {"127.0.0.1": 1})
+
+
 # ---------------------------------------------------------------------------------------------
 # DNS
 
@@ -972,6 +1022,15 @@ def run():
         http_thread.start()
         guarded("DNS checks", dns_checks, dport, dp, zone_path, stats_path, dns_log)
         http_thread.join()
+        try:
+            holdp, holdport = start_fixture(HTTPFIX, ["--listen", "127.0.0.1", "--listen", "::1",
+                                                      "--key-authorization-suffix", SUFFIX,
+                                                      "--hold-ms", "300", "--redirect-host", "[::1]"],
+                                            os.path.join(tmp, "httpfix-hold.log"))
+            guarded("hold checks", hold_checks, holdport)
+            stop_fixture("httpfix --hold-ms", holdp)
+        except (RuntimeError, OSError) as e:
+            R.check("httpfix --hold-ms starts", False, str(e))
         # Stop with a connection still open: shutdown must not wait for it.
         s = connect(hport, timeout=1.0)
         s.sendall(request_bytes(PREFIX + "silent_atexit0123456789"))

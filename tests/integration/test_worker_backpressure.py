@@ -24,8 +24,7 @@ w = None
 try:
     THREADS, TIMEOUT_MS = 2, 1500
     w = t.WorkerProc(["--redis", redis.url, "--threads", str(THREADS), "--max-inflight", str(MAX),
-                      "--timeout-ms", str(TIMEOUT_MS), "--allow-private-addresses",
-                      *cts.resolver_args,
+                      "--timeout-ms", str(TIMEOUT_MS), *cts.resolver_args, *t.allow_args(),
                       "--http-port", str(fix.port)], "backpressure")
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "the worker joined the group")

@@ -24,7 +24,7 @@ workers = []
 try:
     CLAIM_MS, A_TIMEOUT_MS, B_TIMEOUT_MS = 2000, 6000, 3000
     args = ["--redis", redis.url, "--threads", "2", "--claim-idle-ms", str(CLAIM_MS),
-            "--allow-private-addresses", *cts.resolver_args, "--http-port", str(fix.port)]
+            *cts.resolver_args, *t.allow_args(), "--http-port", str(fix.port)]
     # A holds each slow job for 6 s (plenty of time to kill it); B gives up on them after 3 s.
     a = t.WorkerProc(args + ["--timeout-ms", str(A_TIMEOUT_MS)], "kill-a")
     workers.append(a)

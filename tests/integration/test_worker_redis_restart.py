@@ -34,7 +34,7 @@ try:
     # The slow jobs (never answered) end after 4 s: while Redis is down.
     TIMEOUT_MS = 4000
     w = t.WorkerProc(["--redis", redis.url, "--threads", "2", "--timeout-ms", str(TIMEOUT_MS),
-                      "--allow-private-addresses", *cts.resolver_args,
+                      *cts.resolver_args, *t.allow_args(),
                       "--http-port", str(fix.port)], "restart")
     cl = redis.client()
     c.ok(t.wait_group(cl, consumers=2), "the worker joined the group")

@@ -41,7 +41,7 @@ def pending_by_consumer(cl):
 
 
 try:
-    engine = ["--allow-private-addresses", *cts.resolver_args, "--http-port", str(fix.port)]
+    engine = t.allow_args() + [*cts.resolver_args, "--http-port", str(fix.port)]
     cl = redis.client()
 
     # 1. Everything in flight finishes within the grace period.

@@ -386,6 +386,236 @@ static void test_rfc_text(void)
     CHECK(acmeva_addr_reserved_rfc(AF_INET, a) == NULL);
 }
 
+static void test_reserved_text(void)
+{
+    char buf[256];
+    uint8_t a[16];
+    inet_pton(AF_INET, "169.254.169.254", a);
+    acmeva_addr_reserved_text(AF_INET, a, buf, sizeof(buf));
+    CHECK_STR(buf, "IP address is in a reserved address block: [RFC3927]: Link Local");
+    inet_pton(AF_INET, "8.8.8.8", a);
+    acmeva_addr_reserved_text(AF_INET, a, buf, sizeof(buf));
+    CHECK_STR(buf, "");
+    inet_pton(AF_INET, "10.0.0.1", a);
+    acmeva_addr_reserved_text(AF_INET, a, buf, 12); /* cut to fit */
+    CHECK_STR(buf, "IP address ");
+}
+
+/* ---- CIDR ------------------------------------------------------------------------------- */
+
+static void check_cidr_ok(const char *text, int family, const char *net, unsigned bits)
+{
+    acmeva_cidr c;
+    char err[160] = "";
+    int rc = acmeva_cidr_parse(text, &c, err, sizeof(err));
+    CHECK_MSG(rc == 0, "%s refused: %s", text, err);
+    if (rc != 0)
+        return;
+    uint8_t want[16] = {0};
+    CHECK(inet_pton(family, net, want) == 1);
+    CHECK_MSG(c.family == family, "%s: family %d", text, c.family);
+    CHECK_MSG(c.bits == bits, "%s: bits %u, want %u", text, c.bits, bits);
+    CHECK_MSG(memcmp(c.addr, want, family == AF_INET ? 4 : 16) == 0, "%s: network differs", text);
+}
+
+static void check_cidr_bad(const char *text, const char *err_part)
+{
+    acmeva_cidr c;
+    char err[160] = "";
+    CHECK_MSG(acmeva_cidr_parse(text, &c, err, sizeof(err)) == -1, "%s accepted", text);
+    CHECK_MSG(strstr(err, err_part) != NULL, "%s: error \"%s\" lacks \"%s\"", text, err, err_part);
+}
+
+static void test_cidr_parse(void)
+{
+    check_cidr_ok("127.0.0.1/32", AF_INET, "127.0.0.1", 32);
+    check_cidr_ok("127.0.0.0/8", AF_INET, "127.0.0.0", 8);
+    check_cidr_ok("10.0.0.0/8", AF_INET, "10.0.0.0", 8);
+    check_cidr_ok("100.64.0.0/10", AF_INET, "100.64.0.0", 10);
+    check_cidr_ok("0.0.0.0/0", AF_INET, "0.0.0.0", 0);
+    check_cidr_ok("255.255.255.255/32", AF_INET, "255.255.255.255", 32);
+    check_cidr_ok("::1/128", AF_INET6, "::1", 128);
+    check_cidr_ok("::/0", AF_INET6, "::", 0);
+    check_cidr_ok("fc00::/7", AF_INET6, "fc00::", 7);
+    check_cidr_ok("FE80::/10", AF_INET6, "fe80::", 10); /* hex digits in either case */
+    check_cidr_ok("64:ff9b::/96", AF_INET6, "64:ff9b::", 96);
+    check_cidr_ok("::ffff:127.0.0.0/104", AF_INET6, "::ffff:127.0.0.0", 104);
+    check_cidr_ok("2001:db8:0:0:0:0:0:0/32", AF_INET6, "2001:db8::", 32);
+    check_cidr_ok("0000:0000:0000:0000:0000:ffff:7f00:0009/128", AF_INET6, "::ffff:127.0.0.9", 128);
+
+    /* A prefix is required: a bare address never implies a range. */
+    check_cidr_bad("127.0.0.1", "not ADDRESS/PREFIX");
+    check_cidr_bad("::1", "not ADDRESS/PREFIX");
+    check_cidr_bad("", "not ADDRESS/PREFIX");
+    /* Bad prefixes. */
+    check_cidr_bad("127.0.0.1/", "prefix");
+    check_cidr_bad("127.0.0.1/33", "longer than 32");
+    check_cidr_bad("::1/129", "longer than 128");
+    check_cidr_bad("10.0.0.0/08", "prefix"); /* leading zero */
+    check_cidr_bad("10.0.0.0/008", "prefix");
+    check_cidr_bad("10.0.0.0/+8", "prefix");
+    check_cidr_bad("10.0.0.0/-8", "prefix");
+    check_cidr_bad("10.0.0.0/ 8", "prefix");
+    check_cidr_bad("10.0.0.0/8 ", "prefix");
+    check_cidr_bad("10.0.0.0/8/8", "prefix");
+    check_cidr_bad("10.0.0.0/0x8", "prefix");
+    check_cidr_bad("10.0.0.0/1000", "prefix");
+    check_cidr_bad("10.0.0.0/99999999999999999999", "prefix");
+    check_cidr_bad("::/1280", "prefix");
+    /* Bad addresses. */
+    check_cidr_bad("127.1/32", "not an IPv4 or IPv6 address");
+    check_cidr_bad("127.0.0.01/32", "not an IPv4 or IPv6 address"); /* leading zero octet */
+    check_cidr_bad("010.0.0.0/8", "not an IPv4 or IPv6 address");
+    check_cidr_bad("256.0.0.0/8", "not an IPv4 or IPv6 address");
+    check_cidr_bad(" 10.0.0.0/8", "not an IPv4 or IPv6 address");
+    check_cidr_bad("[::1]/128", "not an IPv4 or IPv6 address");
+    check_cidr_bad("fe80::1%lo/128", "not an IPv4 or IPv6 address");
+    check_cidr_bad("1:2:3:4:5:6:7:8:9/128", "not an IPv4 or IPv6 address");
+    check_cidr_bad("localhost/32", "not an IPv4 or IPv6 address");
+    check_cidr_bad("/8", "not an IPv4 or IPv6 address");
+    /* Host bits set: refused, naming the network the operator may have meant. */
+    check_cidr_bad("10.1.2.3/8", "host bits set: the network is 10.0.0.0/8");
+    check_cidr_bad("127.0.0.1/8", "the network is 127.0.0.0/8");
+    check_cidr_bad("127.0.0.1/31", "the network is 127.0.0.0/31");
+    check_cidr_bad("0.0.0.1/0", "the network is 0.0.0.0/0");
+    check_cidr_bad("fc00::1/7", "the network is fc00::/7");
+    check_cidr_bad("fd00::/7", "the network is fc00::/7");
+    check_cidr_bad("::ffff:1.2.3.4/96", "the network is ::ffff:0.0.0.0/96");
+    check_cidr_bad("::1/127", "the network is ::/127");
+    /* Longer than any address: refused without being read past the cap. */
+    char longtext[300];
+    memset(longtext, '1', sizeof(longtext) - 1);
+    longtext[sizeof(longtext) - 1] = '\0';
+    check_cidr_bad(longtext, "not ADDRESS/PREFIX");
+    acmeva_cidr c;
+    CHECK_INT(acmeva_cidr_parse(NULL, &c, NULL, 0), -1);
+}
+
+/* ---- the policy ------------------------------------------------------------------------- */
+
+static void policy_from(acmeva_addr_policy *p, int allow_private, const char *const *cidrs,
+                        size_t n)
+{
+    acmeva_engine_config cfg;
+    char err[200] = "";
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.allow_private = allow_private;
+    for (size_t i = 0; i < n; i++)
+        cfg.allow_addresses[i] = (char *)cidrs[i];
+    cfg.n_allow_addresses = n;
+    CHECK_MSG(acmeva_addr_policy_init(p, &cfg, err, sizeof(err)) == 0, "policy: %s", err);
+}
+
+static int permits(const acmeva_addr_policy *p, const char *text)
+{
+    int family = 0;
+    uint8_t addr[16];
+    if (parse(text, &family, addr) != 0)
+        return -1;
+    return acmeva_addr_policy_permits(p, family, addr);
+}
+
+/* acmeva_addr_policy_permits_sockaddr of the address |text| in a sockaddr_in or _in6. */
+static int permits_sockaddr(const acmeva_addr_policy *p, const char *text)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, text, &sin->sin_addr) == 1)
+        sin->sin_family = AF_INET;
+    else if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1)
+        sin6->sin6_family = AF_INET6;
+    else
+        return -1;
+    return acmeva_addr_policy_permits_sockaddr(p, (struct sockaddr *)&ss);
+}
+
+static void test_policy(void)
+{
+    acmeva_addr_policy p;
+    /* No exception: every reserved address refused, global ones permitted. */
+    policy_from(&p, 0, NULL, 0);
+    CHECK_INT(acmeva_addr_policy_refuses_all_reserved(&p), 1);
+    CHECK_INT(permits(&p, "127.0.0.1"), 0);
+    CHECK_INT(permits(&p, "::1"), 0);
+    CHECK_INT(permits(&p, "10.0.0.1"), 0);
+    CHECK_INT(permits(&p, "8.8.8.8"), 1);
+    CHECK_INT(permits(&p, "2606:4700::1111"), 1);
+
+    /* Exactly the test fixtures' addresses. */
+    static const char *const fixtures[] = {"127.0.0.1/32", "::1/128"};
+    policy_from(&p, 0, fixtures, 2);
+    CHECK_INT(acmeva_addr_policy_refuses_all_reserved(&p), 0);
+    CHECK_INT(permits(&p, "127.0.0.1"), 1);
+    CHECK_INT(permits(&p, "::1"), 1);
+    CHECK_INT(permits(&p, "127.0.0.9"), 0);
+    CHECK_INT(permits(&p, "127.0.0.0"), 0);
+    CHECK_INT(permits(&p, "::2"), 0);
+    CHECK_INT(permits(&p, "0.0.0.0"), 0); /* connects to this host on Linux */
+    CHECK_INT(permits(&p, "::"), 0);
+    /* The IPv6 forms of an allowed IPv4 address stay refused: mapped (Boulder refuses every
+     * mapped address), compatible, NAT64. */
+    CHECK_INT(permits(&p, "::ffff:127.0.0.1"), 0);
+    CHECK_INT(permits(&p, "::127.0.0.1"), 0);
+    CHECK_INT(permits(&p, "64:ff9b::127.0.0.1"), 0);
+    CHECK_INT(permits(&p, "64:ff9b:1::7f00:1"), 0);
+    CHECK_INT(permits(&p, "8.8.8.8"), 1);
+    CHECK_INT(permits(&p, "::ffff:8.8.8.8"), 0);
+
+    /* A wider IPv4 range: still nothing of IPv6, nothing outside it. */
+    static const char *const loop8[] = {"127.0.0.0/8"};
+    policy_from(&p, 0, loop8, 1);
+    CHECK_INT(permits(&p, "127.255.255.255"), 1);
+    CHECK_INT(permits(&p, "127.0.0.9"), 1);
+    CHECK_INT(permits(&p, "::ffff:127.0.0.9"), 0);
+    CHECK_INT(permits(&p, "::1"), 0);
+    CHECK_INT(permits(&p, "10.0.0.1"), 0);
+    CHECK_INT(permits(&p, "169.254.169.254"), 0);
+
+    /* NAT64 only when an IPv6 range covers it; a mapped form likewise. */
+    static const char *const nat64[] = {"64:ff9b::/96", "::ffff:10.0.0.0/104"};
+    policy_from(&p, 0, nat64, 2);
+    CHECK_INT(permits(&p, "64:ff9b::a00:1"), 1);
+    CHECK_INT(permits(&p, "64:ff9b:1::a00:1"), 0); /* the RFC 8215 block is another range */
+    CHECK_INT(permits(&p, "::ffff:10.0.0.1"), 1);
+    CHECK_INT(permits(&p, "::ffff:11.0.0.1"), 0);
+    CHECK_INT(permits(&p, "10.0.0.1"), 0); /* the IPv4 address itself is not covered */
+
+    /* --allow-private-addresses: every reserved range, as before. */
+    policy_from(&p, 1, NULL, 0);
+    CHECK_INT(acmeva_addr_policy_refuses_all_reserved(&p), 0);
+    CHECK_INT(permits(&p, "10.0.0.1"), 1);
+    CHECK_INT(permits(&p, "::ffff:10.0.0.1"), 1);
+    CHECK_INT(permits(&p, "fc00::1"), 1);
+    uint8_t a[16] = {0};
+    CHECK_INT(acmeva_addr_policy_permits(&p, AF_UNIX, a), 0); /* never an unknown family */
+    CHECK_INT(acmeva_addr_policy_permits(&p, AF_INET, NULL), 0);
+
+    /* The sockaddr form. */
+    policy_from(&p, 0, fixtures, 2);
+    CHECK_INT(permits_sockaddr(&p, "127.0.0.1"), 1);
+    CHECK_INT(permits_sockaddr(&p, "127.0.0.2"), 0);
+    CHECK_INT(permits_sockaddr(&p, "::1"), 1);
+    CHECK_INT(permits_sockaddr(&p, "::ffff:127.0.0.1"), 0);
+    struct sockaddr other;
+    memset(&other, 0, sizeof(other));
+    other.sa_family = AF_UNIX;
+    CHECK_INT(acmeva_addr_policy_permits_sockaddr(&p, &other), 0);
+    CHECK_INT(acmeva_addr_policy_permits_sockaddr(&p, NULL), 0);
+
+    /* A bad CIDR in a config built by hand is refused when the policy is built. */
+    acmeva_engine_config cfg;
+    char err[200] = "";
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.allow_addresses[0] = (char *)"10.0.0.1/8";
+    cfg.n_allow_addresses = 1;
+    CHECK_INT(acmeva_addr_policy_init(&p, &cfg, err, sizeof(err)), -1);
+    CHECK_MSG(strstr(err, "--allow-address") != NULL, "%s", err);
+    cfg.n_allow_addresses = ACMEVA_MAX_ALLOW_ADDRESSES + 1;
+    CHECK_INT(acmeva_addr_policy_init(&p, &cfg, err, sizeof(err)), -1);
+}
+
 int main(void)
 {
     test_vectors();
@@ -395,5 +625,8 @@ int main(void)
     test_sockaddr();
     test_format();
     test_rfc_text();
+    test_reserved_text();
+    test_cidr_parse();
+    test_policy();
     return CHECK_DONE();
 }

@@ -86,6 +86,9 @@ int main(int argc, char **argv)
     } else if (rc < 0 || cfg.perspective == NULL || cfg.rir == NULL) {
         status = 2;
     } else {
+        /* --max-per-destination is a budget of the process, shared by its engines (one a
+         * thread): each takes its share. */
+        cfg.engine_count = o.d.threads > 0 ? (unsigned)o.d.threads : uv_available_parallelism();
         status = acmeva_worker_run(&o, &cfg);
     }
     acmeva_worker_options_clear(&o);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -22,6 +23,12 @@
 
 #define CHECK_DEFAULT_MAX_INFLIGHT 1000
 #define CHECK_READ_CHUNK (64 * 1024)
+/* The descriptors a run needs before it can validate anything: libuv's loop takes six (its
+ * signal pipes, epoll and wakeup descriptors), then one DNS socket and one connection. With
+ * fewer free, libuv aborts the process (it cannot make its first pipe) or the event loop
+ * cannot start: refuse with a clear line first. With a few more, the validations that find no
+ * descriptor free end as serverInternal local failures instead. */
+#define CHECK_MIN_FREE_FDS 8
 
 static const char check_usage[] =
     "usage: acmeva check [engine options] [--max-inflight N] [--dns-stats]\n"
@@ -359,6 +366,25 @@ static void print_dns_stats(const acmeva_dns_stats *st)
     json_decref(doc);
 }
 
+/* How many descriptors are free right now, counted up to |want| by opening them (and closing
+ * them again). Returns |want| when it cannot tell (no /dev/null): the loop's own errors are
+ * still reported. */
+static int free_descriptors(int want)
+{
+    int fds[CHECK_MIN_FREE_FDS], n = 0, short_of_fds = 0;
+    while (n < want && n < CHECK_MIN_FREE_FDS) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            short_of_fds = errno == EMFILE || errno == ENFILE;
+            break;
+        }
+        fds[n++] = fd;
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    return short_of_fds ? n : want;
+}
+
 /* Build one job from flags, as JSON, so that it meets exactly the rules of a queued job. */
 static char *job_from_flags(const char *type, const char *ident, const char *token, const char *ka,
                             const char *account, const char *id, int caa)
@@ -390,6 +416,7 @@ static char *job_from_flags(const char *type, const char *ident, const char *tok
 static int check_main(int argc, char **argv)
 {
     check_run run;
+    uv_loop_t loop;
     const char *job_path = NULL, *type = NULL, *ident = NULL, *token = NULL, *ka = NULL;
     const char *account = NULL, *id = NULL;
     int caa = 0, rc = 2;
@@ -464,7 +491,22 @@ static int check_main(int argc, char **argv)
         goto out;
     }
 
-    run.loop = uv_default_loop();
+    int nfree = free_descriptors(CHECK_MIN_FREE_FDS);
+    if (nfree < CHECK_MIN_FREE_FDS) {
+        struct rlimit lim;
+        getrlimit(RLIMIT_NOFILE, &lim);
+        fprintf(stderr,
+                "acmeva: too few file descriptors: %d free under the limit of %llu, %d needed "
+                "(raise it with ulimit -n)\n",
+                nfree, (unsigned long long)lim.rlim_cur, CHECK_MIN_FREE_FDS);
+        goto out;
+    }
+    int rl = uv_loop_init(&loop);
+    if (rl != 0) {
+        fprintf(stderr, "acmeva: cannot start the event loop: %s\n", uv_strerror(rl));
+        goto out;
+    }
+    run.loop = &loop;
     if (acmeva_engine_new(run.loop, &run.cfg, NULL, &run.engine, err, sizeof(err)) != 0) {
         fprintf(stderr, "acmeva: %s\n", err);
         goto out;

@@ -22,6 +22,8 @@ extern "C" {
 
 #define ACMEVA_MAX_RESOLVERS 8
 #define ACMEVA_MAX_ISSUER_DOMAINS 16
+/* --allow-address: a handful of test or lab ranges, never a routing table. */
+#define ACMEVA_MAX_ALLOW_ADDRESSES 64
 
 /* Engine options, shared by acmeva-worker and acmeva check (DESIGN.md "Engine options"). */
 typedef struct acmeva_engine_config {
@@ -30,7 +32,16 @@ typedef struct acmeva_engine_config {
     uint16_t http_port;  /* default 80 */
     uint16_t https_port; /* default 443: the port of https redirect hops */
     uint16_t tls_port;   /* default 443: tls-alpn-01 */
-    int allow_private;   /* dial reserved and private addresses (tests only) */
+    int allow_private;   /* dial every reserved and private address (tests only) */
+    /* --allow-address: CIDR texts (checked by acmeva_engine_config_option) whose reserved
+     * addresses may be dialled; everything else reserved stays refused. */
+    char *allow_addresses[ACMEVA_MAX_ALLOW_ADDRESSES];
+    size_t n_allow_addresses;
+    /* --max-per-destination: TCP connections open at once to one IP address, across the
+     * engines that share this config (default 32). Each engine gets
+     * max(1, max_per_destination / engine_count); more wait their turn within their deadline. */
+    unsigned max_per_destination;
+    unsigned engine_count; /* engines (loop threads) sharing this config; default 1 */
     char *user_agent;
     int64_t timeout_ms; /* the deadline of a job that has none; default 30000 */
     char *issuer_domains[ACMEVA_MAX_ISSUER_DOMAINS];
