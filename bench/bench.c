@@ -38,6 +38,7 @@
 
 #include "acmeva/engine.h"
 #include "acmeva/proto.h"
+#include "acmeva/version.h"
 
 extern char **environ;
 
@@ -1229,7 +1230,7 @@ static const char usage[] =
     "Runs validations against acmeva-responder and reports their rate, latency, CPU time\n"
     "and memory. Engine options (--resolver, --http-port, --tls-port,\n"
     "--allow-private-addresses, ...) point the engine at the responder; in e2e mode they are\n"
-    "passed on to the workers this program starts.\n"
+    "passed on to the workers this program starts. --version prints the version.\n"
     "\n"
     "  --mode inproc|e2e        in this process (default), or through Redis and acmeva-worker\n"
     "  --mix SPEC               job types and weights, e.g. http-01=3,dns-01=1 (types: http-01,\n"
@@ -1591,6 +1592,8 @@ static void raise_nofile(void)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (acmeva_version_option("acmeva-bench", argc, argv))
+        return 0;
     acmeva_engine_config_init(&engine_cfg);
     if (parse_args(argc, argv) != 0) {
         acmeva_engine_config_clear(&engine_cfg);

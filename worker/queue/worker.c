@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "acmeva/version.h"
 #include "daemon.h"
 #include "outbox.h"
 #include "queue.h"
@@ -561,7 +562,8 @@ static void log_startup(const worker *w, uint64_t nofile)
     char resolvers[512], issuers[1024];
     join(resolvers, sizeof(resolvers), cfg->resolvers, cfg->n_resolvers, "system");
     join(issuers, sizeof(issuers), cfg->issuer_domains, cfg->n_issuer_domains, "");
-    ACMEVA_LOG("info", "acmeva-worker starting", ACMEVA_LS("redis", w->redis_masked),
+    ACMEVA_LOG("info", "acmeva-worker starting", ACMEVA_LS("version", acmeva_version()),
+               ACMEVA_LS("redis", w->redis_masked),
                ACMEVA_LS("stream", w->stream), ACMEVA_LS("group", ACMEVA_GROUP),
                ACMEVA_LS("perspective", cfg->perspective), ACMEVA_LS("rir", cfg->rir),
                ACMEVA_LI("threads", w->d.nthreads), ACMEVA_LI("max_inflight", o->d.max_inflight),
