@@ -108,6 +108,11 @@ size_t acmeva_engine_inflight(const acmeva_engine *e)
     return e->inflight;
 }
 
+const acmeva_engine_stats *acmeva_engine_stats_get0(const acmeva_engine *e)
+{
+    return &e->stats;
+}
+
 static void validation_unlink_free(acmeva_validation *v)
 {
     acmeva_engine *e = v->e;
