@@ -10,6 +10,10 @@
  *   streamreader.c the consumer side of a stream: group, reads, resumes, claims
  *   outbox.c       results posted with their acknowledgements
  *   daemon.c       threads, signals, grace period
+ *   metrics.c      Prometheus metric families, per-thread shards, the text format
+ *   httpd.c        the HTTP/1.1 server of the operations endpoints
+ *   auditlog.c     the audit log: a writer thread, lines written before results are posted
+ *   ops.c          metrics, endpoints and audit log wired to a daemon
  *   worker.c       acmeva-worker: entries to validations, validations to results
  *   submit.c       acmeva submit
  */
@@ -129,6 +133,10 @@ typedef struct acmeva_daemon_options {
     int64_t block_ms;         /* XREADGROUP BLOCK; default 1000 */
     int64_t redis_timeout_ms; /* no reply for this long with commands outstanding: reconnect */
     char *reply_prefix;       /* a job's replyTo must start with it */
+    /* Operations (ops.h): NULL when not asked for. */
+    char *metrics_listen; /* --metrics-listen HOST:PORT */
+    char *audit_log;      /* --audit-log FILE, "-" for stdout */
+    int audit_sync;       /* --audit-sync on|off: fdatasync after each batch; default on */
 } acmeva_daemon_options;
 
 /* acmeva_daemon_options_init sets every default (redis://127.0.0.1:6379 or

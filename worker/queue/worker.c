@@ -24,6 +24,7 @@
 
 #include "acmeva/version.h"
 #include "daemon.h"
+#include "ops.h"
 #include "outbox.h"
 #include "queue.h"
 #include "redisconn.h"
@@ -46,9 +47,14 @@ typedef struct wthread wthread;
 typedef struct task task;
 
 typedef enum {
-    TASK_RUNNING, /* the engine is validating it */
-    TASK_POSTING, /* its result is in the outbox */
+    TASK_RUNNING,  /* the engine is validating it */
+    TASK_AUDITING, /* its audit line is being written; the result waits for it */
+    TASK_POSTING,  /* its result is in the outbox */
 } task_state;
+
+/* How often a thread copies the counters kept elsewhere (engine, reader, outbox, connections)
+ * into its metrics shard. */
+#define STATS_SYNC_MS 500
 
 struct task {
     wthread *t;
@@ -61,6 +67,10 @@ struct task {
     acmeva_validation *v;
     uint64_t touched; /* uv_now of the delivery or of the last heartbeat */
     int attempt;
+    /* What the metrics count once the result is posted (ops.h). */
+    unsigned m_labels[4]; /* type, result, problem, perspective */
+    double m_seconds;     /* validation time; < 0 for a job answered without validating */
+    int m_dead;           /* ACMEVA_MV_DEAD_*, or -1 */
 };
 
 struct wthread {
@@ -79,6 +89,8 @@ struct wthread {
     size_t held;
     int goodbye; /* 0: not yet, 1: XPENDING sent, 2: DELCONSUMER sent, 3: done */
     uint64_t n_done, n_local;
+    acmeva_mshard *shard; /* this thread's metrics */
+    uv_timer_t stats_timer;
 };
 
 struct worker {
@@ -91,6 +103,7 @@ struct worker {
     int64_t claim_idle_ms;
     void *ssl_ctx;
     wthread *threads;
+    acmeva_ops ops;
 };
 
 static void maybe_finish(wthread *t);
@@ -124,6 +137,8 @@ static task *task_new(wthread *t, const char *id, const char *raw, size_t raw_le
     snprintf(k->entry_id, sizeof(k->entry_id), "%s", id);
     k->touched = uv_now(&t->d->loop);
     k->attempt = 1;
+    k->m_seconds = -1;
+    k->m_dead = -1;
     k->next = t->held_head;
     if (t->held_head != NULL)
         t->held_head->prev = k;
@@ -149,12 +164,85 @@ static void task_free(task *k)
     free(k);
 }
 
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+/* label_result records the labels of |r| for the count made once it is posted. */
+static void label_result(task *k, const acmeva_result *r)
+{
+    acmeva_chall_type ct = r->chall_type ? acmeva_chall_type_from_name(r->chall_type)
+                                         : ACMEVA_CHALL_NONE;
+    unsigned type = 6; /* unknown: a malformed job */
+    if (ct != ACMEVA_CHALL_NONE && ct != ACMEVA_CHALL_UNKNOWN)
+        type = (unsigned)ct - 1; /* the label values follow acmeva_chall_type */
+    else if (r->chall_type == NULL && r->has_caa)
+        type = 5; /* caa */
+    k->m_labels[0] = type;
+    k->m_labels[1] = r->valid ? ACMEVA_MV_VALID : ACMEVA_MV_INVALID;
+    k->m_labels[2] = r->valid ? ACMEVA_PROB_NONE : (unsigned)r->problem.type;
+    k->m_labels[3] = 0; /* the worker's one perspective */
+}
+
+/* count_posted counts a result that is now in Redis: the counters equal what results say. */
+static void count_posted(task *k)
+{
+    acmeva_mshard *s = k->t->shard;
+    if (k->item.result != NULL) {
+        acmeva_mshard_add(s, ACMEVA_M_VALIDATIONS, k->m_labels, 1);
+        if (k->m_seconds >= 0)
+            acmeva_mshard_observe(s, ACMEVA_M_VALIDATION_DURATION, k->m_labels, k->m_seconds);
+    }
+    if (k->item.rerouted)
+        acmeva_mshard_add(s, ACMEVA_M_DEAD_LETTERS,
+                          (const unsigned[]){ACMEVA_MV_DEAD_RESULT_REFUSED}, 1);
+    else if (k->m_dead >= 0)
+        acmeva_mshard_add(s, ACMEVA_M_DEAD_LETTERS, (const unsigned[]){(unsigned)k->m_dead}, 1);
+}
+
+/* sync_stats copies what other parts count in plain counters of this thread into its shard:
+ * they are read here, on the thread that writes them. */
+static void sync_stats(wthread *t)
+{
+    acmeva_mshard *s = t->shard;
+    int up = t->reader.conn.state == ACMEVA_RCONN_READY && t->writer.state == ACMEVA_RCONN_READY;
+    acmeva_mshard_set(s, ACMEVA_M_REDIS_CONNECTED, NULL, up);
+    acmeva_mshard_set(s, ACMEVA_M_STREAM_READING, NULL,
+                      up && t->reader.group_ready && !t->d->stopping);
+    acmeva_mshard_set(s, ACMEVA_M_REDIS_RECONNECTS, (const unsigned[]){ACMEVA_MV_READER},
+                      (int64_t)t->reader.conn.n_lost);
+    acmeva_mshard_set(s, ACMEVA_M_REDIS_RECONNECTS, (const unsigned[]){ACMEVA_MV_WRITER},
+                      (int64_t)t->writer.n_lost);
+    acmeva_mshard_set(s, ACMEVA_M_JOBS_RECEIVED, NULL, (int64_t)t->reader.n_received);
+    acmeva_mshard_set(s, ACMEVA_M_JOBS_CLAIMED, NULL, (int64_t)t->reader.n_claimed);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_POSTED, NULL, (int64_t)t->outbox.n_posted);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_REROUTED, NULL, (int64_t)t->outbox.n_rerouted);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_GIVEN_UP, NULL, (int64_t)t->outbox.n_given_up);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_WAITING, NULL,
+                      (int64_t)(t->outbox.queued + t->outbox.sending));
+    if (t->engine != NULL) {
+        const acmeva_engine_stats *es = acmeva_engine_stats_get0(t->engine);
+        acmeva_mshard_set(s, ACMEVA_M_INFLIGHT, NULL, (int64_t)acmeva_engine_inflight(t->engine));
+        acmeva_mshard_set(s, ACMEVA_M_HTTP_REDIRECTS, NULL, (int64_t)es->http_redirects);
+        for (unsigned i = 0; i < ACMEVA_TLS_FAIL_REASONS; i++)
+            acmeva_mshard_set(s, ACMEVA_M_TLS_HANDSHAKE_FAILURES, (const unsigned[]){i},
+                              (int64_t)es->tls_failures[i]);
+    } else {
+        acmeva_mshard_set(s, ACMEVA_M_INFLIGHT, NULL, 0);
+    }
+}
+
+static void stats_cb(uv_timer_t *h)
+{
+    sync_stats(h->data);
+}
+
 static void posted(acmeva_outbox_item *it, int ok)
 {
     task *k = (task *)((char *)it - offsetof(task, item));
     wthread *t = k->t;
-    if (ok)
+    if (ok) {
         t->n_done++;
+        count_posted(k);
+    }
     task_free(k);
     acmeva_sreader_kick(&t->reader);
     maybe_finish(t);
@@ -184,6 +272,31 @@ static int replace_str(char **dst, const char *src)
     return 0;
 }
 
+static void pause_reading(wthread *t);
+
+/* audit_failed leaves a job whose audit line could not be written pending: without its line
+ * the result must not be posted (the writer logged the error and counted it). */
+static void audit_failed(task *k)
+{
+    wthread *t = k->t;
+    t->n_local++;
+    acmeva_mshard_add(t->shard, ACMEVA_M_LOCAL_FAILURES, NULL, 1);
+    task_free(k);
+    pause_reading(t);
+    maybe_finish(t);
+}
+
+static void audited(void *arg, int ok)
+{
+    task *k = arg;
+    if (!ok) {
+        audit_failed(k);
+        return;
+    }
+    k->state = TASK_POSTING;
+    acmeva_outbox_push(&k->t->outbox, &k->item);
+}
+
 /* task_result takes |r|, writes it as the task's result and queues it for posting. */
 static void task_result(task *k, acmeva_result *r, const char *reason)
 {
@@ -200,13 +313,33 @@ static void task_result(task *k, acmeva_result *r, const char *reason)
         return;
     }
     log_result(k, r, reason);
+    label_result(k, r);
+    acmeva_audit *audit = t->w->ops.audit;
+    char *line = NULL;
+    size_t line_len = 0;
+    if (audit != NULL) {
+        /* BR 5.4.1: the record of the validation, with the result exactly as posted. */
+        acmeva_audit_record rec = {
+            "validation", r->id, r->ident_type, r->ident_value, r->chall_type, r->has_caa,
+            r->perspective, r->rir, r->valid ? "valid" : "invalid",
+            r->valid ? NULL : acmeva_problem_urn(r->problem.type), k->entry_id, k->attempt,
+            r->worker, k->item.result, NULL, NULL};
+        line = acmeva_audit_line_new(&rec, &line_len);
+    }
     acmeva_result_free(r);
-    k->state = TASK_POSTING;
     k->item.ack_id = k->entry_id;
     k->item.raw = k->raw;
     k->item.raw_len = k->raw_len;
     k->item.done = posted;
-    acmeva_outbox_push(&t->outbox, &k->item);
+    if (audit == NULL) {
+        k->state = TASK_POSTING;
+        acmeva_outbox_push(&t->outbox, &k->item);
+        return;
+    }
+    /* The line is written before the result is posted: the result waits in this state. */
+    k->state = TASK_AUDITING;
+    if (line == NULL || acmeva_audit_submit(audit, (size_t)t->index, line, line_len, audited, k) < 0)
+        audit_failed(k);
 }
 
 static void pause_cb(uv_timer_t *h)
@@ -218,22 +351,34 @@ static void pause_cb(uv_timer_t *h)
 /* local_failure leaves a job that failed for want of this machine's resources pending for
  * another delivery (DESIGN.md "Hardening": never the subscriber's fault), and pauses reading so
  * that a machine out of descriptors or memory stops taking work it cannot do. */
+/* pause_reading pauses this thread's reading after a failure of this machine: 100 ms doubling
+ * to LOCAL_PAUSE_MAX_MS while they go on. Returns the pause. */
+static uint64_t pause_for(wthread *t)
+{
+    uint64_t pause = 100u << (t->local_failures < 6 ? t->local_failures : 6);
+    return pause > LOCAL_PAUSE_MAX_MS ? LOCAL_PAUSE_MAX_MS : pause;
+}
+
+static void pause_reading(wthread *t)
+{
+    uint64_t pause = pause_for(t);
+    t->local_failures++;
+    t->paused_until = uv_now(&t->d->loop) + pause;
+    uv_timer_start(&t->pause_timer, pause_cb, pause, 0);
+}
+
 static void local_failure(task *k, acmeva_result *r)
 {
     wthread *t = k->t;
-    uint64_t pause = 100u << (t->local_failures < 6 ? t->local_failures : 6);
-    if (pause > LOCAL_PAUSE_MAX_MS)
-        pause = LOCAL_PAUSE_MAX_MS;
-    t->local_failures++;
     t->n_local++;
+    acmeva_mshard_add(t->shard, ACMEVA_M_LOCAL_FAILURES, NULL, 1);
     ACMEVA_LOG("warn", "validation failed on this machine; the job stays pending for another delivery",
                ACMEVA_LS("id", r->id), ACMEVA_LS("entry", k->entry_id),
                ACMEVA_LS("detail", r->problem.detail), ACMEVA_LI("thread", t->index),
-               ACMEVA_LI("pause_ms", pause));
+               ACMEVA_LI("pause_ms", pause_for(t)));
     acmeva_result_free(r);
     task_free(k);
-    t->paused_until = uv_now(&t->d->loop) + pause;
-    uv_timer_start(&t->pause_timer, pause_cb, pause, 0);
+    pause_reading(t);
 }
 
 static void on_result(acmeva_result *result, void *arg)
@@ -247,6 +392,7 @@ static void on_result(acmeva_result *result, void *arg)
         return;
     }
     t->local_failures = 0;
+    k->m_seconds = result->duration_ms / 1000.0;
     task_result(k, result, NULL); /* may free k */
     acmeva_sreader_kick(&t->reader);
 }
@@ -264,6 +410,7 @@ static void reject_malformed(task *k, const acmeva_job_error *perr, const char *
     }
     char reason[REASON_MAX];
     snprintf(reason, sizeof(reason), "malformed: %s", perr->detail); /* it names the field */
+    k->m_dead = ACMEVA_MV_DEAD_MALFORMED;
     acmeva_result *r = acmeva_result_new_malformed(perr);
     if (r == NULL || replace_str(&k->item.reply_to, ACMEVA_DEFAULT_REPLY_TO) < 0 ||
         replace_str(&k->item.dead_reason, reason) < 0) {
@@ -305,6 +452,8 @@ static void deliver(void *owner, const acmeva_sentry *e)
         return;
     }
     k->attempt = e->attempt;
+    if (e->attempt > 1)
+        acmeva_mshard_add(t->shard, ACMEVA_M_JOBS_REDELIVERED, NULL, 1);
     if (e->deleted) {
         /* Pending, but trimmed from the stream: nothing to run, only acknowledge it. */
         k->state = TASK_POSTING;
@@ -354,6 +503,7 @@ static void deliver(void *owner, const acmeva_sentry *e)
         snprintf(d, sizeof(d),
                  "delivered %d times without a result, more than --max-deliveries %lld",
                  e->attempt, (long long)o->d.max_deliveries);
+        k->m_dead = ACMEVA_MV_DEAD_MAX_DELIVERIES;
         answer_unvalidated(k, job, d, d);
         return;
     }
@@ -490,6 +640,12 @@ static void thread_finish(acmeva_dthread *d)
     /* Connections first: their outstanding callbacks (with NULL replies) put results back
      * in the outbox and end the reader's look-ups. What is still held then stays pending in
      * Redis for another worker (at least once). */
+    sync_stats(t);
+    acmeva_mshard_set(t->shard, ACMEVA_M_STREAM_READING, NULL, 0);
+    uv_close((uv_handle_t *)&t->stats_timer, NULL);
+    /* No audit completion reaches this thread from here on: the tasks below are freed. */
+    if (t->w->ops.audit != NULL)
+        acmeva_audit_loop_close(t->w->ops.audit, (size_t)t->index);
     acmeva_sreader_close(&t->reader);
     acmeva_rconn_close(&t->writer);
     acmeva_outbox_forget(&t->outbox);
@@ -534,6 +690,21 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
                        ACMEVA_DEAD_STREAM, w->o->d.results_maxlen, d->index);
     uv_timer_init(&d->loop, &t->pause_timer);
     t->pause_timer.data = t;
+    t->shard = acmeva_ops_thread_shard(&w->ops, (size_t)d->index);
+    uv_timer_init(&d->loop, &t->stats_timer);
+    t->stats_timer.data = t;
+    uv_timer_start(&t->stats_timer, stats_cb, STATS_SYNC_MS, STATS_SYNC_MS);
+    if (w->ops.audit != NULL && acmeva_audit_loop_init(w->ops.audit, (size_t)d->index, &d->loop) != 0) {
+        snprintf(err, errlen, "cannot set up the audit log for this thread");
+        /* What was set up closes with the thread's finish (acmeva_dthread_finish). */
+        acmeva_sreader_close(&t->reader);
+        acmeva_rconn_close(&t->writer);
+        acmeva_engine_free(t->engine);
+        t->engine = NULL;
+        uv_close((uv_handle_t *)&t->pause_timer, NULL);
+        uv_close((uv_handle_t *)&t->stats_timer, NULL);
+        return -1;
+    }
     unsigned jitter = 0;
     if (getrandom(&jitter, sizeof(jitter), 0) != sizeof(jitter))
         jitter = (unsigned)uv_hrtime();
@@ -577,7 +748,10 @@ static void log_startup(const worker *w, uint64_t nofile)
                ACMEVA_LI("tls_port", cfg->tls_port),
                ACMEVA_LI("allow_private_addresses", cfg->allow_private),
                ACMEVA_LI("timeout_ms", cfg->timeout_ms), ACMEVA_LS("issuer_domains", issuers),
-               ACMEVA_LS("user_agent", cfg->user_agent), ACMEVA_LI("nofile", (int64_t)nofile),
+               ACMEVA_LS("user_agent", cfg->user_agent),
+               ACMEVA_LS("metrics_listen", o->d.metrics_listen),
+               ACMEVA_LS("audit_log", o->d.audit_log), ACMEVA_LI("audit_sync", o->d.audit_sync),
+               ACMEVA_LI("nofile", (int64_t)nofile),
                ACMEVA_LI("pid", (long)getpid()));
 }
 
@@ -631,6 +805,15 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
         return 1;
     }
     log_startup(w, have);
+    /* Metrics, endpoints and audit log (ops.h). The audit queue holds at most a line per job
+     * held, which --max-inflight bounds per thread. */
+    const char *perspectives[] = {cfg->perspective};
+    if (acmeva_ops_init(&w->ops, &w->d, &o->d, perspectives, 1, (size_t)n,
+                        (size_t)n * (size_t)o->d.max_inflight, err, sizeof(err)) < 0) {
+        ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
+        free(w);
+        return 1;
+    }
     w->ssl_ctx = acmeva_tls_ctx_new();
     w->threads = calloc((size_t)n, sizeof(wthread));
     if (w->ssl_ctx == NULL || w->threads == NULL) {
@@ -641,6 +824,7 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
     if (status == 0)
         ACMEVA_LOG0("info", "acmeva-worker stopped");
 out:
+    acmeva_ops_clear(&w->ops);
     acmeva_tls_ctx_free(w->ssl_ctx);
     free(w->threads);
     free(w);
