@@ -45,7 +45,9 @@ static int on_headers_complete(http_parser *p)
         return refuse(r, 413);
     struct http_parser_url u;
     http_parser_url_init(&u);
-    if (r->url_len == 0 || http_parser_parse_url(r->url, r->url_len, 0, &u) != 0)
+    /* origin-form or absolute-form (RFC 9112 §3.2); '*' and authority-form serve nothing. */
+    if (r->url_len == 0 || http_parser_parse_url(r->url, r->url_len, 0, &u) != 0 ||
+        (r->url[0] != '/' && !(u.field_set & (1 << UF_SCHEMA))))
         return refuse(r, 400);
     if (u.field_set & (1 << UF_PATH)) {
         size_t off = u.field_data[UF_PATH].off, n = u.field_data[UF_PATH].len;
@@ -98,6 +100,8 @@ acmeva_httpreq_state acmeva_httpreq_feed(acmeva_httpreq *r, const char *buf, siz
         got = n;
     r->head_bytes += got;
     *consumed = got;
+    if (r->state == ACMEVA_HTTPREQ_DONE && r->head_bytes > ACMEVA_HTTPREQ_HEAD_MAX)
+        refuse(r, 431); /* completed by the byte past the cap */
     if (r->state == ACMEVA_HTTPREQ_DONE || r->state == ACMEVA_HTTPREQ_ERROR)
         return r->state;
     if (e != HPE_OK) {
@@ -154,7 +158,8 @@ int acmeva_httpd_listen_parse(const char *hostport, struct sockaddr_storage *add
     }
     char host[64];
     size_t hl = (size_t)(colon - hostport);
-    if (hl >= 2 && hostport[0] == '[' && hostport[hl - 1] == ']') {
+    int bracketed = hl >= 2 && hostport[0] == '[' && hostport[hl - 1] == ']';
+    if (bracketed) {
         hostport++;
         hl -= 2;
     }
@@ -164,9 +169,11 @@ int acmeva_httpd_listen_parse(const char *hostport, struct sockaddr_storage *add
     }
     memcpy(host, hostport, hl);
     host[hl] = '\0';
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)addr) == 0 && strchr(host, ':') == NULL)
+    if (!bracketed && strchr(host, ':') == NULL &&
+        uv_ip4_addr(host, (int)port, (struct sockaddr_in *)addr) == 0)
         return 0;
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)addr) == 0 && strchr(host, ':') != NULL)
+    if (bracketed && strchr(host, ':') != NULL &&
+        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)addr) == 0)
         return 0;
     snprintf(err, errlen, "'%s' is not an IPv4 address or a bracketed IPv6 address", host);
     return -1;
