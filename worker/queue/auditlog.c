@@ -17,6 +17,7 @@
 
 #include "daemon.h"
 #include "queue.h"
+#include "strbuf.h"
 
 #define IOV_BATCH 256
 /* Error lines from the writer at most this often: loud, not a flood. */
@@ -62,36 +63,9 @@ struct acmeva_audit {
 
 /* ---- the lines ----------------------------------------------------------------------------- */
 
-typedef struct lbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} lbuf;
-
-static void put(lbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 2 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 2)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void puts_(lbuf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
+typedef acmeva_strbuf lbuf;
+#define put acmeva_strbuf_put
+#define puts_ acmeva_strbuf_puts
 
 /* put_str writes |s| as a JSON string, or null. The values are ASCII by construction (ids,
  * names, URNs); any other byte is written as an escape, so the line stays one valid line. */
@@ -129,14 +103,9 @@ static void key(lbuf *b, const char *k)
 
 char *acmeva_audit_line_new(const acmeva_audit_record *r, size_t *len)
 {
-    lbuf b = {NULL, 0, 0, 0};
-    struct timespec ts;
-    struct tm tm;
+    lbuf b = {NULL, 0, 0, 0, 0};
     char t[48];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(t + n, sizeof(t) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    acmeva_log_time(t, sizeof(t));
     puts_(&b, "{\"time\":");
     put_str(&b, t);
     key(&b, "event");
@@ -180,13 +149,7 @@ char *acmeva_audit_line_new(const acmeva_audit_record *r, size_t *len)
     key(&b, "result");
     puts_(&b, r->result_json ? r->result_json : "null");
     puts_(&b, "}\n");
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    b.p[b.len] = '\0';
-    *len = b.len;
-    return b.p;
+    return acmeva_strbuf_take(&b, len);
 }
 
 /* ---- the writer thread ----------------------------------------------------------------------- */

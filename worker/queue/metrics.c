@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "acmeva/version.h"
+#include "strbuf.h"
 
 #define MAX_LABELS 4
 
@@ -471,36 +472,9 @@ int64_t acmeva_metrics_get(const acmeva_metrics *m, acmeva_metric f, const unsig
 
 /* ---- the text format ------------------------------------------------------------------------- */
 
-typedef struct obuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} obuf;
-
-static void put(obuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void puts_(obuf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
+typedef acmeva_strbuf obuf;
+#define put acmeva_strbuf_put
+#define puts_ acmeva_strbuf_puts
 
 /* put_escaped writes |s| with '\\' and newline escaped, and '"' too inside a label value
  * (the text exposition format 0.0.4). */
@@ -643,15 +617,8 @@ static void render_family(obuf *b, const acmeva_metrics *m, acmeva_metric f)
 
 char *acmeva_metrics_render(const acmeva_metrics *m, size_t *len)
 {
-    obuf b = {NULL, 0, 0, 0};
+    obuf b = {NULL, 0, 0, 16384, 0};
     for (int f = 0; f < ACMEVA_M_COUNT; f++)
         render_family(&b, m, (acmeva_metric)f);
-    put(&b, "", 0);
-    if (b.failed || b.p == NULL) {
-        free(b.p);
-        return NULL;
-    }
-    b.p[b.len] = '\0';
-    *len = b.len;
-    return b.p;
+    return acmeva_strbuf_take(&b, len);
 }

@@ -14,6 +14,7 @@
  *   httpd.c        the HTTP/1.1 server of the operations endpoints
  *   auditlog.c     the audit log: a writer thread, lines written before results are posted
  *   ops.c          metrics, endpoints and audit log wired to a daemon
+ *   strbuf.c       a growable text buffer (scrapes, audit lines)
  *   worker.c       acmeva-worker: entries to validations, validations to results
  *   submit.c       acmeva submit
  */
@@ -104,6 +105,10 @@ typedef struct acmeva_log_field {
 #define ACMEVA_LS(k, v) ((acmeva_log_field){(k), ACMEVA_LF_STR, (v), 0, 0})
 #define ACMEVA_LI(k, v) ((acmeva_log_field){(k), ACMEVA_LF_INT, NULL, (int64_t)(v), 0})
 #define ACMEVA_LD(k, v) ((acmeva_log_field){(k), ACMEVA_LF_DBL, NULL, 0, (double)(v)})
+
+/* acmeva_log_time writes the time now as log lines and the audit log show it: UTC, RFC 3339
+ * with milliseconds ("2025-01-01T00:00:00.123Z"). |len| of 32 bytes is enough. */
+void acmeva_log_time(char *buf, size_t len);
 
 /* acmeva_log_set_format picks the format of every later line (default text). Call it before
  * any thread logs. */
