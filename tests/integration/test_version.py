@@ -68,14 +68,17 @@ c.eq(len(results), 1, "acmeva check answered")
 c.eq(results[0].get("workerVersion") if results else None, version,
      "results carry the version in workerVersion")
 
-# The worker's start line names it (it cannot start on a bad option after logging: give it a
-# Redis nobody serves and stop it at once).
-w = t.WorkerProc(["--redis", f"redis://127.0.0.1:{t.free_port()}", "--threads", "1"], "version")
+# The worker's start line names it.
+redis = t.RedisServer()
+w = t.WorkerProc(["--redis", redis.url, "--threads", "1"], "version")
 try:
-    line = t.wait_until(lambda: "acmeva-worker starting" in w.log() and w.log(), 15)
-    c.ok(line and f"version={version} " in line, "the start log line names the version",
-         (line or "")[:300])
+    cl = redis.client()
+    # Joined the group: its signal handlers are in place, SIGTERM stops it cleanly.
+    c.ok(t.wait_group(cl), "the worker joined the group")
+    line = w.log()
+    c.ok(f"version={version} " in line, "the start log line names the version", line[:300])
     c.eq(w.stop(), 0, "the worker stops on SIGTERM")
 finally:
     w.cleanup()
+    redis.cleanup()
 c.done()
