@@ -38,6 +38,7 @@
 
 #include "acmeva/engine.h"
 #include "acmeva/proto.h"
+#include "acmeva/version.h"
 
 extern char **environ;
 
@@ -47,6 +48,7 @@ extern char **environ;
 #define TOKEN_LEN 32
 #define MAX_WORKERS 64
 #define MAX_ENGINE_ARGS 64
+#define MAX_WORKER_ARGS 16
 #define DEFAULT_COUNT 10000
 #define DURATION_COUNT_CAP 100000000ULL /* -n when only --duration bounds a run */
 #define E2E_READ_COUNT 1000
@@ -104,6 +106,9 @@ typedef struct options {
     /* engine options, parsed here and forwarded to spawned workers */
     char *engine_args[MAX_ENGINE_ARGS];
     int n_engine_args;
+    /* more arguments for spawned workers (--worker-arg) */
+    const char *worker_args[MAX_WORKER_ARGS];
+    int n_worker_args;
 } options;
 
 /* Latencies in ms, growable. */
@@ -791,7 +796,7 @@ static void default_worker_bin(char *out, size_t len)
 static pid_t spawn_worker(const char *redis_url, int index)
 {
     char threads[16], inflight[24];
-    const char *argv[16 + MAX_ENGINE_ARGS];
+    const char *argv[16 + MAX_ENGINE_ARGS + MAX_WORKER_ARGS];
     int argc = 0;
     snprintf(threads, sizeof(threads), "%d", opt.worker_threads);
     uint64_t per_thread = opt.concurrency / (uint64_t)(opt.workers * opt.worker_threads) + 64;
@@ -808,6 +813,8 @@ static pid_t spawn_worker(const char *redis_url, int index)
     argv[argc++] = inflight;
     for (int i = 0; i < opt.n_engine_args; i++)
         argv[argc++] = opt.engine_args[i];
+    for (int i = 0; i < opt.n_worker_args; i++)
+        argv[argc++] = opt.worker_args[i];
     argv[argc] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -878,7 +885,7 @@ static int run_e2e(void)
         freeReplyObject(redis_cmd(c, "SELECT", 2, argv));
     }
     snprintf(stream, sizeof(stream), "acmeva:v1:jobs:%s", opt.perspective);
-    snprintf(reply_to, sizeof(reply_to), "acmeva:bench:%ld:%llx:results", (long)getpid(),
+    snprintf(reply_to, sizeof(reply_to), "acmeva:v1:results:bench:%ld:%llx", (long)getpid(),
              (unsigned long long)run_nonce);
     snprintf(url, sizeof(url), "redis://%s:%d/%d", opt.redis_host, opt.redis_port, opt.redis_db);
     /* The group exists before any job is added, so that no job precedes it ("$"). */
@@ -1229,7 +1236,7 @@ static const char usage[] =
     "Runs validations against acmeva-responder and reports their rate, latency, CPU time\n"
     "and memory. Engine options (--resolver, --http-port, --tls-port,\n"
     "--allow-private-addresses, ...) point the engine at the responder; in e2e mode they are\n"
-    "passed on to the workers this program starts.\n"
+    "passed on to the workers this program starts. --version prints the version.\n"
     "\n"
     "  --mode inproc|e2e        in this process (default), or through Redis and acmeva-worker\n"
     "  --mix SPEC               job types and weights, e.g. http-01=3,dns-01=1 (types: http-01,\n"
@@ -1265,6 +1272,8 @@ static const char usage[] =
     "  --redis URL              redis://host:port[/db] (default redis://127.0.0.1:6379)\n"
     "  --workers N              acmeva-worker processes to start (default 1)\n"
     "  --worker-threads N       --threads of each (default 1)\n"
+    "  --worker-arg ARG         one more argument for each started worker (repeatable, at\n"
+    "                           most 16; e.g. --worker-arg --audit-log --worker-arg FILE)\n"
     "  --worker-bin PATH        (default: acmeva-worker of this build, else from PATH)\n"
     "  --worker-log FILE        their standard output and error (default /dev/null)\n"
     "  --worker-pid PID         use a running worker instead (repeatable; measures its CPU)\n"
@@ -1497,6 +1506,12 @@ static int parse_args(int argc, char **argv)
             if (num(a, v, 1, MAX_WORKERS, &n))
                 return -1;
             opt.workers = (int)n;
+        } else if (strcmp(a, "--worker-arg") == 0) {
+            if (opt.n_worker_args >= MAX_WORKER_ARGS) {
+                fprintf(stderr, "acmeva-bench: at most %d --worker-arg\n", MAX_WORKER_ARGS);
+                return -1;
+            }
+            opt.worker_args[opt.n_worker_args++] = v;
         } else if (strcmp(a, "--worker-threads") == 0) {
             if (num(a, v, 1, 256, &n))
                 return -1;
@@ -1591,6 +1606,8 @@ static void raise_nofile(void)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (acmeva_version_option("acmeva-bench", argc, argv))
+        return 0;
     acmeva_engine_config_init(&engine_cfg);
     if (parse_args(argc, argv) != 0) {
         acmeva_engine_config_clear(&engine_cfg);

@@ -5,6 +5,7 @@
 #   dns-01       dnsperf -c1 -T1 on the DNS port (the DNS limit)
 #   tls-alpn-01  wrk -t1 over https with Connection: close on the TLS port (the handshake limit)
 #   e2e-http-01  acmeva through Redis and one acmeva-worker, against the http-01 limit
+#   e2e-ops      the same, with the metrics endpoint and the audit log on, against off
 # The responder gets one core and the load generator (wrk, dnsperf or acmeva) the other,
 # with taskset. Then a scale run (a tarpit holding as many http-01 validations in flight as
 # the descriptor limit allows, each with a 5 s deadline; then as many held in the DNS stage,
@@ -15,14 +16,19 @@
 # Environment: BUILD (build directory, default build/bench in the repository), OUT (default
 # bench/results), DUR (seconds per measurement, default 3), CONCS (default "1 4 16 64 256"),
 # SCALE_N (default 50000; both scale runs are capped by RLIMIT_NOFILE),
-# SKIP_BUILD=1.
+# SKIP_BUILD=1, OPS_ONLY=1 (only the e2e-ops stage; OUT then defaults to bench/results/ops),
+# OPS_PAIRS (default 3), OPS_AUDIT_SYNC (on|off, default on).
 # Loopback only; every wait is bounded; under 5 minutes on 2 cores.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build/bench}
-OUT=${OUT:-$HERE/results}
+if [ "${OPS_ONLY:-0}" = 1 ]; then
+    OUT=${OUT:-$HERE/results/ops}
+else
+    OUT=${OUT:-$HERE/results}
+fi
 DUR=${DUR:-3}
 CONCS=${CONCS:-"1 4 16 64 256"}
 SCALE_N=${SCALE_N:-50000}
@@ -218,6 +224,58 @@ dnsperf_rate() { # dnsperf_rate CONC: queries per second
     awk '/Queries per second:/ {print $4}' "$TMP/dnsperf.out" | grep . || echo 0
 }
 
+# ---- end to end with and without operations ----------------------------------------------------
+# The e2e-http-01 run (Redis, acmeva-bench and a one-thread acmeva-worker on the generator
+# core, 256 in flight), alternately without and with --metrics-listen and --audit-log (a file,
+# fdatasync per batch unless OPS_AUDIT_SYNC=off), OPS_PAIRS times each; the best rate of each side is
+# compared, as every acmeva figure here is its best. Sets OPS_OFF, OPS_ON.
+OPS_PAIRS=${OPS_PAIRS:-3}
+OPS_AUDIT_SYNC=${OPS_AUDIT_SYNC:-on}
+# start_redis: a redis-server without persistence on the generator core; sets REDIS_PORT and
+# REDIS_PID.
+start_redis() {
+    pick_port REDIS_PORT || fail "no free port"
+    "${ON_GEN[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
+        --appendonly no --protected-mode yes >"$TMP/redis-$REDIS_PORT.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    for _ in $(seq 50); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+}
+ops_stage() {
+    OPS_OFF=0
+    OPS_ON=0
+    [ -x "$WORKER" ] || { log "e2e-ops: skipped, $WORKER was not built"; return; }
+    local i mport
+    start_redis
+    local port=$REDIS_PORT pid=$REDIS_PID
+    local common=(--mode e2e --redis "redis://127.0.0.1:$port" --redis-pid "$pid" --workers 1
+        --worker-threads 1 --worker-bin "$WORKER" --mix http-01 -c 256
+        --duration $((DUR + 2)) --warmup 500)
+    for i in $(seq "$OPS_PAIRS"); do
+        bench "e2e-ops-off-$i" "${common[@]}"
+        OPS_OFF=$(fmax "$OPS_OFF" "$(jget "$TMP/e2e-ops-off-$i.json" rate_per_s)")
+        pick_port mport || fail "no free port"
+        rm -f "$TMP/audit.log"
+        bench "e2e-ops-on-$i" "${common[@]}" --worker-arg --metrics-listen \
+            --worker-arg "127.0.0.1:$mport" --worker-arg --audit-log --worker-arg "$TMP/audit.log" \
+            --worker-arg --audit-sync --worker-arg "$OPS_AUDIT_SYNC"
+        OPS_ON=$(fmax "$OPS_ON" "$(jget "$TMP/e2e-ops-on-$i.json" rate_per_s)")
+        log "e2e-ops pair $i: off $(fmt "$(jget "$TMP/e2e-ops-off-$i.json" rate_per_s)")/s, on \
+$(fmt "$(jget "$TMP/e2e-ops-on-$i.json" rate_per_s)")/s ($(wc -l <"$TMP/audit.log" 2>/dev/null || echo 0) audit lines)"
+    done
+    kill "$pid" 2>/dev/null
+    log "e2e-ops: best without $(fmt "$OPS_OFF")/s, with metrics and audit log (sync $OPS_AUDIT_SYNC) $(fmt "$OPS_ON")/s"
+}
+if [ "${OPS_ONLY:-0}" = 1 ]; then
+    log ""
+    ops_stage
+    log "ratio e2e-ops $(fmt "$OPS_ON") $(fmt "$OPS_OFF") $(ratio "$OPS_ON" "$OPS_OFF")"
+    exit 0
+fi
+
 : >"$OUT/tools.log"
 : >"$OUT/rates.dat"
 echo "# concurrency wrk_http acmeva_http01 dnsperf acmeva_dns01 wrk_https acmeva_tlsalpn01" \
@@ -274,15 +332,7 @@ done
 log ""
 E2E_RATE=0
 if [ -x "$WORKER" ]; then
-    pick_port REDIS_PORT || fail "no free port"
-    "${ON_GEN[@]}" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
-        --appendonly no --protected-mode yes >"$TMP/redis.log" 2>&1 &
-    REDIS_PID=$!
-    PIDS+=("$REDIS_PID")
-    for _ in $(seq 50); do
-        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    start_redis
     bench e2e-http-01 --mode e2e --redis "redis://127.0.0.1:$REDIS_PORT" --redis-pid "$REDIS_PID" \
         --workers 1 --worker-threads 1 --worker-bin "$WORKER" --mix http-01 -c 256 \
         --duration $((DUR + 2)) --warmup 500
@@ -294,6 +344,8 @@ if [ -x "$WORKER" ]; then
 else
     log "e2e-http-01: skipped, $WORKER was not built"
 fi
+log ""
+ops_stage
 
 # ---- scale: a tarpit holding http-01 validations in flight until their deadline -------------
 # Each in-flight validation holds a socket; RLIMIT_NOFILE's hard limit caps how many.
@@ -394,3 +446,4 @@ for w in http-01 dns-01 tls-alpn-01; do
     log "ratio $w $(fmt "${BEST_ACMEVA[$w]}") $(fmt "${BEST_TOOL[$w]}") $(ratio "${BEST_ACMEVA[$w]}" "${BEST_TOOL[$w]}")"
 done
 log "ratio e2e-http-01 $(fmt "$E2E_RATE") $(fmt "${BEST_TOOL[http-01]}") $(ratio "$E2E_RATE" "${BEST_TOOL[http-01]}")"
+log "ratio e2e-ops $(fmt "$OPS_ON") $(fmt "$OPS_OFF") $(ratio "$OPS_ON" "$OPS_OFF")"

@@ -65,6 +65,8 @@
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 
+#include "acmeva/version.h"
+
 #define MAX_THREADS 64
 #define MAX_SPREAD 64     /* --a-spread: loopback addresses 127.0.0.1 .. 127.0.0.N */
 #define ACCEPT_BATCH 64   /* connections accepted per wake-up */
@@ -1556,6 +1558,7 @@ static const char usage[] =
     "http-01, DNS (dns-01, dns-account-01, A/AAAA/CAA) and tls-alpn-01 for any token with\n"
     "no per-token setup: every answer is derived from the token (see bench/README.md).\n"
     "\n"
+    "  --version          print the version and exit\n"
     "  --http-port N      http-01 (default 28080; 0: off)\n"
     "  --tls-port N       tls-alpn-01, and HTTPS for load generators (default 28443; 0: off)\n"
     "  --dns-port N       authoritative DNS, UDP and TCP (default 28053; 0: off)\n"
@@ -1699,6 +1702,8 @@ static int parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (acmeva_version_option("acmeva-responder", argc, argv))
+        return 0;
     if (parse_args(argc, argv) != 0)
         return 2;
     /* A tarpit holds one descriptor per connection: take all the hard limit allows. Beyond it,

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what acmeva needs to build and test on Debian 12, with apt-get, and only what is
 # missing (idempotent). Usage: deploy/install-deps.sh [--build-only]
-#   --build-only  the build dependencies only (no redis-server, pebble, clang, python3)
+#   --build-only  the build dependencies only (no redis-server, pebble, clang, python3,
+#                 prometheus: its promtool checks the metrics and the alert rules)
 set -euo pipefail
 
 build_pkgs=(cmake make gcc pkg-config libuv1-dev libc-ares-dev libhiredis-dev libjansson-dev
             android-libboringssl-dev libhttp-parser-dev)
-test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev)
+test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev prometheus)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acmeva/proto.h"
+#include "acmeva/version.h"
 #include "proto_int.h"
 
 acmeva_result *acmeva_result_new(void)
@@ -55,6 +56,7 @@ void acmeva_result_free(acmeva_result *r)
     free(r->perspective);
     free(r->rir);
     free(r->worker);
+    free(r->worker_version);
     free(r);
 }
 
@@ -424,6 +426,9 @@ char *acmeva_result_to_json(const acmeva_result *r)
     puts_str(&b, r->rir);
     key(&b, &first, "worker");
     puts_str(&b, r->worker);
+    /* Which build answered: the CA can tell results of a fleet in the middle of an upgrade. */
+    key(&b, &first, "workerVersion");
+    puts_str(&b, r->worker_version ? r->worker_version : acmeva_version());
     key(&b, &first, "attempt");
     put_int(&b, r->attempt);
     key(&b, &first, "startedMs");

@@ -259,7 +259,8 @@ static int check_result(json_t *root, check_err *e)
 
     if (check_string_member(root, "", "perspective", 1, e) < 0 ||
         check_string_member(root, "", "rir", 1, e) < 0 ||
-        check_string_member(root, "", "worker", 1, e) < 0)
+        check_string_member(root, "", "worker", 1, e) < 0 ||
+        check_string_member(root, "", "workerVersion", 0, e) < 0)
         return ACMEVA_PROTO_EINVAL;
     if (!is_int_ge(json_object_get(root, "attempt"), 1))
         return bad(e, "attempt: missing or not an integer >= 1");

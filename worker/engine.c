@@ -190,6 +190,11 @@ const acmeva_dns_stats *acmeva_engine_dns_stats(const acmeva_engine *e)
     return acmeva_resolver_stats(e->resolver);
 }
 
+const acmeva_engine_stats *acmeva_engine_stats_get0(const acmeva_engine *e)
+{
+    return &e->stats;
+}
+
 static void validation_unlink_free(acmeva_validation *v)
 {
     acmeva_engine *e = v->e;

@@ -23,6 +23,7 @@ struct acmeva_engine {
     acmeva_resolver *resolver;
     acmeva_validation *head; /* running validations */
     size_t inflight;
+    acmeva_engine_stats stats;
 };
 
 /* One kind of check (a challenge type, or CAA). start() returns 0 and later calls

@@ -222,6 +222,7 @@ static void response_timeout_cb(uv_timer_t *t)
 
 static void tls_timeout_cb(uv_timer_t *t)
 {
+    ((http01 *)t->data)->v->e->stats.tls_failures[ACMEVA_TLS_FAIL_TIMEOUT]++;
     fail_fetch(t->data, "Timeout during TLS handshake (your server may be slow or overloaded)");
 }
 
@@ -277,7 +278,9 @@ static void on_handshake(void *arg, int status, const char *reason)
 {
     http01 *h = arg;
     if (status != 0) {
-        if (acmeva_conn_peer_spoke_http(h->conn))
+        int not_tls = acmeva_conn_peer_spoke_http(h->conn);
+        h->v->e->stats.tls_failures[not_tls ? ACMEVA_TLS_FAIL_NOT_TLS : ACMEVA_TLS_FAIL_HANDSHAKE]++;
+        if (not_tls)
             fail_fetch(h, "Server only speaks HTTP, not TLS");
         else
             fail(h, ACMEVA_PROB_TLS, "%s: Fetching %s: TLS handshake failed: %s", h->addr_text,
@@ -334,6 +337,7 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
     acmeva_url_clear(&h->url);
     h->url = next;
     h->redirects++;
+    h->v->e->stats.http_redirects++;
     hop_begin(h, text);
 }
 

@@ -151,6 +151,7 @@ static void check_certificate(tlsalpn *t)
     SSL_get0_alpn_selected(ssl, &proto, &proto_len);
     if (proto_len != sizeof(acme_tls_1) - 1 || memcmp(proto, acme_tls_1 + 1, proto_len) != 0) {
         /* RFC 8737 §3: the server must negotiate acme-tls/1. */
+        t->v->e->stats.tls_failures[ACMEVA_TLS_FAIL_ALPN]++;
         fail(t, ACMEVA_PROB_UNAUTHORIZED,
              "Cannot negotiate ALPN protocol \"acme-tls/1\" for tls-alpn-01 challenge");
         return;
@@ -209,6 +210,7 @@ static void on_dial(void *arg)
 
 static void handshake_timeout_cb(uv_timer_t *tm)
 {
+    ((tlsalpn *)tm->data)->v->e->stats.tls_failures[ACMEVA_TLS_FAIL_TIMEOUT]++;
     attempt_failed(tm->data, ACMEVA_PROB_CONNECTION,
                    "Timeout during TLS handshake (your server may be slow or overloaded)");
 }
@@ -236,7 +238,9 @@ static void on_handshake(void *arg, int status, const char *reason)
     tlsalpn *t = arg;
     if (status != 0) {
         char what[400];
-        if (acmeva_conn_peer_spoke_http(t->conn))
+        int not_tls = acmeva_conn_peer_spoke_http(t->conn);
+        t->v->e->stats.tls_failures[not_tls ? ACMEVA_TLS_FAIL_NOT_TLS : ACMEVA_TLS_FAIL_HANDSHAKE]++;
+        if (not_tls)
             snprintf(what, sizeof(what), "Server only speaks HTTP, not TLS");
         else
             snprintf(what, sizeof(what), "TLS handshake failed: %s", reason ? reason : "error");

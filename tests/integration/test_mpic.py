@@ -139,7 +139,11 @@ try:
              f"perspective {n} is reading")
 
     # ---- A: 5 remotes (ARIN RIPE APNIC ARIN RIPE), primary first ----------------------------
-    coord = start_coordinator(["r1", "r2", "r3", "r4", "r5"])
+    metrics_port = t.free_port()
+    audit_path = os.path.join(redis.dir, "mpic-audit.log")
+    coord = start_coordinator(["r1", "r2", "r3", "r4", "r5"],
+                              ["--metrics-listen", f"127.0.0.1:{metrics_port}", "--audit-log",
+                               audit_path])
     c.ok(t.wait_group(cl, stream=MPIC, group="acmeva-coordinator"), "the coordinator is reading")
     jobs = {}
     for jid, views in (("a-agree", []), ("a-one", ["r5"]), ("a-two", ["r4", "r5"]),
@@ -194,6 +198,24 @@ try:
          "A primary hijacked: no sub-job went to a remote", [i for i in asked if "a-primary" in i])
     c.ok(all(i.startswith(("a-agree/mpic:", "a-one/mpic:", "a-two/mpic:")) for i in asked),
          "sub-job ids are derived from the job id", asked[:3])
+
+    # Operations: one audit line per decision with every perspective and the quorum, and the
+    # decision counters (DESIGN.md "Operations").
+    audit = [json.loads(x) for x in open(audit_path) if x.strip()]
+    lines = {a["id"]: a for a in audit if a.get("event") == "mpic"}
+    c.ok(set(jobs) <= set(lines), "one audit line per MPIC decision", sorted(lines))
+    a1 = lines.get("a-one", {})
+    c.ok(a1.get("mpic", {}).get("quorum") == "4/5" and len(a1["mpic"]["perspectives"]) == 5,
+         "the audit line carries the quorum and each perspective's result", a1)
+    import urllib.request
+    scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read()
+    scrape = scrape.decode()
+    c.ok('acmeva_mpic_decisions_total{result="valid"} 2' in scrape and
+         'acmeva_mpic_decisions_total{result="invalid"} 2' in scrape,
+         "decisions counted by result", [x for x in scrape.splitlines() if "decisions" in x])
+    c.ok('acmeva_mpic_perspective_results_total{perspective="r5",rir="RIPE",result="invalid"} 2'
+         in scrape, "perspective outcomes counted",
+         [x for x in scrape.splitlines() if "perspective_results" in x][:12])
 
     # Malformed MPIC jobs: on the default results stream, with dead letters.
     _, few = mpic_job("m-few", mpic={"perspectiveCount": 2})

@@ -24,7 +24,9 @@ workers = []
 try:
     CLAIM_MS, A_TIMEOUT_MS, B_TIMEOUT_MS = 2000, 6000, 3000
     args = ["--redis", redis.url, "--threads", "2", "--claim-idle-ms", str(CLAIM_MS),
-            *cts.resolver_args, *t.allow_args(), "--http-port", str(fix.port)]
+            *cts.resolver_args, *t.allow_args(), "--http-port", str(fix.port),
+            # Every job goes to the one fixture address: no per-address queue in the way.
+            "--max-per-destination", "1000"]
     # A holds each slow job for 6 s (plenty of time to kill it); B gives up on them after 3 s.
     a = t.WorkerProc(args + ["--timeout-ms", str(A_TIMEOUT_MS)], "kill-a")
     workers.append(a)

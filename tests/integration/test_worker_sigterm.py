@@ -41,7 +41,9 @@ def pending_by_consumer(cl):
 
 
 try:
-    engine = t.allow_args() + [*cts.resolver_args, "--http-port", str(fix.port)]
+    # Every job goes to the one fixture address: no per-address queue in the way.
+    engine = t.allow_args() + [*cts.resolver_args, "--http-port", str(fix.port),
+                               "--max-per-destination", "1000"]
     cl = redis.client()
 
     # 1. Everything in flight finishes within the grace period.

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "acmeva/proto.h"
+#include "acmeva/version.h"
 #include "check.h"
 
 #define TOK "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
@@ -898,6 +899,9 @@ static void test_result_json(void)
         CHECK_STR(gets(o, "perspective"), "eu-west");
         CHECK_STR(gets(o, "rir"), "RIPE");
         CHECK_STR(gets(o, "worker"), "h:1:0");
+        /* No version given: this build's, the one --version prints. */
+        CHECK_STR(gets(o, "workerVersion"), acmeva_version());
+        CHECK(acmeva_version()[0] != '\0');
         CHECK_INT(json_integer_value(get(o, "attempt")), 2);
         CHECK_INT(json_integer_value(get(o, "startedMs")), 1764435590000LL);
         CHECK(json_is_real(get(o, "durationMs")));
@@ -917,6 +921,7 @@ static void test_result_json(void)
         v->has_caa = 1;
         v->caa_valid = 1;
         v->caa_note = acmeva_strdup_n("CAA is not checked for IP identifiers", 37);
+        v->worker_version = acmeva_strdup_n("1.2.3-4-gabcdef0", 16);
         s = acmeva_result_to_json(v);
         o = s ? json_loads(s, 0, &je) : NULL;
         CHECK(o != NULL);
@@ -928,6 +933,7 @@ static void test_result_json(void)
             CHECK(json_is_array(get(o, "validationRecord")) &&
                   json_array_size(get(o, "validationRecord")) == 0);
             CHECK(json_is_null(get(o, "caa/foundAt")));
+            CHECK_STR(gets(o, "workerVersion"), "1.2.3-4-gabcdef0");
             CHECK(json_is_null(get(o, "caa/error")));
             CHECK_STR(gets(o, "caa/note"), "CAA is not checked for IP identifiers");
             CHECK_STR(gets(o, "perspective"), "");
@@ -1019,6 +1025,9 @@ static void test_result_check(void)
                          "\"perspective\":\"p\",\"rir\":\"\",\"worker\":\"w\",\"attempt\":1,"
                          "\"startedMs\":5}",
                          "durationMs");
+    check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
+                         "\"workerVersion\":5" RTAIL,
+                         "workerVersion");
     check_result_refused("{\"v\":1,\"v\":1,\"id\":\"x\"}", "result");
     check_result_refused("[]", "result");
     CHECK(acmeva_result_check_json("{}", 2, NULL, 0) == ACMEVA_PROTO_EINVAL);

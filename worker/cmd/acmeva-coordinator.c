@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "acmeva/engine.h"
+#include "acmeva/version.h"
 #include "mpic.h"
 #include "queue.h"
 
@@ -39,6 +40,7 @@ static const char usage[] =
     "                            remotes only after the primary passed)\n"
     "  --timeout-ms N            the deadline of a job that has none, and the cap of any\n"
     "                            job's deadline (default 30000)\n"
+    "  --version                 print the version and exit\n"
     "  --help                    this text\n"
     "\n";
 
@@ -165,6 +167,8 @@ static int parse_args(int argc, char **argv, acmeva_coordinator_options *o)
 
 int main(int argc, char **argv)
 {
+    if (acmeva_version_option("acmeva-coordinator", argc, argv))
+        return 0;
     acmeva_coordinator_options o;
     if (acmeva_coordinator_options_init(&o) < 0) {
         fprintf(stderr, "acmeva-coordinator: no memory\n");

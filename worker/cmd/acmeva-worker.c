@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "acmeva/engine.h"
+#include "acmeva/version.h"
 #include "queue.h"
 
 static const char usage[] =
@@ -21,6 +22,7 @@ static const char usage[] =
     "  --rir RIR                 the regional internet registry of this perspective, written\n"
     "                            into every result (default \"\")\n"
     "  --help                    this text\n"
+    "  --version                 print the version and exit\n"
     "\n";
 
 /* parse_args returns 0, 1 for --help, or -1 after one line on stderr. */
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
 {
     acmeva_worker_options o;
     acmeva_engine_config cfg;
+    if (acmeva_version_option("acmeva-worker", argc, argv))
+        return 0;
     acmeva_engine_config_init(&cfg);
     if (acmeva_worker_options_init(&o) < 0) {
         fprintf(stderr, "acmeva-worker: no memory\n");

@@ -17,6 +17,7 @@
 
 #include "acmeva/engine.h"
 #include "acmeva/proto.h"
+#include "acmeva/version.h"
 #ifdef ACMEVA_HAVE_QUEUE
 #include "submit.h"
 #endif
@@ -559,11 +560,14 @@ static const char main_usage[] =
     "  check   validate ACME challenges locally, with no Redis\n"
     "  submit  enqueue jobs on a Redis stream for acmeva-worker (and wait for results)\n"
     "\n"
-    "Run 'acmeva <command> --help' for the options of a command.\n";
+    "Run 'acmeva <command> --help' for the options of a command, 'acmeva --version' for the\n"
+    "version.\n";
 
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (acmeva_version_option("acmeva", argc, argv))
+        return 0;
     if (argc < 2) {
         fputs(main_usage, stderr);
         return 2;

@@ -13,6 +13,9 @@
 
 #define REASON_MAX 512
 #define TOUCH_BATCH 256
+/* How often a thread copies the counters kept elsewhere (reader, outbox, connections, the
+ * service's) into its metrics shard. */
+#define STATS_SYNC_MS 500
 
 /* ---- held entries ----------------------------------------------------------------------- */
 
@@ -30,6 +33,10 @@ int acmeva_consumer_hold(acmeva_consumer *c, acmeva_held *h, const acmeva_sentry
     snprintf(h->entry_id, sizeof(h->entry_id), "%s", e->id);
     h->touched = uv_now(&c->d->loop);
     h->attempt = e->attempt;
+    h->m_seconds = -1;
+    h->m_dead = -1;
+    if (e->attempt > 1)
+        acmeva_mshard_add(c->shard, ACMEVA_M_JOBS_REDELIVERED, NULL, 1);
     h->prev = NULL;
     h->next = c->head;
     if (c->head != NULL)
@@ -64,12 +71,30 @@ static void unhold(acmeva_held *h, int posted)
     c->ops->release(h, posted);
 }
 
+/* count_posted counts a result that is now in Redis: the counters equal what results say. */
+static void count_posted(acmeva_held *h)
+{
+    acmeva_mshard *s = h->c->shard;
+    if (h->item.result != NULL && h->m_labelled) {
+        acmeva_mshard_add(s, ACMEVA_M_VALIDATIONS, h->m_labels, 1);
+        if (h->m_seconds >= 0)
+            acmeva_mshard_observe(s, ACMEVA_M_VALIDATION_DURATION, h->m_labels, h->m_seconds);
+    }
+    if (h->item.rerouted)
+        acmeva_mshard_add(s, ACMEVA_M_DEAD_LETTERS,
+                          (const unsigned[]){ACMEVA_MV_DEAD_RESULT_REFUSED}, 1);
+    else if (h->m_dead >= 0)
+        acmeva_mshard_add(s, ACMEVA_M_DEAD_LETTERS, (const unsigned[]){(unsigned)h->m_dead}, 1);
+}
+
 static void posted_cb(acmeva_outbox_item *it, int ok)
 {
     acmeva_held *h = (acmeva_held *)((char *)it - offsetof(acmeva_held, item));
     acmeva_consumer *c = h->c;
-    if (ok)
+    if (ok) {
         c->n_done++;
+        count_posted(h);
+    }
     unhold(h, ok);
     acmeva_sreader_kick(&c->reader);
     acmeva_consumer_maybe_finish(c);
@@ -90,6 +115,59 @@ void acmeva_consumer_drop(acmeva_held *h)
     acmeva_consumer *c = h->c;
     unhold(h, 0);
     acmeva_consumer_maybe_finish(c);
+}
+
+/* audit_failed leaves an entry whose audit line could not be written pending: without its
+ * record the result must not be posted (the writer logged the error and counted it). */
+static void audit_failed(acmeva_held *h)
+{
+    acmeva_consumer *c = h->c;
+    acmeva_mshard_add(c->shard, ACMEVA_M_LOCAL_FAILURES, NULL, 1);
+    acmeva_consumer_pause(c, 1000);
+    acmeva_consumer_drop(h);
+}
+
+static void audited(void *arg, int ok)
+{
+    acmeva_held *h = arg;
+    if (!ok) {
+        audit_failed(h);
+        return;
+    }
+    acmeva_consumer_post(h);
+}
+
+void acmeva_consumer_post_audited(acmeva_held *h, const acmeva_audit_record *rec)
+{
+    acmeva_consumer *c = h->c;
+    if (c->audit == NULL) {
+        acmeva_consumer_post(h);
+        return;
+    }
+    size_t len = 0;
+    char *line = acmeva_audit_line_new(rec, &len);
+    h->posting = 1; /* the line is written before the result is posted: it waits here */
+    if (line == NULL ||
+        acmeva_audit_submit(c->audit, (size_t)c->d->index, line, len, audited, h) < 0)
+        audit_failed(h);
+}
+
+void acmeva_consumer_label(acmeva_held *h, const acmeva_result *r, unsigned perspective,
+                           double seconds)
+{
+    acmeva_chall_type ct = r->chall_type ? acmeva_chall_type_from_name(r->chall_type)
+                                         : ACMEVA_CHALL_NONE;
+    unsigned type = 6; /* unknown: a malformed job */
+    if (ct != ACMEVA_CHALL_NONE && ct != ACMEVA_CHALL_UNKNOWN)
+        type = (unsigned)ct - 1; /* the label values follow acmeva_chall_type */
+    else if (r->chall_type == NULL && r->has_caa)
+        type = 5; /* caa */
+    h->m_labels[0] = type;
+    h->m_labels[1] = r->valid ? ACMEVA_MV_VALID : ACMEVA_MV_INVALID;
+    h->m_labels[2] = r->valid ? ACMEVA_PROB_NONE : (unsigned)r->problem.type;
+    h->m_labels[3] = perspective;
+    h->m_seconds = seconds;
+    h->m_labelled = 1;
 }
 
 /* ---- answers ------------------------------------------------------------------------------ */
@@ -121,8 +199,27 @@ void acmeva_consumer_answer(acmeva_held *h, acmeva_result *r, const char *reply_
         return;
     }
     log_answer(h, r, reason);
+    if (!h->m_labelled)
+        acmeva_consumer_label(h, r, 0, -1);
+    /* BR 5.4.1: the record of the validation, with the result exactly as posted. */
+    acmeva_audit_record rec = {h->c->audit_event,
+                               r->id,
+                               r->ident_type,
+                               r->ident_value,
+                               r->chall_type,
+                               r->has_caa,
+                               r->perspective,
+                               r->rir,
+                               r->valid ? "valid" : "invalid",
+                               r->valid ? NULL : acmeva_problem_urn(r->problem.type),
+                               h->entry_id,
+                               h->attempt,
+                               r->worker,
+                               h->item.result,
+                               NULL,
+                               NULL};
+    acmeva_consumer_post_audited(h, &rec);
     acmeva_result_free(r);
-    acmeva_consumer_post(h);
 }
 
 void acmeva_consumer_malformed(acmeva_held *h, const char *id, const char *field,
@@ -135,6 +232,7 @@ void acmeva_consumer_malformed(acmeva_held *h, const char *id, const char *field
     snprintf(err.detail, sizeof(err.detail), "%s", detail);
     char reason[REASON_MAX];
     snprintf(reason, sizeof(reason), "malformed: %s", err.detail); /* it names the field */
+    h->m_dead = ACMEVA_MV_DEAD_MALFORMED;
     acmeva_result *r = acmeva_result_new_malformed(&err);
     if (r == NULL || acmeva_str_set(&h->item.dead_reason, reason) < 0) {
         acmeva_result_free(r);
@@ -157,6 +255,8 @@ void acmeva_consumer_unvalidated(acmeva_held *h, const acmeva_job *job, const ch
         return;
     }
     r->started_ms = acmeva_wall_ms();
+    if (dead != NULL)
+        h->m_dead = ACMEVA_MV_DEAD_MAX_DELIVERIES;
     acmeva_consumer_answer(h, r, job->reply_to, perspective, rir, dead ? dead : detail);
 }
 
@@ -243,6 +343,37 @@ void acmeva_consumer_kick(acmeva_consumer *c)
     acmeva_sreader_kick(&c->reader);
 }
 
+/* ---- metrics ------------------------------------------------------------------------------- */
+
+/* sync_stats copies what other parts count in plain counters of this thread into its shard:
+ * they are read here, on the thread that writes them. */
+static void sync_stats(acmeva_consumer *c)
+{
+    acmeva_mshard *s = c->shard;
+    int up = c->reader.conn.state == ACMEVA_RCONN_READY && c->writer.state == ACMEVA_RCONN_READY;
+    acmeva_mshard_set(s, ACMEVA_M_REDIS_CONNECTED, NULL, up);
+    acmeva_mshard_set(s, ACMEVA_M_STREAM_READING, NULL,
+                      up && c->reader.group_ready && !c->d->stopping);
+    acmeva_mshard_set(s, ACMEVA_M_REDIS_RECONNECTS, (const unsigned[]){ACMEVA_MV_READER},
+                      (int64_t)c->reader.conn.n_lost);
+    acmeva_mshard_set(s, ACMEVA_M_REDIS_RECONNECTS, (const unsigned[]){ACMEVA_MV_WRITER},
+                      (int64_t)c->writer.n_lost);
+    acmeva_mshard_set(s, ACMEVA_M_JOBS_RECEIVED, NULL, (int64_t)c->reader.n_received);
+    acmeva_mshard_set(s, ACMEVA_M_JOBS_CLAIMED, NULL, (int64_t)c->reader.n_claimed);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_POSTED, NULL, (int64_t)c->outbox.n_posted);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_REROUTED, NULL, (int64_t)c->outbox.n_rerouted);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_GIVEN_UP, NULL, (int64_t)c->outbox.n_given_up);
+    acmeva_mshard_set(s, ACMEVA_M_RESULTS_WAITING, NULL,
+                      (int64_t)(c->outbox.queued + c->outbox.sending));
+    if (c->ops->sync_stats != NULL)
+        c->ops->sync_stats(c);
+}
+
+static void stats_cb(uv_timer_t *t)
+{
+    sync_stats(t->data);
+}
+
 /* ---- stopping ------------------------------------------------------------------------------- */
 
 static void goodbye_cb(acmeva_rconn *w, redisReply *r, void *priv)
@@ -304,6 +435,12 @@ void acmeva_consumer_close(acmeva_consumer *c)
     ACMEVA_LOG("info", "thread stopped", ACMEVA_LI("thread", c->d->index),
                ACMEVA_LI("done", c->n_done), ACMEVA_LI("claimed", c->reader.n_claimed),
                ACMEVA_LI("cancelled", running), ACMEVA_LI("unposted", unposted));
+    sync_stats(c);
+    acmeva_mshard_set(c->shard, ACMEVA_M_STREAM_READING, NULL, 0);
+    uv_close((uv_handle_t *)&c->stats_timer, NULL);
+    /* No audit completion reaches this thread from here on: the entries below are freed. */
+    if (c->audit != NULL)
+        acmeva_audit_loop_close(c->audit, (size_t)c->d->index);
     /* Connections first: their outstanding callbacks (with NULL replies) put results back in
      * the outbox and end the reader's look-ups. What is still held then stays pending in
      * Redis for another consumer (at least once). */
@@ -330,6 +467,9 @@ int acmeva_consumer_init(acmeva_consumer *c, acmeva_dthread *d, const acmeva_rco
     c->max_inflight = cfg->max_inflight;
     c->claim_idle_ms = cfg->claim_idle_ms;
     c->log_msg = cfg->log_msg;
+    c->shard = cfg->shard;
+    c->audit = cfg->audit;
+    c->audit_event = cfg->audit_event;
     acmeva_consumer_name(c->name, sizeof(c->name), d->index);
     char rname[sizeof(c->name) + 16], wname[sizeof(c->name) + 16];
     snprintf(rname, sizeof(rname), "%s:reader", c->name);
@@ -345,8 +485,17 @@ int acmeva_consumer_init(acmeva_consumer *c, acmeva_dthread *d, const acmeva_rco
     }
     acmeva_outbox_init(&c->outbox, &c->writer, cfg->stream, cfg->group, ACMEVA_DEFAULT_REPLY_TO,
                        ACMEVA_DEAD_STREAM, cfg->results_maxlen, d->index);
+    if (c->audit != NULL && acmeva_audit_loop_init(c->audit, (size_t)d->index, &d->loop) != 0) {
+        snprintf(err, errlen, "cannot set up the audit log for this thread");
+        acmeva_sreader_close(&c->reader);
+        acmeva_rconn_close(&c->writer);
+        return -1;
+    }
     uv_timer_init(&d->loop, &c->pause_timer);
     c->pause_timer.data = c;
+    uv_timer_init(&d->loop, &c->stats_timer);
+    c->stats_timer.data = c;
+    uv_timer_start(&c->stats_timer, stats_cb, STATS_SYNC_MS, STATS_SYNC_MS);
     return 0;
 }
 

@@ -19,7 +19,9 @@
 #include <stdint.h>
 
 #include "acmeva/proto.h"
+#include "auditlog.h"
 #include "daemon.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "redisconn.h"
 #include "streamreader.h"
@@ -35,8 +37,15 @@ struct acmeva_held {
     size_t raw_len;
     int attempt;      /* the delivery count */
     uint64_t touched; /* uv_now of the delivery or of the last heartbeat */
-    int posting;      /* the result is in the outbox */
+    int posting;      /* the result is in the audit log's queue or the outbox */
     acmeva_outbox_item item;
+    /* What the metrics count once the result is posted (the counters equal what results in
+     * Redis say): type, result, problem, perspective labels; the validation time (< 0: answered
+     * without validating); the dead-letter reason (-1: none). Set by acmeva_consumer_label. */
+    unsigned m_labels[4];
+    double m_seconds;
+    int m_dead;
+    int m_labelled;
 };
 
 typedef struct acmeva_consumer_ops {
@@ -50,6 +59,8 @@ typedef struct acmeva_consumer_ops {
     void (*writer_ready)(acmeva_consumer *c);
     /* Optional: the thread is stopping and holds nothing; called once, before the goodbye. */
     void (*idle)(acmeva_consumer *c);
+    /* Optional: copy the service's own counters into |c->shard| (every 500 ms and at close). */
+    void (*sync_stats)(acmeva_consumer *c);
 } acmeva_consumer_ops;
 
 struct acmeva_consumer {
@@ -70,6 +81,10 @@ struct acmeva_consumer {
     int idled;
     int goodbye; /* 0: not yet, 1: XPENDING sent, 2: DELCONSUMER sent, 3: done */
     uint64_t n_done;
+    acmeva_mshard *shard; /* this thread's metrics (never NULL once initialised) */
+    acmeva_audit *audit;  /* NULL without --audit-log */
+    const char *audit_event; /* "validation", "mpic" */
+    uv_timer_t stats_timer;
 };
 
 /* The settings of a consumer; strings are borrowed and must outlive it. */
@@ -82,6 +97,9 @@ typedef struct acmeva_consumer_config {
     int64_t max_inflight;
     int64_t results_maxlen;
     const char *log_msg;
+    acmeva_mshard *shard; /* the thread's metrics shard (ops.h) */
+    acmeva_audit *audit;  /* the audit log, or NULL */
+    const char *audit_event;
 } acmeva_consumer_config;
 
 /*
@@ -108,6 +126,21 @@ acmeva_held *acmeva_consumer_find(acmeva_consumer *c, const char *id);
  * acknowledges (an entry trimmed from the stream).
  */
 void acmeva_consumer_post(acmeva_held *h);
+
+/*
+ * acmeva_consumer_post_audited writes |rec| (the result as posted, in rec->result_json, which
+ * must be |h->item.result|) to the audit log, and posts the result once the line is written
+ * (DESIGN.md "Operations": the audit line comes before the result). Without an audit log it
+ * posts at once. A line that cannot be written leaves the entry pending (never posted without
+ * its record) and pauses reading.
+ */
+void acmeva_consumer_post_audited(acmeva_held *h, const acmeva_audit_record *rec);
+
+/* acmeva_consumer_label records the metric labels of |r| on |h| (counted once posted):
+ * |perspective| the index of its perspective label value, |seconds| its validation time (< 0
+ * when it was answered without validating). */
+void acmeva_consumer_label(acmeva_held *h, const acmeva_result *r, unsigned perspective,
+                           double seconds);
 
 /*
  * acmeva_consumer_answer writes |r| (taken) as the entry's result, with the attempt, this

@@ -32,10 +32,12 @@
 #include <openssl/sha.h>
 
 #include "acmeva/proto.h"
+#include "acmeva/version.h"
 #include "brrules.h"
 #include "consumer.h"
 #include "daemon.h"
 #include "mpic.h"
+#include "ops.h"
 #include "outbox.h"
 #include "queue.h"
 #include "redisconn.h"
@@ -103,6 +105,7 @@ struct mjob {
     const char *why;
     uv_timer_t *timer; /* the decision deadline, then the stragglers' grace */
     int dead;          /* released by the consumer: freed once the last XADD reply is in */
+    int counted;       /* a decision was posted for it: count it once posted */
 };
 
 struct cthread {
@@ -131,10 +134,13 @@ struct coord {
     int per_job;     /* remotes asked per job by default */
     int min_remotes; /* in force */
     cthread *threads;
+    acmeva_ops ops; /* metrics, endpoints, audit log */
+    const char *label_names[1 + ACMEVA_COORD_MAX_REMOTES]; /* the perspective label values */
 };
 
 static void evaluate(mjob *m);
 static void results_kick(cthread *t);
+static void count_decision(mjob *m);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -220,6 +226,8 @@ static void release(acmeva_held *h, int posted)
 {
     mjob *m = (mjob *)h;
     cthread *t = m->t;
+    if (posted && m->counted)
+        count_decision(m);
     for (int i = 0; i <= m->n; i++)
         if (m->subs[i].id[0] != '\0')
             table_del(t, &m->subs[i]);
@@ -387,8 +395,8 @@ static json_t *problem_json(const char *type, const char *detail)
 }
 
 /* final_result builds the job's result: the primary's result with the decision's status and
- * error, and the "mpic" object. Returns the compact JSON, or NULL on no memory. */
-static char *final_result(mjob *m)
+ * error, and the "mpic" object. Returns the document, or NULL on no memory. */
+static json_t *final_result(mjob *m)
 {
     cthread *t = m->t;
     sub *p = &m->subs[0];
@@ -494,11 +502,29 @@ static char *final_result(mjob *m)
     json_object_set_new(mp, "perspectives", persp);
     json_object_set_new(mp, "disagreements", lines);
     json_object_set_new(doc, "mpic", mp);
-    char *out = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    log_decision(m, valid ? "valid" : "invalid",
-                 valid ? NULL : jstr(json_object_get(doc, "error"), "type"), quorum);
-    json_decref(doc);
-    return out;
+    return doc;
+}
+
+/* count_decision counts a decision that is now in Redis (DESIGN.md "Operations"). */
+static void count_decision(mjob *m)
+{
+    acmeva_mshard *s = m->t->cons.shard;
+    const acmeva_metrics *reg = m->t->c->ops.metrics;
+    unsigned r = m->outcome == ACMEVA_MPIC_VALID ? ACMEVA_MV_VALID : ACMEVA_MV_INVALID;
+    acmeva_mshard_add(s, ACMEVA_M_MPIC_DECISIONS, &r, 1);
+    for (int i = 1; i <= m->n; i++) {
+        sub *x = &m->subs[i];
+        if (!x->asked)
+            continue;
+        int pi = acmeva_metrics_label_value(reg, ACMEVA_ML_PERSPECTIVE, x->name);
+        unsigned res = x->vote == ACMEVA_MPIC_PASS ? ACMEVA_MV_VALID
+                       : (x->status != NULL && strcmp(x->status, "timeout") == 0)
+                           ? ACMEVA_MV_TIMEOUT
+                           : ACMEVA_MV_INVALID;
+        if (pi >= 0)
+            acmeva_mshard_add(s, ACMEVA_M_MPIC_PERSPECTIVE_RESULTS,
+                              (const unsigned[]){(unsigned)pi, (unsigned)x->rir, res}, 1);
+    }
 }
 
 static void post_decision(mjob *m)
@@ -508,17 +534,50 @@ static void post_decision(mjob *m)
         if (s->asked && !s->answered && s->status == NULL)
             s->status = "timeout"; /* a straggler cut off after the decision */
     }
-    char *json = final_result(m);
-    if (json == NULL) {
+    json_t *doc = final_result(m);
+    char *json = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *mpic = doc ? json_dumps(json_object_get(doc, "mpic"), JSON_COMPACT | JSON_PRESERVE_ORDER)
+                     : NULL;
+    if (json == NULL || mpic == NULL) {
         ACMEVA_LOG("error", "no memory for a result", ACMEVA_LS("entry", m->h.entry_id));
+        free(json);
+        free(mpic);
+        json_decref(doc);
         acmeva_consumer_drop(&m->h); /* stays pending */
         return;
     }
+    int valid = m->outcome == ACMEVA_MPIC_VALID;
+    json_t *ident = json_object_get(doc, "identifier");
+    const char *problem = valid ? NULL : jstr(json_object_get(doc, "error"), "type");
+    log_decision(m, valid ? "valid" : "invalid", problem,
+                 jstr(json_object_get(doc, "mpic"), "quorum"));
     m->state = MJOB_POSTING;
     timer_free(m->timer);
     m->timer = NULL;
     m->h.item.result = json;
-    acmeva_consumer_post(&m->h);
+    m->counted = 1;
+    /* BR 5.4.1: the decision, every perspective's result and the quorum, before it is posted. */
+    acmeva_audit_record rec = {"mpic",
+                               m->job->id,
+                               jstr(ident, "type"),
+                               jstr(ident, "value"),
+                               m->job->chall_type != ACMEVA_CHALL_NONE
+                                   ? acmeva_chall_type_name(m->job->chall_type)
+                                   : NULL,
+                               m->job->has_caa,
+                               jstr(doc, "perspective"),
+                               jstr(doc, "rir"),
+                               valid ? "valid" : "invalid",
+                               problem,
+                               m->h.entry_id,
+                               m->h.attempt,
+                               m->t->cons.name,
+                               json,
+                               "mpic",
+                               mpic};
+    acmeva_consumer_post_audited(&m->h, &rec);
+    free(mpic);
+    json_decref(doc);
 }
 
 /* ---- fan-out --------------------------------------------------------------------------- */
@@ -1028,7 +1087,7 @@ static void idle(acmeva_consumer *cons)
     acmeva_rconn_command(&cons->writer, NULL, NULL, 2, del, NULL);
 }
 
-static const acmeva_consumer_ops consumer_ops = {deliver, release, writer_ready, idle};
+static const acmeva_consumer_ops consumer_ops = {deliver, release, writer_ready, idle, NULL};
 
 static void thread_stop(acmeva_dthread *d)
 {
@@ -1067,9 +1126,17 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
         snprintf(err, errlen, "no memory");
         return -1;
     }
-    acmeva_consumer_config cc = {ACMEVA_MPIC_STREAM, ACMEVA_MPIC_GROUP, "job", c->claim_idle_ms,
-                                 c->o->d.block_ms,   c->o->d.max_inflight, c->o->d.results_maxlen,
-                                 "mpic answer"};
+    acmeva_consumer_config cc = {ACMEVA_MPIC_STREAM,
+                                 ACMEVA_MPIC_GROUP,
+                                 "job",
+                                 c->claim_idle_ms,
+                                 c->o->d.block_ms,
+                                 c->o->d.max_inflight,
+                                 c->o->d.results_maxlen,
+                                 "mpic answer",
+                                 acmeva_ops_thread_shard(&c->ops, (size_t)d->index),
+                                 c->ops.audit,
+                                 "mpic"};
     if (acmeva_consumer_init(&t->cons, d, &c->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         free(t->table);
         return -1;
@@ -1250,7 +1317,8 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
         if (k > 0)
             off += (size_t)k;
     }
-    ACMEVA_LOG("info", "acmeva-coordinator starting", ACMEVA_LS("redis", c->redis_masked),
+    ACMEVA_LOG("info", "acmeva-coordinator starting", ACMEVA_LS("version", acmeva_version()),
+               ACMEVA_LS("redis", c->redis_masked),
                ACMEVA_LS("stream", ACMEVA_MPIC_STREAM), ACMEVA_LS("group", ACMEVA_MPIC_GROUP),
                ACMEVA_LS("primary", o->primary), ACMEVA_LS("remotes", remotes),
                ACMEVA_LI("perspective_count", c->per_job),
@@ -1263,8 +1331,22 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
                ACMEVA_LI("max_deliveries", o->d.max_deliveries),
                ACMEVA_LI("grace_ms", o->d.grace_ms),
                ACMEVA_LI("redis_timeout_ms", o->d.redis_timeout_ms),
-               ACMEVA_LS("reply_prefix", o->d.reply_prefix), ACMEVA_LI("nofile", (int64_t)have),
+               ACMEVA_LS("reply_prefix", o->d.reply_prefix),
+               ACMEVA_LS("metrics_listen", o->d.metrics_listen),
+               ACMEVA_LS("audit_log", o->d.audit_log), ACMEVA_LI("nofile", (int64_t)have),
                ACMEVA_LI("pid", (long)getpid()));
+    /* Metrics, endpoints and audit log (ops.h): the perspective label takes the primary and
+     * every remote. */
+    c->label_names[0] = o->primary;
+    for (int i = 0; i < o->n_remotes; i++)
+        c->label_names[1 + i] = o->remotes[i].name;
+    if (acmeva_ops_init(&c->ops, &c->d, &o->d, c->label_names, 1 + (size_t)o->n_remotes,
+                        (size_t)n, (size_t)n * (size_t)o->d.max_inflight, err,
+                        sizeof(err)) < 0) {
+        ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
+        free(c);
+        return 1;
+    }
     c->threads = calloc((size_t)n, sizeof(cthread));
     if (c->threads == NULL) {
         ACMEVA_LOG0("error", "cannot start: no memory");
@@ -1274,6 +1356,7 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
     if (status == 0)
         ACMEVA_LOG0("info", "acmeva-coordinator stopped");
 out:
+    acmeva_ops_clear(&c->ops);
     free(c->threads);
     free(c);
     return status;

@@ -63,6 +63,7 @@ struct acmeva_daemon {
     /* Optional: runs on the main loop before the threads start, and after they exited. */
     int (*main_init)(acmeva_daemon *d, char *err, size_t errlen);
     void (*main_close)(acmeva_daemon *d);
+    void *hooks_data; /* the hooks' own state (ops.c) */
 };
 
 /*

@@ -125,15 +125,20 @@ static int needs_quotes(const char *s)
     return 0;
 }
 
-static void put_time(linebuf *l)
+void acmeva_log_time(char *buf, size_t len)
 {
     struct timespec ts;
     struct tm tm;
-    char buf[40];
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void put_time(linebuf *l)
+{
+    char buf[40];
+    acmeva_log_time(buf, sizeof(buf));
     puts_(l, buf);
 }
 

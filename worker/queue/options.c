@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acmeva/proto.h"
+#include "httpd.h"
 #include "queue.h"
 
 #define DEFAULT_BLOCK_MS 1000
@@ -33,7 +34,13 @@ const char acmeva_daemon_options_usage[] =
     "                            1000 ms blocking read (default 15000)\n"
     "  --reply-prefix P          a job's replyTo must start with P, else the job is malformed\n"
     "                            (default acmeva:v1:results)\n"
-    "  --log-format json|text    log lines on stderr (default text)\n";
+    "  --log-format json|text    log lines on stderr (default text)\n"
+    "  --metrics-listen HOST:PORT  serve /metrics (Prometheus), /healthz and /readyz over\n"
+    "                            HTTP on IPv4:PORT or [IPv6]:PORT (default: off)\n"
+    "  --audit-log FILE          one JSON line per result, written before the result is\n"
+    "                            posted (BR 5.4.1); '-' for stdout; SIGHUP reopens it\n"
+    "  --audit-sync on|off       fdatasync the audit log after each batch of lines\n"
+    "                            (default on)\n";
 
 int acmeva_daemon_options_init(acmeva_daemon_options *o)
 {
@@ -54,6 +61,7 @@ int acmeva_daemon_options_init(acmeva_daemon_options *o)
     o->results_maxlen = 1000000;
     o->block_ms = DEFAULT_BLOCK_MS;
     o->redis_timeout_ms = DEFAULT_REDIS_TIMEOUT_MS;
+    o->audit_sync = 1;
     return 0;
 }
 
@@ -62,6 +70,9 @@ void acmeva_daemon_options_clear(acmeva_daemon_options *o)
     acmeva_redis_url_clear(&o->redis);
     free(o->reply_prefix);
     o->reply_prefix = NULL;
+    free(o->metrics_listen);
+    free(o->audit_log);
+    o->metrics_listen = o->audit_log = NULL;
 }
 
 static int bad(const char *prog, const char *opt, const char *v, const char *want)
@@ -78,6 +89,17 @@ static int number(const char *prog, const char *opt, const char *v, int64_t min,
         snprintf(want, sizeof(want), "a number from %lld to %lld", (long long)min, (long long)max);
         return bad(prog, opt, v, want);
     }
+    return 1;
+}
+
+/* set_str replaces |*dst| with a copy of |v|. Returns 1, or -1 on no memory. */
+static int set_str(char **dst, const char *v)
+{
+    char *s = strdup(v);
+    if (s == NULL)
+        return -1;
+    free(*dst);
+    *dst = s;
     return 1;
 }
 
@@ -136,12 +158,26 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
     if (acmeva_option_value(argc, argv, i, "--reply-prefix", &v)) {
         if (!reply_prefix_ok(v))
             return bad(prog, "--reply-prefix", v, "1 to 256 bytes of [A-Za-z0-9._:/-]");
-        char *s = strdup(v);
-        if (s == NULL)
-            return -1;
-        free(o->reply_prefix);
-        o->reply_prefix = s;
-        return 1;
+        return set_str(&o->reply_prefix, v);
+    }
+    if (acmeva_option_value(argc, argv, i, "--metrics-listen", &v)) {
+        struct sockaddr_storage ss;
+        char err[256];
+        if (v == NULL || acmeva_httpd_listen_parse(v, &ss, err, sizeof(err)) < 0)
+            return bad(prog, "--metrics-listen", v, "IPv4:PORT or [IPv6]:PORT");
+        return set_str(&o->metrics_listen, v);
+    }
+    if (acmeva_option_value(argc, argv, i, "--audit-log", &v)) {
+        if (v == NULL || *v == '\0')
+            return bad(prog, "--audit-log", v, "a file name or '-'");
+        return set_str(&o->audit_log, v);
+    }
+    if (acmeva_option_value(argc, argv, i, "--audit-sync", &v)) {
+        if (v != NULL && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)) {
+            o->audit_sync = strcmp(v, "on") == 0;
+            return 1;
+        }
+        return bad(prog, "--audit-sync", v, "on or off");
     }
     if (acmeva_option_value(argc, argv, i, "--log-format", &v)) {
         if (v != NULL && strcmp(v, "json") == 0)

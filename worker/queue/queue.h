@@ -10,6 +10,11 @@
  *   streamreader.c the consumer side of a stream: group, reads, resumes, claims
  *   outbox.c       results posted with their acknowledgements
  *   daemon.c       threads, signals, grace period
+ *   metrics.c      Prometheus metric families, per-thread shards, the text format
+ *   httpd.c        the HTTP/1.1 server of the operations endpoints
+ *   auditlog.c     the audit log: a writer thread, lines written before results are posted
+ *   ops.c          metrics, endpoints and audit log wired to a daemon
+ *   strbuf.c       a growable text buffer (scrapes, audit lines)
  *   worker.c       acmeva-worker: entries to validations, validations to results
  *   submit.c       acmeva submit
  */
@@ -101,6 +106,10 @@ typedef struct acmeva_log_field {
 #define ACMEVA_LI(k, v) ((acmeva_log_field){(k), ACMEVA_LF_INT, NULL, (int64_t)(v), 0})
 #define ACMEVA_LD(k, v) ((acmeva_log_field){(k), ACMEVA_LF_DBL, NULL, 0, (double)(v)})
 
+/* acmeva_log_time writes the time now as log lines and the audit log show it: UTC, RFC 3339
+ * with milliseconds ("2025-01-01T00:00:00.123Z"). |len| of 32 bytes is enough. */
+void acmeva_log_time(char *buf, size_t len);
+
 /* acmeva_log_set_format picks the format of every later line (default text). Call it before
  * any thread logs. */
 void acmeva_log_set_format(acmeva_log_format f);
@@ -129,6 +138,10 @@ typedef struct acmeva_daemon_options {
     int64_t block_ms;         /* XREADGROUP BLOCK; default 1000 */
     int64_t redis_timeout_ms; /* no reply for this long with commands outstanding: reconnect */
     char *reply_prefix;       /* a job's replyTo must start with it */
+    /* Operations (ops.h): NULL when not asked for. */
+    char *metrics_listen; /* --metrics-listen HOST:PORT */
+    char *audit_log;      /* --audit-log FILE, "-" for stdout */
+    int audit_sync;       /* --audit-sync on|off: fdatasync after each batch; default on */
 } acmeva_daemon_options;
 
 /* acmeva_daemon_options_init sets every default (redis://127.0.0.1:6379 or

@@ -21,8 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acmeva/version.h"
 #include "consumer.h"
 #include "daemon.h"
+#include "ops.h"
 #include "queue.h"
 #include "redisconn.h"
 
@@ -66,6 +68,7 @@ struct worker {
     int64_t claim_idle_ms;
     void *ssl_ctx;
     wthread *threads;
+    acmeva_ops ops; /* metrics, endpoints, audit log */
 };
 
 static void release(acmeva_held *h, int posted)
@@ -87,6 +90,7 @@ static void local_failure(task *k, acmeva_result *r)
         pause = LOCAL_PAUSE_MAX_MS;
     t->local_failures++;
     t->n_local++;
+    acmeva_mshard_add(t->c.shard, ACMEVA_M_LOCAL_FAILURES, NULL, 1);
     ACMEVA_LOG("warn", "validation failed on this machine; the job stays pending for another delivery",
                ACMEVA_LS("id", r->id), ACMEVA_LS("entry", k->h.entry_id),
                ACMEVA_LS("detail", r->problem.detail), ACMEVA_LI("thread", t->d->index),
@@ -107,6 +111,7 @@ static void on_result(acmeva_result *result, void *arg)
         return;
     }
     t->local_failures = 0;
+    acmeva_consumer_label(&k->h, result, 0, result->duration_ms / 1000.0);
     acmeva_consumer_answer(&k->h, result, k->h.item.reply_to, cfg->perspective, cfg->rir,
                            NULL); /* may free k */
     acmeva_consumer_kick(&t->c);
@@ -190,7 +195,29 @@ static void deliver(acmeva_consumer *c, const acmeva_sentry *e)
     }
 }
 
-static const acmeva_consumer_ops consumer_ops = {deliver, release, NULL, NULL};
+/* sync_stats copies the engine's counters (kept by this thread) into its metrics shard. */
+static void sync_stats(acmeva_consumer *c)
+{
+    wthread *t = c->svc;
+    acmeva_mshard *s = c->shard;
+    if (t->engine == NULL) {
+        acmeva_mshard_set(s, ACMEVA_M_INFLIGHT, NULL, 0);
+        return;
+    }
+    const acmeva_engine_stats *es = acmeva_engine_stats_get0(t->engine);
+    acmeva_mshard_set(s, ACMEVA_M_INFLIGHT, NULL, (int64_t)acmeva_engine_inflight(t->engine));
+    acmeva_mshard_set(s, ACMEVA_M_HTTP_REDIRECTS, NULL, (int64_t)es->http_redirects);
+    for (unsigned i = 0; i < ACMEVA_TLS_FAIL_REASONS; i++)
+        acmeva_mshard_set(s, ACMEVA_M_TLS_HANDSHAKE_FAILURES, (const unsigned[]){i},
+                          (int64_t)es->tls_failures[i]);
+    const acmeva_dns_stats *ds = acmeva_engine_dns_stats(t->engine);
+    acmeva_mshard_dns_stats(s, &ds->queries[0][0], ACMEVA_DNS_STAT_QTYPES,
+                            ACMEVA_DNS_STAT_OUTCOMES, ds->dropped, ACMEVA_DNS_DROP_REASONS,
+                            ds->duration_buckets, ACMEVA_DNS_DURATION_BUCKETS + 1,
+                            ds->duration_seconds_sum);
+}
+
+static const acmeva_consumer_ops consumer_ops = {deliver, release, NULL, NULL, sync_stats};
 
 /* ---- threads and the process ---------------------------------------------------------------- */
 
@@ -217,9 +244,17 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
     d->svc = t;
     if (acmeva_engine_new(&d->loop, w->cfg, w->ssl_ctx, &t->engine, err, errlen) < 0)
         return -1;
-    acmeva_consumer_config cc = {w->stream,          ACMEVA_GROUP,         "job",
-                                 w->claim_idle_ms,   w->o->d.block_ms,     w->o->d.max_inflight,
-                                 w->o->d.results_maxlen, "validation"};
+    acmeva_consumer_config cc = {w->stream,
+                                 ACMEVA_GROUP,
+                                 "job",
+                                 w->claim_idle_ms,
+                                 w->o->d.block_ms,
+                                 w->o->d.max_inflight,
+                                 w->o->d.results_maxlen,
+                                 "validation",
+                                 acmeva_ops_thread_shard(&w->ops, (size_t)d->index),
+                                 w->ops.audit,
+                                 "validation"};
     if (acmeva_consumer_init(&t->c, d, &w->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         acmeva_engine_free(t->engine);
         return -1;
@@ -248,7 +283,8 @@ static void log_startup(const worker *w, uint64_t nofile)
     char resolvers[512], issuers[1024];
     join(resolvers, sizeof(resolvers), cfg->resolvers, cfg->n_resolvers, "system");
     join(issuers, sizeof(issuers), cfg->issuer_domains, cfg->n_issuer_domains, "");
-    ACMEVA_LOG("info", "acmeva-worker starting", ACMEVA_LS("redis", w->redis_masked),
+    ACMEVA_LOG("info", "acmeva-worker starting", ACMEVA_LS("version", acmeva_version()),
+               ACMEVA_LS("redis", w->redis_masked),
                ACMEVA_LS("stream", w->stream), ACMEVA_LS("group", ACMEVA_GROUP),
                ACMEVA_LS("perspective", cfg->perspective), ACMEVA_LS("rir", cfg->rir),
                ACMEVA_LI("threads", w->d.nthreads), ACMEVA_LI("max_inflight", o->d.max_inflight),
@@ -262,7 +298,11 @@ static void log_startup(const worker *w, uint64_t nofile)
                ACMEVA_LI("tls_port", cfg->tls_port),
                ACMEVA_LI("allow_private_addresses", cfg->allow_private),
                ACMEVA_LI("timeout_ms", cfg->timeout_ms), ACMEVA_LS("issuer_domains", issuers),
-               ACMEVA_LS("user_agent", cfg->user_agent), ACMEVA_LI("nofile", (int64_t)nofile),
+               ACMEVA_LS("user_agent", cfg->user_agent),
+               ACMEVA_LI("max_per_destination", cfg->max_per_destination),
+               ACMEVA_LS("metrics_listen", o->d.metrics_listen),
+               ACMEVA_LS("audit_log", o->d.audit_log), ACMEVA_LI("audit_sync", o->d.audit_sync),
+               ACMEVA_LI("nofile", (int64_t)nofile),
                ACMEVA_LI("pid", (long)getpid()));
 }
 
@@ -316,6 +356,15 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
         return 1;
     }
     log_startup(w, have);
+    /* Metrics, endpoints and audit log (ops.h). The audit queue holds at most a line per job
+     * held, which --max-inflight bounds per thread. */
+    const char *perspectives[] = {cfg->perspective};
+    if (acmeva_ops_init(&w->ops, &w->d, &o->d, perspectives, 1, (size_t)n,
+                        (size_t)n * (size_t)o->d.max_inflight, err, sizeof(err)) < 0) {
+        ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
+        free(w);
+        return 1;
+    }
     w->ssl_ctx = acmeva_tls_ctx_new();
     w->threads = calloc((size_t)n, sizeof(wthread));
     if (w->ssl_ctx == NULL || w->threads == NULL) {
@@ -326,6 +375,7 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
     if (status == 0)
         ACMEVA_LOG0("info", "acmeva-worker stopped");
 out:
+    acmeva_ops_clear(&w->ops);
     acmeva_tls_ctx_free(w->ssl_ctx);
     free(w->threads);
     free(w);

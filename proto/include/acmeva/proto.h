@@ -190,6 +190,7 @@ typedef struct acmeva_result {
     char *perspective;
     char *rir;
     char *worker;
+    char *worker_version; /* NULL: this build's (acmeva_version) */
     int attempt;
     int64_t started_ms;
     double duration_ms;
@@ -229,7 +230,8 @@ int acmeva_result_set_job(acmeva_result *r, const acmeva_job *job);
  * or NULL on no memory. Invalid UTF-8 in any string is written as U+FFFD; NULL members and
  * empty lists of a record are left out; "error" is written exactly when !valid (as
  * serverInternal if no problem was set), "caa" when has_caa (its "error" null when caa_valid);
- * NULL perspective/rir/worker are written as ""; durationMs is rounded to 0.1 ms.
+ * NULL perspective/rir/worker are written as ""; a NULL worker_version as this build's
+ * version (acmeva_version); durationMs is rounded to 0.1 ms.
  */
 char *acmeva_result_to_json(const acmeva_result *r);
 

@@ -116,6 +116,28 @@ void acmeva_validation_cancel(acmeva_validation *v);
 /* acmeva_engine_inflight returns how many validations are running. */
 size_t acmeva_engine_inflight(const acmeva_engine *e);
 
+/* Why a TLS handshake of a validation failed (http-01 https hops and tls-alpn-01). */
+typedef enum acmeva_tls_failure {
+    ACMEVA_TLS_FAIL_TIMEOUT,   /* no handshake within --tls-timeout-ms */
+    ACMEVA_TLS_FAIL_HANDSHAKE, /* an alert or a protocol error */
+    ACMEVA_TLS_FAIL_NOT_TLS,   /* the server answered the ClientHello in plain HTTP */
+    ACMEVA_TLS_FAIL_ALPN,      /* tls-alpn-01: acme-tls/1 was not negotiated */
+    ACMEVA_TLS_FAIL_REASONS
+} acmeva_tls_failure;
+
+/*
+ * Counters of one engine, for the daemons' metrics. Plain counters that only grow, written by
+ * the thread that runs the engine's loop: read them from that thread.
+ */
+typedef struct acmeva_engine_stats {
+    uint64_t http_redirects; /* redirects followed by http-01 */
+    uint64_t tls_failures[ACMEVA_TLS_FAIL_REASONS];
+} acmeva_engine_stats;
+
+/* acmeva_engine_stats_get0 returns the counters of |e| (borrowed, updated in place, valid until
+ * the engine is freed). */
+const acmeva_engine_stats *acmeva_engine_stats_get0(const acmeva_engine *e);
+
 /*
  * DNS counters of one engine, for an exporter of acmeva_dns_queries_total{qtype,rcode},
  * acmeva_dns_replies_dropped_total{reason} and acmeva_dns_query_duration_seconds (DESIGN.md
