@@ -1265,6 +1265,12 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
                ACMEVA_LI("redis_timeout_ms", o->d.redis_timeout_ms),
                ACMEVA_LS("reply_prefix", o->d.reply_prefix), ACMEVA_LI("nofile", (int64_t)have),
                ACMEVA_LI("pid", (long)getpid()));
+    /* DESIGN.md "Channel": the TLS context of the Redis connections (rediss://). */
+    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &c->rs.ssl_ctx, err, sizeof(err)) < 0) {
+        ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
+        goto out;
+    }
+    acmeva_redis_channel_note(c->d.name, 0, &o->d.redis, &o->d.tls, c->rs.ssl_ctx);
     c->threads = calloc((size_t)n, sizeof(cthread));
     if (c->threads == NULL) {
         ACMEVA_LOG0("error", "cannot start: no memory");
@@ -1274,6 +1280,7 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
     if (status == 0)
         ACMEVA_LOG0("info", "acmeva-coordinator stopped");
 out:
+    acmeva_redis_tls_ctx_free(c->rs.ssl_ctx);
     free(c->threads);
     free(c);
     return status;

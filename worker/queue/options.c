@@ -14,7 +14,7 @@
 
 const char acmeva_daemon_options_usage[] =
     "Daemon options:\n"
-    "  --redis URL               redis://[user:pass@]host:port[/db]\n"
+    "  --redis URL               redis[s]://[user:pass@]host:port[/db] (rediss://: TLS)\n"
     "                            (default $ACMEVA_REDIS_URL, else redis://127.0.0.1:6379;\n"
     "                            the variable keeps a password off the command line)\n"
     "  --threads N               event-loop threads (default: the number of cores)\n"
@@ -33,7 +33,7 @@ const char acmeva_daemon_options_usage[] =
     "                            1000 ms blocking read (default 15000)\n"
     "  --reply-prefix P          a job's replyTo must start with P, else the job is malformed\n"
     "                            (default acmeva:v1:results)\n"
-    "  --log-format json|text    log lines on stderr (default text)\n";
+    "  --log-format json|text    log lines on stderr (default text)\n" ACMEVA_REDIS_TLS_USAGE;
 
 int acmeva_daemon_options_init(acmeva_daemon_options *o)
 {
@@ -60,6 +60,7 @@ int acmeva_daemon_options_init(acmeva_daemon_options *o)
 void acmeva_daemon_options_clear(acmeva_daemon_options *o)
 {
     acmeva_redis_url_clear(&o->redis);
+    acmeva_redis_tls_options_clear(&o->tls);
     free(o->reply_prefix);
     o->reply_prefix = NULL;
 }
@@ -105,7 +106,7 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
         char err[256];
         acmeva_redis_url u;
         if (v == NULL)
-            return bad(prog, "--redis", v, "a redis:// URL");
+            return bad(prog, "--redis", v, "a redis:// or rediss:// URL");
         if (acmeva_redis_url_parse(v, &u, err, sizeof(err)) < 0) {
             /* The message never repeats the URL: it may hold a password. */
             fprintf(stderr, "%s: %s\n", prog, err);
@@ -115,6 +116,9 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
         o->redis = u;
         return 1;
     }
+    int tls = acmeva_redis_tls_option(&o->tls, prog, argc, argv, i);
+    if (tls != 0)
+        return tls;
     if (acmeva_option_value(argc, argv, i, "--threads", &v)) {
         if (number(prog, "--threads", v, 1, 256, &n) < 0)
             return -1;
@@ -157,6 +161,11 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
 
 int acmeva_daemon_options_check(const acmeva_daemon_options *o, const char *prog)
 {
+    char err[256];
+    if (acmeva_redis_tls_check(&o->tls, &o->redis, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
     /* A blocked XREADGROUP legitimately keeps its connection silent for --block-ms: the reply
      * timeout must leave room for it, or every idle reader would be dropped. */
     if (o->redis_timeout_ms <= o->block_ms) {

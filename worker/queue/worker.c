@@ -316,6 +316,12 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
         return 1;
     }
     log_startup(w, have);
+    /* DESIGN.md "Channel": the TLS context of the Redis connections (rediss://). */
+    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &w->rs.ssl_ctx, err, sizeof(err)) < 0) {
+        ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
+        goto out;
+    }
+    acmeva_redis_channel_note(w->d.name, 0, &o->d.redis, &o->d.tls, w->rs.ssl_ctx);
     w->ssl_ctx = acmeva_tls_ctx_new();
     w->threads = calloc((size_t)n, sizeof(wthread));
     if (w->ssl_ctx == NULL || w->threads == NULL) {
@@ -326,6 +332,7 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
     if (status == 0)
         ACMEVA_LOG0("info", "acmeva-worker stopped");
 out:
+    acmeva_redis_tls_ctx_free(w->rs.ssl_ctx);
     acmeva_tls_ctx_free(w->ssl_ctx);
     free(w->threads);
     free(w);
