@@ -8,6 +8,7 @@
  *   log.c          log lines
  *   options.c      the options every daemon shares
  *   redisconn.c    one Redis connection: TCP or TLS, reconnect, reply timeout, keepalive
+ *   rclient.c      a blocking client for the CLIs, on a private loop over redisconn.c
  *   streamreader.c the consumer side of a stream: group, reads, resumes, claims
  *   outbox.c       results posted with their acknowledgements
  *   daemon.c       threads, signals, grace period
