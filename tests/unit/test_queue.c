@@ -126,6 +126,53 @@ static void test_url_loopback(void)
     CHECK(!acmeva_redis_url_is_loopback(NULL));
 }
 
+/* note_output runs acmeva_redis_channel_note for |url| with stderr going to a file, and returns
+ * what it wrote (static buffer). Nothing here ever dials. */
+static const char *note_output(const char *url, int cli)
+{
+    static char out[4096];
+    acmeva_redis_url u;
+    acmeva_redis_tls_options o = {NULL, NULL, NULL};
+    char err[256];
+    out[0] = '\0';
+    if (acmeva_redis_url_parse(url, &u, err, sizeof(err)) < 0)
+        return out;
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    acmeva_redis_channel_note("prog", cli, &u, &o, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(out, 1, sizeof(out) - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    acmeva_redis_url_clear(&u);
+    return out;
+}
+
+/* DESIGN.md "Channel": plain redis:// to a host that is not loopback is warned about at start;
+ * loopback is not; rediss:// logs its settings. */
+static void test_channel_note(void)
+{
+    const char *o = note_output("redis://u:hush@10.0.0.5:6379", 1);
+    CHECK_MSG(strstr(o, "prog: warning: plain redis:// to a host that is not loopback") == o, "%s",
+              o);
+    CHECK(strstr(o, "redis://u:***@10.0.0.5:6379/0") != NULL);
+    CHECK(strstr(o, "hush") == NULL);
+    o = note_output("redis://redis.ca.example", 0);
+    CHECK_MSG(strstr(o, " warn plain redis:// to a host that is not loopback") != NULL, "%s", o);
+    CHECK_STR(note_output("redis://127.0.0.1:6379", 1), "");
+    CHECK_STR(note_output("redis://localhost", 0), "");
+    CHECK_STR(note_output("rediss://10.0.0.5", 1), "");
+    o = note_output("rediss://10.0.0.5", 0);
+    CHECK_MSG(strstr(o, " info redis TLS redis=rediss://10.0.0.5:6379/0 ca=\"system bundle\" "
+                        "client_cert=none") != NULL,
+              "%s", o);
+}
+
 /* TLS options go with rediss:// only, and the certificate with its key. */
 static void test_tls_check(void)
 {
@@ -369,6 +416,7 @@ int main(void)
     test_url_tls();
     test_url_loopback();
     test_tls_check();
+    test_channel_note();
     test_masked_small_buffer();
     test_backoff();
     test_parse_int_and_names();

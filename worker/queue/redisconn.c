@@ -552,23 +552,29 @@ static void tls_failure(acmeva_rlink *l, int ret, char *out, size_t outlen)
     ERR_clear_error();
 }
 
-/* tls_down ends a TLS session that failed. Before the connection was ready it is a failure of
- * the channel itself (our certificates, the server's): one error line, as often as connect
- * failures are logged. */
-static void tls_down(acmeva_rlink *l, int ret)
+/* tls_refused ends a connection whose TLS session could not be set up: a failure of the
+ * channel itself (our certificates, the server's, the port): one error line, as often as
+ * connect failures are logged. */
+static void tls_refused(acmeva_rconn *c, const char *why)
 {
-    acmeva_rconn *c = l->c;
-    char why[320];
-    tls_failure(l, ret, why, sizeof(why));
-    if (c->state == ACMEVA_RCONN_READY) {
-        conn_down(c, why);
-        return;
-    }
     if (conn_log_failure(c))
         ACMEVA_LOG("error", "redis TLS handshake failed", ACMEVA_LS("redis", c->s->masked),
                    ACMEVA_LS("conn", c->role), ACMEVA_LI("thread", c->thread),
                    ACMEVA_LS("error", why), ACMEVA_LI("failures", c->failures));
     conn_down_logged(c, why);
+}
+
+/* tls_down ends a TLS session that failed: before the connection was ready, the channel was
+ * refused (tls_refused); once ready, the connection was lost. */
+static void tls_down(acmeva_rlink *l, int ret)
+{
+    acmeva_rconn *c = l->c;
+    char why[320];
+    tls_failure(l, ret, why, sizeof(why));
+    if (c->state == ACMEVA_RCONN_READY)
+        conn_down(c, why);
+    else
+        tls_refused(c, why);
 }
 
 static void link_tls_step(acmeva_rlink *l)
@@ -921,7 +927,13 @@ static void conn_timer_cb(uv_timer_t *h)
             probe(c);
             break;
         }
-        conn_down(c, "timed out");
+        if (c->link != NULL && c->link->ssl != NULL && !c->link->tls_done)
+            /* A plain Redis reads a ClientHello as the start of an inline command and waits
+             * for its end: silence, not an error, is what a plain port answers. */
+            tls_refused(c, "TLS: no TLS answer from the server within the connect timeout (a "
+                           "plain port? then use redis://)");
+        else
+            conn_down(c, "timed out");
         break;
     case ACMEVA_RCONN_RESOLVING:
         conn_down(c, "timed out");
