@@ -60,6 +60,7 @@ struct acmeva_consumer {
     const char *stream, *group;
     int64_t max_inflight, claim_idle_ms;
     const char *log_msg; /* the log line of an answered entry ("validation") */
+    const void *signing_key;
     acmeva_sreader reader;
     acmeva_rconn writer;
     acmeva_outbox outbox;
@@ -82,6 +83,7 @@ typedef struct acmeva_consumer_config {
     int64_t max_inflight;
     int64_t results_maxlen;
     const char *log_msg;
+    const void *signing_key; /* NULL, or an Ed25519 key (resultsig.h): every result is signed */
 } acmeva_consumer_config;
 
 /*
@@ -104,7 +106,8 @@ acmeva_held *acmeva_consumer_find(acmeva_consumer *c, const char *id);
 
 /*
  * acmeva_consumer_post queues the result already in |h->item| (result, reply_to and, when set,
- * dead_reason) with the acknowledgement of the entry. An empty item (no reply_to) only
+ * dead_reason) with the acknowledgement of the entry, signed when the consumer has a signing
+ * key (its field "sig", DESIGN.md "Channel"). An empty item (no reply_to) only
  * acknowledges (an entry trimmed from the stream).
  */
 void acmeva_consumer_post(acmeva_held *h);

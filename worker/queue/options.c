@@ -8,6 +8,7 @@
 
 #include "acmeva/proto.h"
 #include "queue.h"
+#include "resultsig.h"
 
 #define DEFAULT_BLOCK_MS 1000
 #define DEFAULT_REDIS_TIMEOUT_MS 15000
@@ -199,4 +200,6 @@ void acmeva_worker_options_clear(acmeva_worker_options *o)
     acmeva_daemon_options_clear(&o->d);
     free(o->perspective);
     o->perspective = NULL;
+    acmeva_sig_key_free(o->signing_key); /* BoringSSL wipes the key as it frees it */
+    o->signing_key = NULL;
 }

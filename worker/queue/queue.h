@@ -9,6 +9,8 @@
  *   options.c      the options every daemon shares
  *   redisconn.c    one Redis connection: TCP or TLS, reconnect, reply timeout, keepalive
  *   rclient.c      a blocking client for the CLIs, on a private loop over redisconn.c
+ *   resultsig.c    Ed25519 signatures of result entries
+ *   verify.c       acmeva verify
  *   streamreader.c the consumer side of a stream: group, reads, resumes, claims
  *   outbox.c       results posted with their acknowledgements
  *   daemon.c       threads, signals, grace period
@@ -20,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "acmeva/engine.h"
 
@@ -79,6 +82,13 @@ int acmeva_redis_url_is_loopback(const acmeva_redis_url *u);
  * come back at the same instant.
  */
 int64_t acmeva_backoff_ms(unsigned failures, uint32_t rnd);
+
+/*
+ * acmeva_read_line reads one NDJSON line of at most |cap| - 1 bytes from |f| into |buf|
+ * (NUL-terminated, newline and a CR before it dropped). A longer line is consumed whole and
+ * flagged in |*too_long|, never grown into. Returns 0 at end of input, 1 for a line.
+ */
+int acmeva_read_line(FILE *f, char *buf, size_t cap, size_t *len, int *too_long);
 
 /* acmeva_perspective_ok returns 1 when |s| is a usable perspective name:
  * 1..ACMEVA_PERSPECTIVE_MAX bytes of [A-Za-z0-9._-] (it becomes part of a Redis key). */
@@ -236,6 +246,7 @@ int acmeva_reply_to_allowed(const char *prefix, const char *reply_to);
 typedef struct acmeva_worker_options {
     acmeva_daemon_options d;
     char *perspective; /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
+    void *signing_key; /* --signing-key: Ed25519 (resultsig.h), owned; NULL: results unsigned */
 } acmeva_worker_options;
 
 /* acmeva_worker_options_init sets every default (perspective "default", the daemon
@@ -263,6 +274,12 @@ typedef struct acmeva_remote_option {
     char *rir;  /* ARIN RIPE APNIC LACNIC AFRINIC */
 } acmeva_remote_option;
 
+/* --perspective-key NAME=FILE: the results of perspective NAME must be signed by this key. */
+typedef struct acmeva_perspective_key {
+    char *name;
+    void *key; /* an Ed25519 public key (resultsig.h), owned */
+} acmeva_perspective_key;
+
 typedef struct acmeva_coordinator_options {
     acmeva_daemon_options d;
     char *primary; /* default "primary" */
@@ -275,6 +292,8 @@ typedef struct acmeva_coordinator_options {
     int64_t slow_remote_ms;   /* default 2000 */
     int parallel;
     int64_t timeout_ms; /* the deadline of a job that has none, and the cap; default 30000 */
+    acmeva_perspective_key keys[ACMEVA_COORD_MAX_REMOTES + 1]; /* the primary's and remotes' */
+    int n_keys;
 } acmeva_coordinator_options;
 
 /* acmeva_coordinator_options_init sets every default. Returns 0 or -1 on no memory. */

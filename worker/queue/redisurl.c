@@ -1,6 +1,6 @@
 /*
- * Pure helpers of the Redis layer: redis:// and rediss:// URLs, reconnect backoff, option
- * values.
+ * Pure helpers of the Redis layer and its CLIs: redis:// and rediss:// URLs, reconnect
+ * backoff, option values, NDJSON lines.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -268,6 +268,27 @@ int acmeva_perspective_ok(const char *s)
             return 0;
     }
     return 1;
+}
+
+int acmeva_read_line(FILE *f, char *buf, size_t cap, size_t *len, int *too_long)
+{
+    size_t n = 0;
+    int c, any = 0;
+    *too_long = 0;
+    while ((c = getc_unlocked(f)) != EOF) {
+        any = 1;
+        if (c == '\n')
+            break;
+        if (n + 1 < cap)
+            buf[n++] = (char)c;
+        else
+            *too_long = 1;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    *len = n;
+    return any;
 }
 
 const char *acmeva_redis_url_default(void)

@@ -213,30 +213,6 @@ static int reply_stream_name(submit *s)
     return 0;
 }
 
-/* read_line reads one line of at most |cap| - 1 bytes into |buf| (NUL-terminated, newline
- * dropped). A longer line is consumed whole and flagged in |*too_long|. Returns 0 at end of
- * input, 1 for a line. */
-static int read_line(FILE *f, char *buf, size_t cap, size_t *len, int *too_long)
-{
-    size_t n = 0;
-    int c, any = 0;
-    *too_long = 0;
-    while ((c = getc_unlocked(f)) != EOF) {
-        any = 1;
-        if (c == '\n')
-            break;
-        if (n + 1 < cap)
-            buf[n++] = (char)c;
-        else
-            *too_long = 1;
-    }
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    *len = n;
-    return any;
-}
-
 static int is_blank(const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
@@ -308,7 +284,7 @@ static int enqueue_all(submit *s, FILE *in)
     int too_long;
     long lineno = 0;
     int rc = 0;
-    while (rc == 0 && read_line(in, buf, ACMEVA_JOB_MAX_BYTES + 2, &len, &too_long)) {
+    while (rc == 0 && acmeva_read_line(in, buf, ACMEVA_JOB_MAX_BYTES + 2, &len, &too_long)) {
         lineno++;
         if (too_long) {
             fprintf(stderr, "acmeva submit: line %ld: longer than %d bytes, not enqueued\n", lineno,

@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "queue.h"
 #include "redisconn.h"
+#include "resultsig.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define REASON_MAX 512
@@ -217,9 +218,15 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
     d->svc = t;
     if (acmeva_engine_new(&d->loop, w->cfg, w->ssl_ctx, &t->engine, err, errlen) < 0)
         return -1;
-    acmeva_consumer_config cc = {w->stream,          ACMEVA_GROUP,         "job",
-                                 w->claim_idle_ms,   w->o->d.block_ms,     w->o->d.max_inflight,
-                                 w->o->d.results_maxlen, "validation"};
+    acmeva_consumer_config cc = {w->stream,
+                                 ACMEVA_GROUP,
+                                 "job",
+                                 w->claim_idle_ms,
+                                 w->o->d.block_ms,
+                                 w->o->d.max_inflight,
+                                 w->o->d.results_maxlen,
+                                 "validation",
+                                 w->o->signing_key};
     if (acmeva_consumer_init(&t->c, d, &w->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         acmeva_engine_free(t->engine);
         return -1;
@@ -248,6 +255,9 @@ static void log_startup(const worker *w, uint64_t nofile)
     char resolvers[512], issuers[1024];
     join(resolvers, sizeof(resolvers), cfg->resolvers, cfg->n_resolvers, "system");
     join(issuers, sizeof(issuers), cfg->issuer_domains, cfg->n_issuer_domains, "");
+    char key_id[ACMEVA_SIG_KEYID_LEN + 1] = "none"; /* the public half: nothing secret */
+    if (o->signing_key != NULL && acmeva_sig_key_id(o->signing_key, key_id) < 0)
+        snprintf(key_id, sizeof(key_id), "?");
     ACMEVA_LOG("info", "acmeva-worker starting", ACMEVA_LS("redis", w->redis_masked),
                ACMEVA_LS("stream", w->stream), ACMEVA_LS("group", ACMEVA_GROUP),
                ACMEVA_LS("perspective", cfg->perspective), ACMEVA_LS("rir", cfg->rir),
@@ -262,8 +272,8 @@ static void log_startup(const worker *w, uint64_t nofile)
                ACMEVA_LI("tls_port", cfg->tls_port),
                ACMEVA_LI("allow_private_addresses", cfg->allow_private),
                ACMEVA_LI("timeout_ms", cfg->timeout_ms), ACMEVA_LS("issuer_domains", issuers),
-               ACMEVA_LS("user_agent", cfg->user_agent), ACMEVA_LI("nofile", (int64_t)nofile),
-               ACMEVA_LI("pid", (long)getpid()));
+               ACMEVA_LS("user_agent", cfg->user_agent), ACMEVA_LS("signing_key", key_id),
+               ACMEVA_LI("nofile", (int64_t)nofile), ACMEVA_LI("pid", (long)getpid()));
 }
 
 static const acmeva_daemon_ops worker_ops = {thread_init, thread_stop, thread_finish};
