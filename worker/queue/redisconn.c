@@ -690,10 +690,17 @@ static void probe_cb(acmeva_rconn *c, redisReply *r, void *priv)
     c->state = ACMEVA_RCONN_READY;
     c->failures = 0;
     c->errors = 0;
-    if (log_this(c))
+    if (log_this(c)) {
+        /* With TLS, what was agreed: an operator can check it against the server's policy. */
+        char tls[96] = "";
+        SSL *ssl = c->link != NULL ? c->link->ssl : NULL;
+        const SSL_CIPHER *cipher = ssl != NULL ? SSL_get_current_cipher(ssl) : NULL;
+        if (cipher != NULL)
+            snprintf(tls, sizeof(tls), "%s %s", SSL_get_version(ssl), SSL_CIPHER_get_name(cipher));
         ACMEVA_LOG("info", c->ever_ready ? "redis reconnected" : "redis connected",
                    ACMEVA_LS("redis", c->s->masked), ACMEVA_LS("conn", c->role),
-                   ACMEVA_LI("thread", c->thread));
+                   ACMEVA_LI("thread", c->thread), ACMEVA_LS(cipher ? "tls" : NULL, tls));
+    }
     c->ever_ready = 1;
     if (c->on_ready != NULL)
         c->on_ready(c);
