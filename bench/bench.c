@@ -93,6 +93,7 @@ typedef struct options {
     int refill_in_callback; /* start the next validation from inside the result callback */
     /* e2e */
     char redis_url[256];
+    char worker_redis_url[256]; /* the started workers' --redis; "": the same Redis as ours */
     char redis_host[128];
     int redis_port, redis_db;
     int workers;
@@ -888,6 +889,8 @@ static int run_e2e(void)
     snprintf(reply_to, sizeof(reply_to), "acmeva:v1:results:bench:%ld:%llx", (long)getpid(),
              (unsigned long long)run_nonce);
     snprintf(url, sizeof(url), "redis://%s:%d/%d", opt.redis_host, opt.redis_port, opt.redis_db);
+    if (opt.worker_redis_url[0] != '\0')
+        snprintf(url, sizeof(url), "%s", opt.worker_redis_url);
     /* The group exists before any job is added, so that no job precedes it ("$"). */
     const char *mk[] = {"XGROUP", "CREATE", stream, "acmeva", "$", "MKSTREAM"};
     redisReply *r = redis_cmd(c, "XGROUP CREATE", 6, mk);
@@ -1275,6 +1278,10 @@ static const char usage[] =
     "  --worker-arg ARG         one more argument for each started worker (repeatable, at\n"
     "                           most 16; e.g. --worker-arg --audit-log --worker-arg FILE)\n"
     "  --worker-bin PATH        (default: acmeva-worker of this build, else from PATH)\n"
+    "  --worker-redis URL       the started workers' --redis, e.g. rediss://localhost:PORT on\n"
+    "                           the TLS port of the same redis-server (default: --redis)\n"
+    "  --worker-arg ARG         one more argument for the started workers (repeatable), e.g.\n"
+    "                           --worker-arg --redis-ca --worker-arg ca.pem\n"
     "  --worker-log FILE        their standard output and error (default /dev/null)\n"
     "  --worker-pid PID         use a running worker instead (repeatable; measures its CPU)\n"
     "  --perspective P          job stream acmeva:v1:jobs:P (default: bench-<pid> for\n"
@@ -1518,6 +1525,15 @@ static int parse_args(int argc, char **argv)
             opt.worker_threads = (int)n;
         } else if (strcmp(a, "--worker-bin") == 0) {
             snprintf(opt.worker_bin, sizeof(opt.worker_bin), "%s", v);
+        } else if (strcmp(a, "--worker-redis") == 0) {
+            snprintf(opt.worker_redis_url, sizeof(opt.worker_redis_url), "%s", v);
+        } else if (strcmp(a, "--worker-arg") == 0) {
+            if (v == NULL || opt.n_engine_args == MAX_ENGINE_ARGS) {
+                fprintf(stderr, "acmeva-bench: --worker-arg needs a value (at most %d)\n",
+                        MAX_ENGINE_ARGS);
+                return -1;
+            }
+            opt.engine_args[opt.n_engine_args++] = argv[i + 1];
         } else if (strcmp(a, "--worker-log") == 0) {
             snprintf(opt.worker_log, sizeof(opt.worker_log), "%s", v);
         } else if (strcmp(a, "--worker-pid") == 0 || strcmp(a, "--redis-pid") == 0) {

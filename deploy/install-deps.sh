@@ -7,7 +7,8 @@ set -euo pipefail
 
 build_pkgs=(cmake make gcc pkg-config libuv1-dev libc-ares-dev libhiredis-dev libjansson-dev
             android-libboringssl-dev libhttp-parser-dev)
-test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev prometheus)
+test_pkgs=(redis-server pebble python3 python3-cryptography clang libclang-rt-14-dev openssl
+           prometheus)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")

@@ -203,10 +203,13 @@ class RedisError(Exception):
 
 
 class RedisClient:
-    """A minimal synchronous RESP2 client (the tests need no Python Redis package)."""
+    """A minimal synchronous RESP2 client (the tests need no Python Redis package). |tls| is
+    an ssl.SSLContext for a TLS port (Python's own TLS, independent of the code under test)."""
 
-    def __init__(self, port, host="127.0.0.1", user=None, password=None, timeout=10):
+    def __init__(self, port, host="127.0.0.1", user=None, password=None, timeout=10, tls=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
         if password is not None:
             self.call(*(["AUTH"] + ([user] if user else []) + [password]))
@@ -274,22 +277,37 @@ class RedisServer:
     """redis-server on a free loopback port with a data directory of its own; stop() ends it.
     |appendonly| keeps the data across restart(); |extra| are more redis-server arguments."""
 
-    def __init__(self, appendonly=False, extra=(), password=None):
+    def __init__(self, appendonly=False, extra=(), password=None, tls=None, tls_client=None,
+                 config=None, user=None):
         import tempfile
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="acmeva-redis-")
         self.appendonly = appendonly
         self.extra = list(extra)
-        self.password = password  # of the default user, for the test's own client
+        self.password = password  # of the test's own client (of |user|, else the default user)
+        self.user = user
+        # |tls|: (server certificate, its key, the CA of client certificates): TLS only on the
+        # port (--port 0), client certificates required; |tls_client| (an ssl.SSLContext) is
+        # then the test's own client's.
+        self.tls = tls
+        self.tls_client = tls_client
+        self.config = config  # a redis.conf to start from (the arguments override it)
         self.proc = None
         self.start()
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}"
 
     def start(self):
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        port_args = ["--port", str(self.port)]
+        if self.tls is not None:
+            cert, key, ca = self.tls
+            port_args = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert,
+                         "--tls-key-file", key, "--tls-ca-cert-file", ca,
+                         "--tls-auth-clients", "yes"]
+        argv = ["redis-server"] + ([self.config] if self.config else []) + port_args + [
+                "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "yes" if self.appendonly else "no", "--dir", self.dir,
                 "--logfile", os.path.join(self.dir, "redis.log")] + self.extra
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -307,8 +325,15 @@ class RedisServer:
 
     def client(self, user=None, password=None):
         if password is None and user is None:
-            password = self.password
-        return RedisClient(self.port, user=user, password=password)
+            user, password = self.user, self.password
+        return RedisClient(self.port, user=user, password=password, tls=self.tls_client)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is not None and self.proc.poll() is None:
@@ -492,3 +517,77 @@ def run_submit(args, stdin=None, timeout=120):
                        timeout=timeout)
     results = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
     return p.returncode, results, p.stderr
+
+
+# ---- TLS (test_redis_tls.py, test_redis_acl.py) ----------------------------------------------
+# Certificates are made with the openssl command (Debian's openssl package), independent of the
+# BoringSSL the code under test uses, in a temporary directory of the test's own.
+
+class TestPKI:
+    """Test CAs and the certificates they sign, as PEM files under one directory."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="acmeva-pki-")
+        self.serial = 0
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _run(self, args):
+        p = subprocess.run(["openssl"] + args, capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]}: {p.stderr}")
+
+    def _key(self, name):
+        self._run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                   "-out", self.path(name + ".key")])
+        return self.path(name + ".key")
+
+    def ca(self, name):
+        """A self-signed CA: returns (cert, key) paths."""
+        key = self._key(name)
+        self._run(["req", "-x509", "-new", "-key", key, "-out", self.path(name + ".pem"),
+                   "-days", "3650", "-subj", f"/CN=acmeva test {name}",
+                   "-addext", "basicConstraints=critical,CA:TRUE",
+                   "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return self.path(name + ".pem"), key
+
+    def leaf(self, name, ca, cn, sans=(), client=False, days=365):
+        """A certificate of |cn| signed by |ca| (a pair from ca()): server certificates name
+        |sans| ("DNS:localhost", "IP:127.0.0.1"); |days| -1 makes one that has expired.
+        Returns (cert, key) paths."""
+        key = self._key(name)
+        csr = self.path(name + ".csr")
+        self._run(["req", "-new", "-key", key, "-out", csr, "-subj", f"/CN={cn}"])
+        ext = self.path(name + ".ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\n")
+            f.write(f"extendedKeyUsage={'clientAuth' if client else 'serverAuth'}\n")
+            if sans:
+                f.write("subjectAltName=" + ",".join(sans) + "\n")
+        self.serial += 1
+        self._run(["x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-set_serial",
+                   str(1000 + self.serial), "-days", str(days), "-extfile", ext,
+                   "-out", self.path(name + ".pem")])
+        return self.path(name + ".pem"), key
+
+    def cleanup(self):
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def tls_client_context(ca, cert=None, key=None):
+    """The test's own TLS client context (Python's ssl module): trusts |ca|, presents |cert|."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca)
+    if cert is not None:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def tls_args(ca, cert=None, key=None):
+    """The TLS options of acmeva's programs."""
+    args = ["--redis-ca", ca]
+    if cert is not None:
+        args += ["--redis-cert", cert, "--redis-key", key]
+    return args

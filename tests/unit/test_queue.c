@@ -55,8 +55,170 @@ static void test_url_ok(void)
     CHECK_INT(u.db, 15);
     CHECK_INT(acmeva_redis_url_masked(&u, m, sizeof(m)), 0);
     CHECK_STR(m, "redis://[::1]:6380/15");
+    CHECK(!u.tls);
     acmeva_redis_url_clear(&u);
     acmeva_redis_url_clear(NULL);
+}
+
+/* rediss:// (DESIGN.md "Channel"): the same URL with TLS; the default port stays 6379, the
+ * masked form keeps the scheme (an operator must see from the log that TLS is on). */
+static void test_url_tls(void)
+{
+    acmeva_redis_url u;
+    char err[256], m[256];
+    CHECK_INT(acmeva_redis_url_parse("rediss://redis.ca.example", &u, err, sizeof(err)), 0);
+    CHECK(u.tls);
+    CHECK_STR(u.host, "redis.ca.example");
+    CHECK_INT(u.port, 6379);
+    CHECK_INT(acmeva_redis_url_masked(&u, m, sizeof(m)), 0);
+    CHECK_STR(m, "rediss://redis.ca.example:6379/0");
+    acmeva_redis_url_clear(&u);
+
+    CHECK_INT(acmeva_redis_url_parse("RedisS://acmeva-p-us-west:pa%3Ass@[2001:db8::5]:6380/2", &u,
+                                     err, sizeof(err)),
+              0);
+    CHECK(u.tls);
+    CHECK_STR(u.user, "acmeva-p-us-west");
+    CHECK_STR(u.password, "pa:ss");
+    CHECK_STR(u.host, "2001:db8::5");
+    CHECK_INT(u.port, 6380);
+    CHECK_INT(u.db, 2);
+    CHECK_INT(acmeva_redis_url_masked(&u, m, sizeof(m)), 0);
+    CHECK_STR(m, "rediss://acmeva-p-us-west:***@[2001:db8::5]:6380/2");
+    CHECK(strstr(m, "pa:ss") == NULL);
+    acmeva_redis_url_clear(&u);
+
+    /* A bad rediss:// URL names both schemes and never repeats the password. */
+    CHECK(acmeva_redis_url_parse("rediss://u:hush@ho st", &u, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "redis[s]://") != NULL);
+    CHECK(strstr(err, "hush") == NULL);
+}
+
+/* The start-up warning for plain redis:// goes to every host that is not this machine. */
+static void test_url_loopback(void)
+{
+    static const struct {
+        const char *url;
+        int loopback;
+    } cases[] = {
+        {"redis://127.0.0.1", 1},
+        {"redis://127.9.8.7:1", 1},
+        {"redis://localhost", 1},
+        {"redis://LocalHost:7", 1},
+        {"redis://[::1]", 1},
+        {"redis://[::ffff:127.0.0.1]", 1},
+        {"redis://10.0.0.5", 0},
+        {"redis://128.0.0.1", 0},
+        {"redis://[::2]", 0},
+        {"redis://[::]", 0},
+        {"redis://[::ffff:10.0.0.1]", 0},
+        {"redis://redis.ca.example", 0},
+        {"redis://localhost.example", 0},
+        {"redis://0.0.0.0", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        acmeva_redis_url u;
+        char err[256];
+        CHECK_INT(acmeva_redis_url_parse(cases[i].url, &u, err, sizeof(err)), 0);
+        CHECK_MSG(acmeva_redis_url_is_loopback(&u) == cases[i].loopback, "%s", cases[i].url);
+        acmeva_redis_url_clear(&u);
+    }
+    CHECK(!acmeva_redis_url_is_loopback(NULL));
+}
+
+/* note_output runs acmeva_redis_channel_note for |url| with stderr going to a file, and returns
+ * what it wrote (static buffer). Nothing here ever dials. */
+static const char *note_output(const char *url, int cli)
+{
+    static char out[4096];
+    acmeva_redis_url u;
+    acmeva_redis_tls_options o = {NULL, NULL, NULL};
+    char err[256];
+    out[0] = '\0';
+    if (acmeva_redis_url_parse(url, &u, err, sizeof(err)) < 0)
+        return out;
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    acmeva_redis_channel_note("prog", cli, &u, &o, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(out, 1, sizeof(out) - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    acmeva_redis_url_clear(&u);
+    return out;
+}
+
+/* DESIGN.md "Channel": plain redis:// to a host that is not loopback is warned about at start;
+ * loopback is not; rediss:// logs its settings. */
+static void test_channel_note(void)
+{
+    const char *o = note_output("redis://u:hush@10.0.0.5:6379", 1);
+    CHECK_MSG(strstr(o, "prog: warning: plain redis:// to a host that is not loopback") == o, "%s",
+              o);
+    CHECK(strstr(o, "redis://u:***@10.0.0.5:6379/0") != NULL);
+    CHECK(strstr(o, "hush") == NULL);
+    o = note_output("redis://redis.ca.example", 0);
+    CHECK_MSG(strstr(o, " warn plain redis:// to a host that is not loopback") != NULL, "%s", o);
+    CHECK_STR(note_output("redis://127.0.0.1:6379", 1), "");
+    CHECK_STR(note_output("redis://localhost", 0), "");
+    CHECK_STR(note_output("rediss://10.0.0.5", 1), "");
+    o = note_output("rediss://10.0.0.5", 0);
+    CHECK_MSG(strstr(o, " info redis TLS redis=rediss://10.0.0.5:6379/0 ca=\"system bundle\" "
+                        "client_cert=none") != NULL,
+              "%s", o);
+}
+
+/* TLS options go with rediss:// only, and the certificate with its key. */
+static void test_tls_check(void)
+{
+    acmeva_redis_url plain, tls;
+    char err[256];
+    CHECK_INT(acmeva_redis_url_parse("redis://10.0.0.5", &plain, err, sizeof(err)), 0);
+    CHECK_INT(acmeva_redis_url_parse("rediss://10.0.0.5", &tls, err, sizeof(err)), 0);
+    acmeva_redis_tls_options o = {NULL, NULL, NULL};
+    CHECK_INT(acmeva_redis_tls_check(&o, &plain, err, sizeof(err)), 0);
+    CHECK_INT(acmeva_redis_tls_check(&o, &tls, err, sizeof(err)), 0);
+    o.ca_file = "ca.pem";
+    CHECK_INT(acmeva_redis_tls_check(&o, &tls, err, sizeof(err)), 0);
+    err[0] = '\0';
+    CHECK(acmeva_redis_tls_check(&o, &plain, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "rediss://") != NULL);
+    o.cert_file = "client.pem";
+    CHECK(acmeva_redis_tls_check(&o, &tls, err, sizeof(err)) < 0);
+    CHECK(strstr(err, "--redis-key") != NULL);
+    o.key_file = "client.key";
+    CHECK_INT(acmeva_redis_tls_check(&o, &tls, err, sizeof(err)), 0);
+    o.cert_file = NULL;
+    CHECK(acmeva_redis_tls_check(&o, &tls, err, sizeof(err)) < 0);
+
+    /* Options parsing: both spellings, and a missing value. */
+    acmeva_redis_tls_options p = {NULL, NULL, NULL};
+    char *argv[] = {"x",           "--redis-ca", "a.pem", "--redis-cert=c.pem",
+                    "--redis-key", "--threads",  "2"};
+    int i = 1;
+    CHECK_INT(acmeva_redis_tls_option(&p, "t", 7, argv, &i), 1);
+    CHECK_INT(i, 3);
+    CHECK_STR(p.ca_file, "a.pem");
+    CHECK_INT(acmeva_redis_tls_option(&p, "t", 7, argv, &i), 1);
+    CHECK_STR(p.cert_file, "c.pem");
+    i = 5;
+    CHECK_INT(acmeva_redis_tls_option(&p, "t", 7, argv, &i), 0);
+    acmeva_redis_tls_options_clear(&p);
+    CHECK(p.ca_file == NULL && p.cert_file == NULL);
+    acmeva_redis_tls_options_clear(NULL);
+
+    /* A plain URL makes no context; TLS options with it are refused there too. */
+    void *ctx = (void *)1;
+    acmeva_redis_tls_options none = {NULL, NULL, NULL};
+    CHECK_INT(acmeva_redis_tls_ctx_new(&plain, &none, &ctx, err, sizeof(err)), 0);
+    CHECK(ctx == NULL);
+    acmeva_redis_url_clear(&plain);
+    acmeva_redis_url_clear(&tls);
 }
 
 static void test_url_bad(void)
@@ -84,7 +246,11 @@ static void test_url_bad(void)
         "redis://u:%4@host",
         "redis://u:%zz@host",
         "redis://u:a%00b@host",
-        "rediss://host",
+        "redisss://host",
+        "redis:/host",
+        "rediss:host",
+        "rediss//host",
+        "tls://host",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         acmeva_redis_url u;
@@ -247,6 +413,10 @@ int main(void)
 {
     test_url_ok();
     test_url_bad();
+    test_url_tls();
+    test_url_loopback();
+    test_tls_check();
+    test_channel_note();
     test_masked_small_buffer();
     test_backoff();
     test_parse_int_and_names();

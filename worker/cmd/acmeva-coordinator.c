@@ -16,6 +16,7 @@
 #include "acmeva/version.h"
 #include "mpic.h"
 #include "queue.h"
+#include "resultsig.h"
 
 static const char usage[] =
     "Usage: acmeva-coordinator --remote NAME:RIR... [coordinator options] [daemon options]\n"
@@ -40,6 +41,10 @@ static const char usage[] =
     "                            remotes only after the primary passed)\n"
     "  --timeout-ms N            the deadline of a job that has none, and the cap of any\n"
     "                            job's deadline (default 30000)\n"
+    "  --perspective-key NAME=FILE  the Ed25519 public key (PEM) of perspective NAME (the\n"
+    "                            primary or a remote): its results must carry a valid \"sig\"\n"
+    "                            (acmeva-worker --signing-key); one that is unsigned or badly\n"
+    "                            signed counts as failed. Repeatable\n"
     "  --version                 print the version and exit\n"
     "  --help                    this text\n"
     "\n";
@@ -79,6 +84,49 @@ static int read_key(const char *path, acmeva_coordinator_options *o)
     }
     memcpy(o->selection_key, buf, (size_t)n);
     o->selection_key_len = (size_t)n;
+    return 0;
+}
+
+/* perspective_key reads --perspective-key NAME=FILE. Returns 0, or -1 after a line on stderr. */
+static int perspective_key(acmeva_coordinator_options *o, const char *v)
+{
+    const char *eq = v ? strchr(v, '=') : NULL;
+    char name[ACMEVA_PERSPECTIVE_MAX + 1], err[512];
+    size_t len = eq ? (size_t)(eq - v) : 0;
+    if (eq == NULL || len == 0 || len > ACMEVA_PERSPECTIVE_MAX || eq[1] == '\0') {
+        fprintf(stderr, "acmeva-coordinator: --perspective-key: '%s' is not NAME=FILE\n",
+                v ? v : "");
+        return -1;
+    }
+    memcpy(name, v, len);
+    name[len] = '\0';
+    if (!acmeva_perspective_ok(name)) {
+        fprintf(stderr,
+                "acmeva-coordinator: --perspective-key: '%s' is not 1 to 64 bytes of "
+                "[A-Za-z0-9._-]\n",
+                name);
+        return -1;
+    }
+    for (int i = 0; i < o->n_keys; i++)
+        if (strcmp(o->keys[i].name, name) == 0) {
+            fprintf(stderr, "acmeva-coordinator: --perspective-key: %s is given twice\n", name);
+            return -1;
+        }
+    if (o->n_keys == (int)(sizeof(o->keys) / sizeof(o->keys[0]))) {
+        fprintf(stderr, "acmeva-coordinator: --perspective-key: at most %d\n", o->n_keys);
+        return -1;
+    }
+    void *key = acmeva_sig_key_read(eq + 1, 0, err, sizeof(err));
+    char *dup = strdup(name);
+    if (key == NULL || dup == NULL) {
+        fprintf(stderr, "acmeva-coordinator: --perspective-key %s\n", key ? "no memory" : err);
+        acmeva_sig_key_free(key);
+        free(dup);
+        return -1;
+    }
+    o->keys[o->n_keys].name = dup;
+    o->keys[o->n_keys].key = key;
+    o->n_keys++;
     return 0;
 }
 
@@ -147,6 +195,9 @@ static int parse_args(int argc, char **argv, acmeva_coordinator_options *o)
             o->min_remotes = (int)n;
         } else if (acmeva_option_value(argc, argv, &i, "--slow-remote-ms", &v)) {
             if (number("--slow-remote-ms", v, 0, 600000, &o->slow_remote_ms) < 0)
+                return -1;
+        } else if (acmeva_option_value(argc, argv, &i, "--perspective-key", &v)) {
+            if (perspective_key(o, v) < 0)
                 return -1;
         } else if (acmeva_option_value(argc, argv, &i, "--timeout-ms", &v)) {
             if (number("--timeout-ms", v, 100, 3600000, &o->timeout_ms) < 0)

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "acmeva/engine.h"
 #include "acmeva/version.h"
 #include "queue.h"
+#include "resultsig.h"
 
 static const char usage[] =
     "Usage: acmeva-worker [worker options] [daemon options] [engine options]\n"
@@ -21,6 +23,10 @@ static const char usage[] =
     "                            (default \"default\")\n"
     "  --rir RIR                 the regional internet registry of this perspective, written\n"
     "                            into every result (default \"\")\n"
+    "  --signing-key FILE        Ed25519 private key (PKCS#8 PEM, as `openssl genpkey\n"
+    "                            -algorithm ed25519` writes it): every result entry gets a\n"
+    "                            field \"sig\", the base64url signature of its field \"result\"\n"
+    "                            (docs/signed-results.md)\n"
     "  --help                    this text\n"
     "  --version                 print the version and exit\n"
     "\n";
@@ -40,6 +46,26 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
             }
             if (acmeva_str_set(&o->perspective, v) < 0 || acmeva_str_set(&cfg->perspective, v) < 0)
                 return -1;
+            continue;
+        }
+        if (acmeva_option_value(argc, argv, &i, "--signing-key", &v)) {
+            char err[512];
+            struct stat st;
+            if (v == NULL || *v == '\0') {
+                fprintf(stderr, "acmeva-worker: --signing-key needs a file\n");
+                return -1;
+            }
+            acmeva_sig_key_free(o->signing_key);
+            o->signing_key = acmeva_sig_key_read(v, 1, err, sizeof(err));
+            if (o->signing_key == NULL) {
+                fprintf(stderr, "acmeva-worker: --signing-key %s\n", err);
+                return -1;
+            }
+            if (stat(v, &st) == 0 && (st.st_mode & 077) != 0)
+                fprintf(stderr,
+                        "acmeva-worker: warning: %s is readable by group or others; the "
+                        "signing key is a secret\n",
+                        v);
             continue;
         }
         if (acmeva_option_value(argc, argv, &i, "--rir", &v)) {

@@ -2,6 +2,7 @@
  * acmeva: the command-line shell over the engine.
  *   acmeva check  validates jobs locally, with no Redis (DESIGN.md "Commands")
  *   acmeva submit enqueues jobs on Redis (worker/queue/submit.c)
+ *   acmeva verify checks signed result entries (worker/queue/verify.c)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "acmeva/version.h"
 #ifdef ACMEVA_HAVE_QUEUE
 #include "submit.h"
+#include "verify.h"
 #endif
 
 #define CHECK_DEFAULT_MAX_INFLIGHT 1000
@@ -559,6 +561,7 @@ static const char main_usage[] =
     "Commands:\n"
     "  check   validate ACME challenges locally, with no Redis\n"
     "  submit  enqueue jobs on a Redis stream for acmeva-worker (and wait for results)\n"
+    "  verify  check the signatures of result entries (acmeva-worker --signing-key)\n"
     "\n"
     "Run 'acmeva <command> --help' for the options of a command, 'acmeva --version' for the\n"
     "version.\n";
@@ -574,14 +577,17 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0)
         return check_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "submit") == 0) {
 #ifdef ACMEVA_HAVE_QUEUE
+    if (strcmp(argv[1], "submit") == 0)
         return acmeva_submit_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify") == 0)
+        return acmeva_verify_main(argc - 1, argv + 1);
 #else
+    if (strcmp(argv[1], "submit") == 0 || strcmp(argv[1], "verify") == 0) {
         fprintf(stderr, "acmeva: this build has no Redis queue support\n");
         return 2;
-#endif
     }
+#endif
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(main_usage, stdout);
         return 0;

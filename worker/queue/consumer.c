@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "queue.h"
+#include "resultsig.h"
 
 #define REASON_MAX 512
 #define TOUCH_BATCH 256
@@ -102,6 +103,18 @@ static void posted_cb(acmeva_outbox_item *it, int ok)
 
 void acmeva_consumer_post(acmeva_held *h)
 {
+    acmeva_consumer *c = h->c;
+    if (c->signing_key != NULL && h->item.result != NULL && h->item.sig == NULL) {
+        /* Over the exact bytes that go into the field "result" (docs/signed-results.md). */
+        h->item.sig = malloc(ACMEVA_SIG_LEN + 1);
+        if (h->item.sig == NULL || acmeva_sig_sign(c->signing_key, h->item.result,
+                                                   strlen(h->item.result), h->item.sig) < 0) {
+            ACMEVA_LOG("error", "cannot sign a result; the entry stays pending",
+                       ACMEVA_LS("entry", h->entry_id), ACMEVA_LI("thread", c->d->index));
+            acmeva_consumer_drop(h);
+            return;
+        }
+    }
     h->posting = 1;
     h->item.ack_id = h->entry_id;
     h->item.raw = h->raw;
@@ -470,6 +483,7 @@ int acmeva_consumer_init(acmeva_consumer *c, acmeva_dthread *d, const acmeva_rco
     c->shard = cfg->shard;
     c->audit = cfg->audit;
     c->audit_event = cfg->audit_event;
+    c->signing_key = cfg->signing_key;
     acmeva_consumer_name(c->name, sizeof(c->name), d->index);
     char rname[sizeof(c->name) + 16], wname[sizeof(c->name) + 16];
     snprintf(rname, sizeof(rname), "%s:reader", c->name);

@@ -71,6 +71,7 @@ struct acmeva_consumer {
     const char *stream, *group;
     int64_t max_inflight, claim_idle_ms;
     const char *log_msg; /* the log line of an answered entry ("validation") */
+    const void *signing_key;
     acmeva_sreader reader;
     acmeva_rconn writer;
     acmeva_outbox outbox;
@@ -100,6 +101,7 @@ typedef struct acmeva_consumer_config {
     acmeva_mshard *shard; /* the thread's metrics shard (ops.h) */
     acmeva_audit *audit;  /* the audit log, or NULL */
     const char *audit_event;
+    const void *signing_key; /* NULL, or an Ed25519 key (resultsig.h): every result is signed */
 } acmeva_consumer_config;
 
 /*
@@ -122,7 +124,8 @@ acmeva_held *acmeva_consumer_find(acmeva_consumer *c, const char *id);
 
 /*
  * acmeva_consumer_post queues the result already in |h->item| (result, reply_to and, when set,
- * dead_reason) with the acknowledgement of the entry. An empty item (no reply_to) only
+ * dead_reason) with the acknowledgement of the entry, signed when the consumer has a signing
+ * key (its field "sig", DESIGN.md "Channel"). An empty item (no reply_to) only
  * acknowledges (an entry trimmed from the stream).
  */
 void acmeva_consumer_post(acmeva_held *h);

@@ -41,6 +41,7 @@
 #include "outbox.h"
 #include "queue.h"
 #include "redisconn.h"
+#include "resultsig.h"
 #include "streamreader.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -65,6 +66,7 @@ struct sub {
     mjob *m;
     int slot;         /* 0: the primary; 1..n: the remotes in the order chosen */
     const char *name; /* the perspective */
+    const void *key;  /* --perspective-key: its results must be signed by it; NULL: not */
     acmeva_rir rir;
     char id[ACMEVA_ID_MAX + 1];
     acmeva_mpic_vote vote;
@@ -121,6 +123,8 @@ struct cthread {
     sub **table;
     size_t table_size;
     uint64_t n_late, n_dup, n_foreign;
+    uint64_t n_bad_sig; /* results of a perspective with a key, unsigned or badly signed (for
+                           the metric acmeva_mpic_bad_signatures_total) */
 };
 
 struct coord {
@@ -754,7 +758,23 @@ static void timer_cb(uv_timer_t *h)
 
 /* ---- results from the perspectives -------------------------------------------------------- */
 
-static void on_sub_result(cthread *t, const char *doc, size_t len)
+/* sig_refused checks the signature of a result of |s| when its perspective has a key
+ * (DESIGN.md "Channel": whoever can write the reply stream could otherwise forge a
+ * corroboration, e.g. a compromised perspective answering for another one). Returns NULL when
+ * it may count, else what is wrong with it. */
+static const char *sig_refused(const sub *s, const char *doc, size_t len, const char *sig,
+                               size_t siglen)
+{
+    if (s->key == NULL)
+        return NULL;
+    if (sig == NULL)
+        return "is not signed";
+    if (!acmeva_sig_verify(s->key, doc, len, sig, siglen))
+        return "has a signature that does not verify";
+    return NULL;
+}
+
+static void on_sub_result(cthread *t, const char *doc, size_t len, const char *sig, size_t siglen)
 {
     json_error_t je;
     json_t *r = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &je);
@@ -777,6 +797,25 @@ static void on_sub_result(cthread *t, const char *doc, size_t len)
         return;
     }
     s->answered = 1;
+    const char *refused = sig_refused(s, doc, len, sig, siglen);
+    if (refused != NULL) {
+        /* Failed, and nothing of the document is kept: it cannot be trusted. */
+        char detail[DETAIL_MAX];
+        snprintf(detail, sizeof(detail),
+                 "the result of perspective %s %s with its key (--perspective-key): not counted "
+                 "as a corroboration",
+                 s->name, refused);
+        t->n_bad_sig++;
+        acmeva_mshard_add(t->cons.shard, ACMEVA_M_MPIC_BAD_SIGNATURES, NULL, 1);
+        ACMEVA_LOG("warn", "mpic result refused: bad signature", ACMEVA_LS("perspective", s->name),
+                   ACMEVA_LS("sub_id", s->id), ACMEVA_LS("error", refused),
+                   ACMEVA_LS("entry", m->h.entry_id), ACMEVA_LI("thread", t->index),
+                   ACMEVA_LI("bad_signatures", t->n_bad_sig));
+        json_decref(r);
+        sub_fail(s, "invalid", detail);
+        evaluate(m);
+        return;
+    }
     s->result = r;
     const char *status = jstr(r, "status"), *persp = jstr(r, "perspective");
     json_t *dur = json_object_get(r, "durationMs");
@@ -830,12 +869,19 @@ static void results_cb(acmeva_rconn *c, redisReply *r, void *priv)
                 continue;
             memcpy(t->cursor, e->element[0]->str, e->element[0]->len);
             t->cursor[e->element[0]->len] = '\0';
-            redisReply *f = e->element[1];
-            for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements; j += 2)
-                if (f->element[j]->type == REDIS_REPLY_STRING &&
-                    strcmp(f->element[j]->str, "result") == 0 &&
-                    f->element[j + 1]->type == REDIS_REPLY_STRING)
-                    on_sub_result(t, f->element[j + 1]->str, f->element[j + 1]->len);
+            /* The fields "result" and, when signed, "sig" (outbox.h). */
+            redisReply *f = e->element[1], *res = NULL, *sig = NULL;
+            for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements; j += 2) {
+                redisReply *k = f->element[j], *v = f->element[j + 1];
+                if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                    continue;
+                if (strcmp(k->str, "result") == 0)
+                    res = v;
+                else if (strcmp(k->str, "sig") == 0)
+                    sig = v;
+            }
+            if (res != NULL)
+                on_sub_result(t, res->str, res->len, sig ? sig->str : NULL, sig ? sig->len : 0);
         }
     }
     c->errors = 0;
@@ -925,6 +971,15 @@ static int read_mpic(const json_t *doc, int *count, int *quorum, char *field, si
         *dst[i] = (int)json_integer_value(v);
     }
     return 0;
+}
+
+/* perspective_key returns the --perspective-key of |name|, or NULL. */
+static const void *perspective_key(const acmeva_coordinator_options *o, const char *name)
+{
+    for (int i = 0; i < o->n_keys; i++)
+        if (strcmp(o->keys[i].name, name) == 0)
+            return o->keys[i].key;
+    return NULL;
 }
 
 static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
@@ -1040,18 +1095,21 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
         acmeva_consumer_drop(&m->h);
         return;
     }
-    uint8_t rnd[8];
-    char nonce[17];
-    RAND_bytes(rnd, sizeof(rnd));
-    for (int i = 0; i < 8; i++)
-        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
     m->n = count;
     m->required = acmeva_mpic_required(count, quorum);
     for (int i = 0; i <= count; i++) {
         sub *s = &m->subs[i];
+        /* A nonce of its own per sub-job: a perspective that sees its sub-job id cannot derive
+         * another perspective's from it and answer in its name. */
+        uint8_t rnd[8];
+        char nonce[17];
+        RAND_bytes(rnd, sizeof(rnd));
+        for (int k = 0; k < 8; k++)
+            snprintf(nonce + 2 * k, 3, "%02x", rnd[k]);
         s->m = m;
         s->slot = i;
         s->name = i == 0 ? o->primary : c->names[chosen[i - 1]];
+        s->key = perspective_key(o, s->name);
         s->rir = i == 0 ? ACMEVA_RIR_UNKNOWN : c->rirs[chosen[i - 1]];
         sub_id(s->id, sizeof(s->id), job->id, nonce, s->name);
         table_add(t, s);
@@ -1101,7 +1159,7 @@ static void thread_finish(acmeva_dthread *d)
     ACMEVA_LOG("info", "mpic results not used", ACMEVA_LI("thread", t->index),
                ACMEVA_LI("late_results", t->n_late + t->n_dup + t->n_foreign),
                ACMEVA_LI("late", t->n_late), ACMEVA_LI("duplicates", t->n_dup),
-               ACMEVA_LI("unknown", t->n_foreign));
+               ACMEVA_LI("unknown", t->n_foreign), ACMEVA_LI("bad_signatures", t->n_bad_sig));
     acmeva_rconn_close(&t->results);
     acmeva_consumer_close(&t->cons);
     free(t->table);
@@ -1136,7 +1194,8 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
                                  "mpic answer",
                                  acmeva_ops_thread_shard(&c->ops, (size_t)d->index),
                                  c->ops.audit,
-                                 "mpic"};
+                                 "mpic",
+                                 NULL};
     if (acmeva_consumer_init(&t->cons, d, &c->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         free(t->table);
         return -1;
@@ -1232,6 +1291,18 @@ static int check_remotes(coord *c)
                 return -1;
             }
     }
+    for (int i = 0; i < o->n_keys; i++) {
+        int known = strcmp(o->keys[i].name, o->primary) == 0;
+        for (int j = 0; j < o->n_remotes; j++)
+            known |= strcmp(o->keys[i].name, o->remotes[j].name) == 0;
+        if (!known) {
+            ACMEVA_LOG("error",
+                       "cannot start: --perspective-key names no perspective of "
+                       "--primary or --remote",
+                       ACMEVA_LS("perspective", o->keys[i].name));
+            return -1;
+        }
+    }
     if (distinct < 2 && acmeva_mpic_required(c->per_job, 0) >= 2) {
         ACMEVA_LOG0("error", "cannot start: the remotes span one RIR, and BR 3.2.2.9 requires "
                              "the corroborating perspectives to span at least 2");
@@ -1268,6 +1339,11 @@ void acmeva_coordinator_options_clear(acmeva_coordinator_options *o)
     o->n_remotes = 0;
     OPENSSL_cleanse(o->selection_key, sizeof(o->selection_key));
     o->selection_key_len = 0;
+    for (int i = 0; i < o->n_keys; i++) {
+        free(o->keys[i].name);
+        acmeva_sig_key_free(o->keys[i].key);
+    }
+    o->n_keys = 0;
 }
 
 int acmeva_coordinator_run(const acmeva_coordinator_options *o)
@@ -1309,8 +1385,17 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
         free(c);
         return 1;
     }
-    char remotes[1024] = "";
+    char remotes[1024] = "", signed_by[1024] = "";
     size_t off = 0;
+    for (int i = 0; i < o->n_keys && off + 1 < sizeof(signed_by); i++) {
+        char id[ACMEVA_SIG_KEYID_LEN + 1] = "?";
+        acmeva_sig_key_id(o->keys[i].key, id);
+        int k = snprintf(signed_by + off, sizeof(signed_by) - off, "%s%s=%s", i ? "," : "",
+                         o->keys[i].name, id);
+        if (k > 0)
+            off += (size_t)k;
+    }
+    off = 0;
     for (int i = 0; i < o->n_remotes && off + 1 < sizeof(remotes); i++) {
         int k = snprintf(remotes + off, sizeof(remotes) - off, "%s%s:%s", i ? "," : "",
                          o->remotes[i].name, o->remotes[i].rir);
@@ -1321,13 +1406,13 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
                ACMEVA_LS("redis", c->redis_masked),
                ACMEVA_LS("stream", ACMEVA_MPIC_STREAM), ACMEVA_LS("group", ACMEVA_MPIC_GROUP),
                ACMEVA_LS("primary", o->primary), ACMEVA_LS("remotes", remotes),
-               ACMEVA_LI("perspective_count", c->per_job),
-               ACMEVA_LI("min_remotes", c->min_remotes),
+               ACMEVA_LS("perspective_keys", o->n_keys ? signed_by : "none"),
+               ACMEVA_LI("perspective_count", c->per_job), ACMEVA_LI("min_remotes", c->min_remotes),
                ACMEVA_LI("slow_remote_ms", o->slow_remote_ms),
                ACMEVA_LS("mode", o->parallel ? "parallel" : "primary first"),
-               ACMEVA_LI("selection_key", o->selection_key_len > 0),
-               ACMEVA_LI("threads", n), ACMEVA_LI("max_inflight", o->d.max_inflight),
-               ACMEVA_LI("timeout_ms", o->timeout_ms), ACMEVA_LI("claim_idle_ms", c->claim_idle_ms),
+               ACMEVA_LI("selection_key", o->selection_key_len > 0), ACMEVA_LI("threads", n),
+               ACMEVA_LI("max_inflight", o->d.max_inflight), ACMEVA_LI("timeout_ms", o->timeout_ms),
+               ACMEVA_LI("claim_idle_ms", c->claim_idle_ms),
                ACMEVA_LI("max_deliveries", o->d.max_deliveries),
                ACMEVA_LI("grace_ms", o->d.grace_ms),
                ACMEVA_LI("redis_timeout_ms", o->d.redis_timeout_ms),
@@ -1347,6 +1432,12 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
         free(c);
         return 1;
     }
+    /* DESIGN.md "Channel": the TLS context of the Redis connections (rediss://). */
+    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &c->rs.ssl_ctx, err, sizeof(err)) < 0) {
+        ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
+        goto out;
+    }
+    acmeva_redis_channel_note(c->d.name, 0, &o->d.redis, &o->d.tls, c->rs.ssl_ctx);
     c->threads = calloc((size_t)n, sizeof(cthread));
     if (c->threads == NULL) {
         ACMEVA_LOG0("error", "cannot start: no memory");
@@ -1357,6 +1448,7 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
         ACMEVA_LOG0("info", "acmeva-coordinator stopped");
 out:
     acmeva_ops_clear(&c->ops);
+    acmeva_redis_tls_ctx_free(c->rs.ssl_ctx);
     free(c->threads);
     free(c);
     return status;

@@ -186,6 +186,11 @@ static const family_def family_defs[ACMEVA_M_COUNT] = {
          "Remote perspective outcomes counted in decisions, by perspective, RIR and result.",
          MT_COUNTER, 0, L(ACMEVA_ML_PERSPECTIVE, ACMEVA_ML_RIR, ACMEVA_ML_PERSPECTIVE_RESULT),
          NULL, 0},
+    [ACMEVA_M_MPIC_BAD_SIGNATURES] =
+        {"acmeva_mpic_bad_signatures_total",
+         "Perspective results refused for a missing or bad signature (--perspective-key); "
+         "each counts as a failed perspective.",
+         MT_COUNTER, 0, L0, NULL, 0},
 };
 #undef L
 #undef L0

@@ -70,6 +70,7 @@ typedef enum acmeva_metric {
     ACMEVA_M_AUDIT_WAITING,
     ACMEVA_M_MPIC_DECISIONS,
     ACMEVA_M_MPIC_PERSPECTIVE_RESULTS,
+    ACMEVA_M_MPIC_BAD_SIGNATURES,
     ACMEVA_M_COUNT
 } acmeva_metric;
 

@@ -9,13 +9,14 @@
 #include "acmeva/proto.h"
 #include "httpd.h"
 #include "queue.h"
+#include "resultsig.h"
 
 #define DEFAULT_BLOCK_MS 1000
 #define DEFAULT_REDIS_TIMEOUT_MS 15000
 
 const char acmeva_daemon_options_usage[] =
     "Daemon options:\n"
-    "  --redis URL               redis://[user:pass@]host:port[/db]\n"
+    "  --redis URL               redis[s]://[user:pass@]host:port[/db] (rediss://: TLS)\n"
     "                            (default $ACMEVA_REDIS_URL, else redis://127.0.0.1:6379;\n"
     "                            the variable keeps a password off the command line)\n"
     "  --threads N               event-loop threads (default: the number of cores)\n"
@@ -40,7 +41,7 @@ const char acmeva_daemon_options_usage[] =
     "  --audit-log FILE          one JSON line per result, written before the result is\n"
     "                            posted (BR 5.4.1); '-' for stdout; SIGHUP reopens it\n"
     "  --audit-sync on|off       fdatasync the audit log after each batch of lines\n"
-    "                            (default on)\n";
+    "                            (default on)\n" ACMEVA_REDIS_TLS_USAGE;
 
 int acmeva_daemon_options_init(acmeva_daemon_options *o)
 {
@@ -68,6 +69,7 @@ int acmeva_daemon_options_init(acmeva_daemon_options *o)
 void acmeva_daemon_options_clear(acmeva_daemon_options *o)
 {
     acmeva_redis_url_clear(&o->redis);
+    acmeva_redis_tls_options_clear(&o->tls);
     free(o->reply_prefix);
     o->reply_prefix = NULL;
     free(o->metrics_listen);
@@ -127,7 +129,7 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
         char err[256];
         acmeva_redis_url u;
         if (v == NULL)
-            return bad(prog, "--redis", v, "a redis:// URL");
+            return bad(prog, "--redis", v, "a redis:// or rediss:// URL");
         if (acmeva_redis_url_parse(v, &u, err, sizeof(err)) < 0) {
             /* The message never repeats the URL: it may hold a password. */
             fprintf(stderr, "%s: %s\n", prog, err);
@@ -137,6 +139,9 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
         o->redis = u;
         return 1;
     }
+    int tls = acmeva_redis_tls_option(&o->tls, prog, argc, argv, i);
+    if (tls != 0)
+        return tls;
     if (acmeva_option_value(argc, argv, i, "--threads", &v)) {
         if (number(prog, "--threads", v, 1, 256, &n) < 0)
             return -1;
@@ -193,6 +198,11 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
 
 int acmeva_daemon_options_check(const acmeva_daemon_options *o, const char *prog)
 {
+    char err[256];
+    if (acmeva_redis_tls_check(&o->tls, &o->redis, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
     /* A blocked XREADGROUP legitimately keeps its connection silent for --block-ms: the reply
      * timeout must leave room for it, or every idle reader would be dropped. */
     if (o->redis_timeout_ms <= o->block_ms) {
@@ -226,4 +236,6 @@ void acmeva_worker_options_clear(acmeva_worker_options *o)
     acmeva_daemon_options_clear(&o->d);
     free(o->perspective);
     o->perspective = NULL;
+    acmeva_sig_key_free(o->signing_key); /* BoringSSL wipes the key as it frees it */
+    o->signing_key = NULL;
 }

@@ -3,10 +3,14 @@
  * pieces they share with the CLI (`acmeva submit`). The validation engine knows nothing of
  * Redis; every Redis detail lives here. DESIGN.md "Redis keys" fixes the names. One concern a
  * file (STYLE.md "Daemons are small mains over shared parts"):
- *   redisurl.c     redis:// URLs, reconnect backoff (pure)
+ *   redisurl.c     redis:// and rediss:// URLs, reconnect backoff (pure)
+ *   redistls.c     the TLS side of the channel: options, the client SSL_CTX, start-up notes
  *   log.c          log lines
  *   options.c      the options every daemon shares
  *   redisconn.c    one Redis connection: TCP or TLS, reconnect, reply timeout, keepalive
+ *   rclient.c      a blocking client for the CLIs, on a private loop over redisconn.c
+ *   resultsig.c    Ed25519 signatures of result entries
+ *   verify.c       acmeva verify
  *   streamreader.c the consumer side of a stream: group, reads, resumes, claims
  *   outbox.c       results posted with their acknowledgements
  *   daemon.c       threads, signals, grace period
@@ -23,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "acmeva/engine.h"
 
@@ -44,8 +49,9 @@ extern "C" {
 const char *acmeva_redis_url_default(void);
 #define ACMEVA_PERSPECTIVE_MAX 64
 
-/* A parsed redis://[user:pass@]host[:port][/db] URL. Every string is owned. */
+/* A parsed redis[s]://[user:pass@]host[:port][/db] URL. Every string is owned. */
 typedef struct acmeva_redis_url {
+    int tls;        /* rediss://: TLS (DESIGN.md "Channel") */
     char *host;     /* a name, an IPv4 address or an IPv6 address (without brackets) */
     uint16_t port;  /* default 6379 */
     char *user;     /* NULL: no user (AUTH pass) */
@@ -54,9 +60,9 @@ typedef struct acmeva_redis_url {
 } acmeva_redis_url;
 
 /*
- * acmeva_redis_url_parse parses |url| into |out| (which it initialises first). User and
- * password may be percent-encoded. Returns 0, or a negative error after writing one line
- * (which never contains the password) to |err|; |out| then holds nothing to free.
+ * acmeva_redis_url_parse parses a redis:// or rediss:// |url| into |out| (which it initialises
+ * first). User and password may be percent-encoded. Returns 0, or a negative error after writing
+ * one line (which never contains the password) to |err|; |out| then holds nothing to free.
  */
 int acmeva_redis_url_parse(const char *url, acmeva_redis_url *out, char *err, size_t errlen);
 
@@ -65,10 +71,14 @@ void acmeva_redis_url_clear(acmeva_redis_url *u);
 
 /*
  * acmeva_redis_url_masked writes |u| as a URL whose password is replaced by "***"
- * ("redis://user:***@host:port/db"), for logs. Returns 0, or -1 when |buf| is too small
- * (it then holds a truncated, still masked, string).
+ * ("redis://user:***@host:port/db", or rediss://), for logs. Returns 0, or -1 when |buf| is too
+ * small (it then holds a truncated, still masked, string).
  */
 int acmeva_redis_url_masked(const acmeva_redis_url *u, char *buf, size_t len);
+
+/* acmeva_redis_url_is_loopback returns 1 when |u| names this machine: "localhost", an address
+ * in 127.0.0.0/8, ::1, or ::ffff:127.x.x.x. */
+int acmeva_redis_url_is_loopback(const acmeva_redis_url *u);
 
 /*
  * acmeva_backoff_ms returns the delay before reconnect attempt |failures| (0 for the first
@@ -78,9 +88,83 @@ int acmeva_redis_url_masked(const acmeva_redis_url *u, char *buf, size_t len);
  */
 int64_t acmeva_backoff_ms(unsigned failures, uint32_t rnd);
 
+/*
+ * acmeva_read_line reads one NDJSON line of at most |cap| - 1 bytes from |f| into |buf|
+ * (NUL-terminated, newline and a CR before it dropped). A longer line is consumed whole and
+ * flagged in |*too_long|, never grown into. Returns 0 at end of input, 1 for a line.
+ */
+int acmeva_read_line(FILE *f, char *buf, size_t cap, size_t *len, int *too_long);
+
 /* acmeva_perspective_ok returns 1 when |s| is a usable perspective name:
  * 1..ACMEVA_PERSPECTIVE_MAX bytes of [A-Za-z0-9._-] (it becomes part of a Redis key). */
 int acmeva_perspective_ok(const char *s);
+
+/* ---- TLS to Redis (DESIGN.md "Channel"; redistls.c) ---------------------------------------- */
+
+/* The system bundle of trusted CAs on Debian: the default of --redis-ca. BoringSSL's own
+ * default (/etc/ssl/cert.pem) does not exist there, so it is loaded by name. */
+#define ACMEVA_SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* The TLS options of every program that talks to Redis. Strings are owned. */
+typedef struct acmeva_redis_tls_options {
+    char *ca_file;   /* --redis-ca: PEM CA certificates; NULL: the system bundle */
+    char *cert_file; /* --redis-cert: PEM client certificate chain (mutual TLS) */
+    char *key_file;  /* --redis-key: its PEM private key */
+} acmeva_redis_tls_options;
+
+/* acmeva_redis_tls_usage is the --help text of the options below (ACMEVA_REDIS_TLS_USAGE, for
+ * usage texts built at compile time). */
+#define ACMEVA_REDIS_TLS_USAGE                                                                     \
+    "  --redis-ca FILE           rediss://: PEM certificates of the CAs that may sign the\n"       \
+    "                            Redis server's certificate (default: the system bundle,\n"        \
+    "                            " ACMEVA_SYSTEM_CA_BUNDLE ")\n"                                   \
+    "  --redis-cert FILE         rediss://: PEM client certificate (and chain) for mutual TLS\n"   \
+    "  --redis-key FILE          rediss://: the PEM private key of --redis-cert\n"
+extern const char acmeva_redis_tls_usage[];
+
+/*
+ * acmeva_redis_tls_option tries to consume --redis-ca, --redis-cert or --redis-key at argv[*i]
+ * for program |prog| (for messages). Returns 1 and advances *i when it was one, 0 when
+ * argv[*i] is another option, -1 after one line on stderr for a missing value.
+ */
+int acmeva_redis_tls_option(acmeva_redis_tls_options *o, const char *prog, int argc, char **argv,
+                            int *i);
+
+/* acmeva_redis_tls_options_clear frees what |o| owns. NULL is a no-op. */
+void acmeva_redis_tls_options_clear(acmeva_redis_tls_options *o);
+
+/*
+ * acmeva_redis_tls_check checks the TLS options against the URL: --redis-cert and --redis-key
+ * go together, and none of them goes with a plain redis:// URL (a certificate given for a
+ * channel that would not use it is a mistake, not a preference). Returns 0, or -1 with one
+ * sentence in |err|.
+ */
+int acmeva_redis_tls_check(const acmeva_redis_tls_options *o, const acmeva_redis_url *u, char *err,
+                           size_t errlen);
+
+/*
+ * acmeva_redis_tls_ctx_new makes the client SSL_CTX of a rediss:// URL in |*out| (NULL for a
+ * redis:// URL): TLS 1.2 at least, forward-secret AEAD suites for TLS 1.2, the server
+ * certificate verified against --redis-ca (or the system bundle; the host name is checked per
+ * connection by redisconn.c), and the client certificate chain and key for mutual TLS, checked
+ * to match. Shared read-only by every thread. Returns 0, or -1 with one sentence in |err|
+ * naming the file and what is wrong with it (never any key material).
+ */
+int acmeva_redis_tls_ctx_new(const acmeva_redis_url *u, const acmeva_redis_tls_options *o,
+                             void **out, char *err, size_t errlen);
+
+/* acmeva_redis_tls_ctx_free releases a context from acmeva_redis_tls_ctx_new. NULL is a no-op. */
+void acmeva_redis_tls_ctx_free(void *ctx);
+
+/*
+ * acmeva_redis_channel_note tells the operator at start what to know about the channel: a
+ * warning for a plain redis:// URL to a host that is not loopback (DESIGN.md "Channel"), and for
+ * rediss:// one info line (CA file, client certificate subject and expiry), with a warning when
+ * the client certificate has expired or expires within 30 days. |cli| 1: warnings only, as
+ * "<prog>: warning: ..." lines on stderr (the CLIs); 0: log lines (the daemons).
+ */
+void acmeva_redis_channel_note(const char *prog, int cli, const acmeva_redis_url *u,
+                               const acmeva_redis_tls_options *o, const void *ssl_ctx);
 
 /* ---- logging (stderr, one line per event) -------------------------------------------------- */
 
@@ -129,6 +213,7 @@ void acmeva_log(const char *level, const char *msg, const acmeva_log_field *fiel
  * DESIGN.md "Commands", "Hardening", "Channel". */
 typedef struct acmeva_daemon_options {
     acmeva_redis_url redis;
+    acmeva_redis_tls_options tls; /* --redis-ca, --redis-cert, --redis-key */
     int threads;              /* event-loop threads; default: the number of cores */
     int64_t max_inflight;     /* per thread: entries held (running or awaiting their ack) */
     int64_t claim_idle_ms;    /* 0: 2 x the engine timeout */
@@ -174,6 +259,7 @@ int acmeva_reply_to_allowed(const char *prefix, const char *reply_to);
 typedef struct acmeva_worker_options {
     acmeva_daemon_options d;
     char *perspective; /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
+    void *signing_key; /* --signing-key: Ed25519 (resultsig.h), owned; NULL: results unsigned */
 } acmeva_worker_options;
 
 /* acmeva_worker_options_init sets every default (perspective "default", the daemon
@@ -201,6 +287,12 @@ typedef struct acmeva_remote_option {
     char *rir;  /* ARIN RIPE APNIC LACNIC AFRINIC */
 } acmeva_remote_option;
 
+/* --perspective-key NAME=FILE: the results of perspective NAME must be signed by this key. */
+typedef struct acmeva_perspective_key {
+    char *name;
+    void *key; /* an Ed25519 public key (resultsig.h), owned */
+} acmeva_perspective_key;
+
 typedef struct acmeva_coordinator_options {
     acmeva_daemon_options d;
     char *primary; /* default "primary" */
@@ -213,6 +305,8 @@ typedef struct acmeva_coordinator_options {
     int64_t slow_remote_ms;   /* default 2000 */
     int parallel;
     int64_t timeout_ms; /* the deadline of a job that has none, and the cap; default 30000 */
+    acmeva_perspective_key keys[ACMEVA_COORD_MAX_REMOTES + 1]; /* the primary's and remotes' */
+    int n_keys;
 } acmeva_coordinator_options;
 
 /* acmeva_coordinator_options_init sets every default. Returns 0 or -1 on no memory. */

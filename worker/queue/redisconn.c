@@ -47,6 +47,7 @@ struct acmeva_rlink {
     int closes;        /* close callbacks outstanding */
     int in_read;       /* reply callbacks running */
     int connected;
+    int kept; /* the reply callback running took its reply (acmeva_rconn_keep_reply) */
     redisReader *reader;
     pending_cmd *q; /* ring of callbacks, in command order */
     size_t q_head, q_len, q_cap;
@@ -87,7 +88,7 @@ const char *acmeva_reply_text(const redisReply *r)
 
 static int log_this(const acmeva_rconn *c)
 {
-    return !c->s->quiet || c->thread == 0;
+    return !c->s->once && (!c->s->quiet || c->thread == 0);
 }
 
 /* ---- the link: transport of one attempt ---------------------------------------------------- */
@@ -199,17 +200,40 @@ static void conn_schedule(acmeva_rconn *c)
     uv_timer_start(&c->timer, conn_timer_cb, (uint64_t)d, 0);
 }
 
-/* conn_down forgets the current attempt, logs, schedules a reconnect and tells the owner. */
-static void conn_down(acmeva_rconn *c, const char *why)
+/* conn_log_failure returns 1 when a failure now is worth a log line: a daemon logs a lost
+ * connection always and failed connects at 1, 2, 4, 8, ... in a row; a CLI (settings "once")
+ * never: it reports last_error itself. */
+static int conn_log_failure(const acmeva_rconn *c)
+{
+    return !c->s->once && (c->state == ACMEVA_RCONN_READY || c->failures == 0 ||
+                           (c->failures & (c->failures - 1)) == 0);
+}
+
+/* conn_end_once closes a connection of a CLI for good after its first failure. */
+static void conn_end_once(acmeva_rconn *c)
+{
+    acmeva_rconn_close(c);
+    if (c->on_lost != NULL)
+        c->on_lost(c);
+}
+
+/* conn_down_ex forgets the current attempt, logs (unless |logged|), schedules a reconnect and
+ * tells the owner. */
+static void conn_down_ex(acmeva_rconn *c, const char *why, int logged)
 {
     if (c->state == ACMEVA_RCONN_CLOSED)
         return;
     int was_ready = c->state == ACMEVA_RCONN_READY;
+    snprintf(c->last_error, sizeof(c->last_error), "%s", why);
+    if (c->s->once) {
+        conn_end_once(c);
+        return;
+    }
     acmeva_rlink *l = c->link;
     c->link = NULL;
     if (c->gai_active)
         uv_cancel((uv_req_t *)&c->gai);
-    if (was_ready || c->failures == 0 || (c->failures & (c->failures - 1)) == 0)
+    if (!logged && conn_log_failure(c))
         ACMEVA_LOG("warn", was_ready ? "redis connection lost" : "redis connect failed",
                    ACMEVA_LS("redis", c->s->masked), ACMEVA_LS("conn", c->role),
                    ACMEVA_LI("thread", c->thread), ACMEVA_LS("reason", why),
@@ -221,6 +245,16 @@ static void conn_down(acmeva_rconn *c, const char *why)
         link_kill(l); /* outstanding callbacks see NULL and a connection that is down */
     if (was_ready && c->on_lost != NULL && c->state != ACMEVA_RCONN_CLOSED)
         c->on_lost(c);
+}
+
+static void conn_down(acmeva_rconn *c, const char *why)
+{
+    conn_down_ex(c, why, 0);
+}
+
+static void conn_down_logged(acmeva_rconn *c, const char *why)
+{
+    conn_down_ex(c, why, 1);
 }
 
 void acmeva_rconn_fail(acmeva_rconn *c, const char *why)
@@ -384,6 +418,12 @@ static int send_argv(acmeva_rconn *c, acmeva_rconn_cb cb, void *priv, int argc,
     return rc;
 }
 
+void acmeva_rconn_keep_reply(acmeva_rconn *c)
+{
+    if (c->link != NULL)
+        c->link->kept = 1;
+}
+
 int acmeva_rconn_command(acmeva_rconn *c, acmeva_rconn_cb cb, void *priv, int argc,
                          const char **argv, const size_t *lens)
 {
@@ -425,31 +465,116 @@ static void link_feed(acmeva_rlink *l, const char *buf, size_t len)
             uv_timer_stop(&l->rtimer);
         else if (l->c->s->reply_timeout_ms > 0)
             uv_timer_start(&l->rtimer, rtimer_cb, (uint64_t)l->c->s->reply_timeout_ms, 0);
+        l->kept = 0;
         if (p.cb != NULL)
             p.cb(l->c, reply, p.priv);
-        freeReplyObject(reply);
+        if (!l->kept)
+            freeReplyObject(reply);
+        l->kept = 0;
     }
     l->in_read--;
     link_maybe_free(l);
 }
 
-/* tls_failure describes why a handshake failed, for the log: the certificate check's verdict
- * when there is one ("certificate has expired", "Hostname mismatch", ...), else the alert the
- * server sent ("certificate required", ...) or the library's reason. */
+/* server_cert_refused says why we did not accept the server's certificate (X509_V_ERR_*), with
+ * what to check. */
+static void server_cert_refused(const acmeva_rlink *l, long v, char *out, size_t outlen)
+{
+    const char *host = l->c->s->url->host, *what = X509_verify_cert_error_string(v);
+    switch (v) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        snprintf(out, outlen, "TLS: the server's certificate has expired (%s)", what);
+        break;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        snprintf(out, outlen,
+                 "TLS: the server's certificate is not valid yet (%s; check this machine's clock)",
+                 what);
+        break;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        snprintf(out, outlen,
+                 "TLS: the server's certificate does not name %.100s, the host of the URL (%s)",
+                 host, what);
+        break;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        snprintf(out, outlen,
+                 "TLS: the server's certificate is not signed by a CA trusted here (--redis-ca) "
+                 "(%s)",
+                 what);
+        break;
+    default:
+        snprintf(out, outlen, "TLS: the server's certificate was not accepted (%s)", what);
+        break;
+    }
+}
+
+/* tls_failure describes why a TLS session failed, for the log and for a CLI's message: our
+ * verdict on the server's certificate when there is one, else the alert the server sent (our
+ * client certificate refused: none given, an unknown CA, expired), else the library's reason.
+ * Every case names what to check. */
 static void tls_failure(acmeva_rlink *l, int ret, char *out, size_t outlen)
 {
     long v = SSL_get_verify_result(l->ssl);
     uint32_t e = ERR_peek_error();
+    int reason = ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e) : 0;
+    const char *text = e != 0 ? ERR_reason_error_string(e) : NULL;
     if (v != X509_V_OK) {
-        snprintf(out, outlen, "TLS: server certificate not accepted: %s",
-                 X509_verify_cert_error_string(v));
-    } else if (e != 0) {
-        const char *reason = ERR_reason_error_string(e);
-        snprintf(out, outlen, "TLS handshake failed: %s", reason ? reason : "unknown error");
+        server_cert_refused(l, v, out, outlen);
+    } else if (reason == SSL_R_TLSV1_ALERT_CERTIFICATE_REQUIRED) {
+        snprintf(out, outlen,
+                 "TLS: the server requires a client certificate (--redis-cert, "
+                 "--redis-key)");
+    } else if (reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA) {
+        snprintf(out, outlen,
+                 "TLS: the server does not trust our client certificate (alert "
+                 "unknown CA: its issuer is not in the server's tls-ca-cert-file)");
+    } else if (reason == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED) {
+        snprintf(out, outlen,
+                 "TLS: the server refused our client certificate as expired "
+                 "(--redis-cert)");
+    } else if (reason >= SSL_R_SSLV3_ALERT_BAD_CERTIFICATE &&
+               reason <= SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN) {
+        snprintf(out, outlen, "TLS: the server refused our client certificate (alert %s)",
+                 text ? text : "bad certificate");
+    } else if (reason == SSL_R_WRONG_VERSION_NUMBER) {
+        snprintf(out, outlen,
+                 "TLS: the server does not speak TLS on this port (for a plain "
+                 "port use redis://)");
+    } else if (text != NULL) {
+        snprintf(out, outlen, "TLS: handshake failed: %s", text);
     } else {
-        snprintf(out, outlen, "TLS handshake failed (SSL error %d)", SSL_get_error(l->ssl, ret));
+        snprintf(out, outlen, "TLS: session failed (SSL error %d)", SSL_get_error(l->ssl, ret));
     }
     ERR_clear_error();
+}
+
+/* tls_refused ends a connection whose TLS session could not be set up: a failure of the
+ * channel itself (our certificates, the server's, the port): one error line, as often as
+ * connect failures are logged. */
+static void tls_refused(acmeva_rconn *c, const char *why)
+{
+    if (conn_log_failure(c))
+        ACMEVA_LOG("error", "redis TLS handshake failed", ACMEVA_LS("redis", c->s->masked),
+                   ACMEVA_LS("conn", c->role), ACMEVA_LI("thread", c->thread),
+                   ACMEVA_LS("error", why), ACMEVA_LI("failures", c->failures));
+    conn_down_logged(c, why);
+}
+
+/* tls_down ends a TLS session that failed: before the connection was ready, the channel was
+ * refused (tls_refused); once ready, the connection was lost. */
+static void tls_down(acmeva_rlink *l, int ret)
+{
+    acmeva_rconn *c = l->c;
+    char why[320];
+    tls_failure(l, ret, why, sizeof(why));
+    if (c->state == ACMEVA_RCONN_READY)
+        conn_down(c, why);
+    else
+        tls_refused(c, why);
 }
 
 static void link_tls_step(acmeva_rlink *l)
@@ -464,12 +589,7 @@ static void link_tls_step(acmeva_rlink *l)
             int err = SSL_get_error(l->ssl, ret);
             if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
                 return;
-            char why[256];
-            tls_failure(l, ret, why, sizeof(why));
-            ACMEVA_LOG("error", "redis TLS handshake failed", ACMEVA_LS("redis", l->c->s->masked),
-                       ACMEVA_LS("conn", l->c->role), ACMEVA_LI("thread", l->c->thread),
-                       ACMEVA_LS("error", why));
-            conn_down(l->c, why);
+            tls_down(l, ret);
             return;
         }
         l->tls_done = 1;
@@ -490,12 +610,13 @@ static void link_tls_step(acmeva_rlink *l)
         int err = SSL_get_error(l->ssl, n);
         if (err == SSL_ERROR_WANT_READ)
             break;
-        char why[256];
-        if (err == SSL_ERROR_ZERO_RETURN)
-            snprintf(why, sizeof(why), "server closed the TLS session");
-        else
-            tls_failure(l, n, why, sizeof(why));
-        conn_down(l->c, why);
+        if (err == SSL_ERROR_ZERO_RETURN) {
+            conn_down(l->c, "server closed the TLS session");
+            return;
+        }
+        /* In TLS 1.3 the server judges our certificate after our side of the handshake is
+         * done: its refusal comes as an alert on the first read. */
+        tls_down(l, n);
         return;
     }
     /* SSL_read may have produced records to send (a key update, a post-handshake message). */
@@ -515,7 +636,14 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (l->c == NULL || n == 0)
         return;
     if (n < 0) {
-        conn_down(l->c, n == UV_EOF ? "server closed the connection" : uv_strerror((int)n));
+        char why[160];
+        snprintf(why, sizeof(why), "%s%s",
+                 n == UV_EOF ? "server closed the connection" : uv_strerror((int)n),
+                 l->ssl == NULL && l->c->state == ACMEVA_RCONN_CONNECTING &&
+                         (n == UV_EOF || n == UV_ECONNRESET)
+                     ? " before answering (a TLS port? then use rediss://)"
+                     : "");
+        conn_down(l->c, why);
         return;
     }
     if (l->ssl == NULL) {
@@ -543,25 +671,36 @@ static void probe_cb(acmeva_rconn *c, redisReply *r, void *priv)
     if (r->type == REDIS_REPLY_ERROR) {
         /* LOADING: Redis is reading its dataset after a restart; probe again later. */
         if (acmeva_reply_is_error(r, "LOADING") || acmeva_reply_is_error(r, "BUSY")) {
-            if (c->errors == 0)
+            if (c->errors == 0 && !c->s->once)
                 ACMEVA_LOG("info", "redis is not ready yet, waiting", ACMEVA_LS("conn", c->role),
                            ACMEVA_LI("thread", c->thread), ACMEVA_LS("reply", r->str));
             acmeva_rconn_retry_ready(c);
             return;
         }
-        ACMEVA_LOG("error", "redis refused the connection", ACMEVA_LS("conn", c->role),
-                   ACMEVA_LI("thread", c->thread), ACMEVA_LS("error", r->str));
-        conn_down(c, "probe refused");
+        char why[256];
+        snprintf(why, sizeof(why), "Redis refused the readiness probe: %.200s",
+                 r->str ? r->str : "error");
+        if (!c->s->once)
+            ACMEVA_LOG("error", "redis refused the connection", ACMEVA_LS("conn", c->role),
+                       ACMEVA_LI("thread", c->thread), ACMEVA_LS("error", r->str));
+        conn_down(c, why);
         return;
     }
     uv_timer_stop(&c->timer);
     c->state = ACMEVA_RCONN_READY;
     c->failures = 0;
     c->errors = 0;
-    if (log_this(c))
+    if (log_this(c)) {
+        /* With TLS, what was agreed: an operator can check it against the server's policy. */
+        char tls[96] = "";
+        SSL *ssl = c->link != NULL ? c->link->ssl : NULL;
+        const SSL_CIPHER *cipher = ssl != NULL ? SSL_get_current_cipher(ssl) : NULL;
+        if (cipher != NULL)
+            snprintf(tls, sizeof(tls), "%s %s", SSL_get_version(ssl), SSL_CIPHER_get_name(cipher));
         ACMEVA_LOG("info", c->ever_ready ? "redis reconnected" : "redis connected",
                    ACMEVA_LS("redis", c->s->masked), ACMEVA_LS("conn", c->role),
-                   ACMEVA_LI("thread", c->thread));
+                   ACMEVA_LI("thread", c->thread), ACMEVA_LS(cipher ? "tls" : NULL, tls));
+    }
     c->ever_ready = 1;
     if (c->on_ready != NULL)
         c->on_ready(c);
@@ -579,10 +718,13 @@ static void auth_cb(acmeva_rconn *c, redisReply *r, void *priv)
     if (r == NULL || r->type != REDIS_REPLY_ERROR || c->state != ACMEVA_RCONN_CONNECTING)
         return;
     /* The reply of AUTH never holds the password. */
-    ACMEVA_LOG("error", "redis refused AUTH or SELECT", ACMEVA_LS("conn", c->role),
-               ACMEVA_LS("redis", c->s->masked), ACMEVA_LI("thread", c->thread),
-               ACMEVA_LS("error", r->str));
-    conn_down(c, "AUTH or SELECT refused");
+    char why[256];
+    snprintf(why, sizeof(why), "Redis refused AUTH or SELECT: %.200s", r->str ? r->str : "error");
+    if (!c->s->once)
+        ACMEVA_LOG("error", "redis refused AUTH or SELECT", ACMEVA_LS("conn", c->role),
+                   ACMEVA_LS("redis", c->s->masked), ACMEVA_LI("thread", c->thread),
+                   ACMEVA_LS("error", r->str));
+    conn_down(c, why);
 }
 
 /* handshake_start sends AUTH, SELECT, CLIENT SETNAME and the probe, pipelined. */
@@ -658,7 +800,7 @@ static int tls_start(acmeva_rlink *l)
     if (is_ip) {
         if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)
             return -1;
-    } else if (X509_VERIFY_PARAM_set1_host(param, host, 0) != 1 ||
+    } else if (X509_VERIFY_PARAM_set1_host(param, host, strlen(host)) != 1 ||
                SSL_set_tlsext_host_name(l->ssl, host) != 1) {
         return -1;
     }
@@ -792,7 +934,13 @@ static void conn_timer_cb(uv_timer_t *h)
             probe(c);
             break;
         }
-        conn_down(c, "timed out");
+        if (c->link != NULL && c->link->ssl != NULL && !c->link->tls_done)
+            /* A plain Redis reads a ClientHello as the start of an inline command and waits
+             * for its end: silence, not an error, is what a plain port answers. */
+            tls_refused(c, "TLS: no TLS answer from the server within the connect timeout (a "
+                           "plain port? then use redis://)");
+        else
+            conn_down(c, "timed out");
         break;
     case ACMEVA_RCONN_RESOLVING:
         conn_down(c, "timed out");

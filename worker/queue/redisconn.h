@@ -54,6 +54,8 @@ typedef struct acmeva_rconn_settings {
     int64_t reply_timeout_ms;   /* outstanding commands and nothing received: drop */
     const char *probe_key;      /* the key of the EXISTS probe */
     int quiet;                  /* log connects and losses of thread 0 only at info */
+    int once; /* a CLI's connection: no reconnect and no log lines; after the first failure
+                 the connection is closed for good, on_lost runs and last_error says why */
 } acmeva_rconn_settings;
 
 struct acmeva_rconn {
@@ -76,6 +78,7 @@ struct acmeva_rconn {
     void (*on_lost)(acmeva_rconn *c); /* after a READY connection went down */
     void *data;                       /* the owner's */
     uint64_t n_lost;                  /* READY connections lost, for metrics */
+    char last_error[320];             /* why the last attempt or connection failed */
 };
 
 /*
@@ -97,6 +100,13 @@ void acmeva_rconn_start(acmeva_rconn *c);
  */
 int acmeva_rconn_command(acmeva_rconn *c, acmeva_rconn_cb cb, void *priv, int argc,
                          const char **argv, const size_t *lens);
+
+/*
+ * acmeva_rconn_keep_reply, called from inside a reply callback, takes the reply passed to it
+ * out of the connection's hands: the caller now owns it (freeReplyObject). For a client that
+ * hands replies on, e.g. the blocking client of the CLIs (rclient.c).
+ */
+void acmeva_rconn_keep_reply(acmeva_rconn *c);
 
 /* acmeva_rconn_ready returns 1 when commands can be sent and no retry delay is running. */
 int acmeva_rconn_ready(const acmeva_rconn *c);

@@ -1,10 +1,13 @@
 /*
- * Pure helpers of the Redis layer: redis:// URLs, reconnect backoff, option values.
+ * Pure helpers of the Redis layer and its CLIs: redis:// and rediss:// URLs, reconnect
+ * backoff, option values, NDJSON lines.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "queue.h"
 
@@ -15,7 +18,7 @@
 static int url_fail(char *err, size_t errlen, const char *what)
 {
     if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "bad --redis URL: %s (want redis://[user:pass@]host:port[/db])",
+        snprintf(err, errlen, "bad --redis URL: %s (want redis[s]://[user:pass@]host:port[/db])",
                  what);
     return -1;
 }
@@ -78,17 +81,24 @@ void acmeva_redis_url_clear(acmeva_redis_url *u)
 
 int acmeva_redis_url_parse(const char *url, acmeva_redis_url *out, char *err, size_t errlen)
 {
-    static const char scheme[] = "redis://";
+    static const char plain[] = "redis://", tls[] = "rediss://";
     memset(out, 0, sizeof(*out));
-    out->port = 6379;
+    out->port = 6379; /* rediss:// too: one port, either TLS or not, as Redis itself sets it */
     if (url == NULL)
         return url_fail(err, errlen, "empty");
     size_t len = strnlen(url, URL_MAX + 1);
     if (len > URL_MAX)
         return url_fail(err, errlen, "too long");
-    if (len < sizeof(scheme) - 1 || strncasecmp(url, scheme, sizeof(scheme) - 1) != 0)
-        return url_fail(err, errlen, "the scheme must be redis://");
-    const char *p = url + sizeof(scheme) - 1, *end = url + len;
+    const char *p;
+    if (len >= sizeof(plain) - 1 && strncasecmp(url, plain, sizeof(plain) - 1) == 0) {
+        p = url + sizeof(plain) - 1;
+    } else if (len >= sizeof(tls) - 1 && strncasecmp(url, tls, sizeof(tls) - 1) == 0) {
+        p = url + sizeof(tls) - 1;
+        out->tls = 1;
+    } else {
+        return url_fail(err, errlen, "the scheme must be redis:// or rediss://");
+    }
+    const char *end = url + len;
     if (memchr(p, '?', (size_t)(end - p)) != NULL || memchr(p, '#', (size_t)(end - p)) != NULL)
         return url_fail(err, errlen, "no query or fragment allowed");
 
@@ -206,15 +216,32 @@ int acmeva_redis_url_masked(const acmeva_redis_url *u, char *buf, size_t len)
     const char *host = u->host ? u->host : "";
     int v6 = strchr(host, ':') != NULL;
     const char *user = u->user ? u->user : "";
+    const char *scheme = u->tls ? "rediss" : "redis";
     int n;
     /* The user name is not a secret; the log writer escapes whatever bytes it carries. */
     if (u->password != NULL)
-        n = snprintf(buf, len, "redis://%s:***@%s%s%s:%u/%d", user, v6 ? "[" : "", host,
+        n = snprintf(buf, len, "%s://%s:***@%s%s%s:%u/%d", scheme, user, v6 ? "[" : "", host,
                      v6 ? "]" : "", (unsigned)u->port, u->db);
     else
-        n = snprintf(buf, len, "redis://%s%s%s:%u/%d", v6 ? "[" : "", host, v6 ? "]" : "",
+        n = snprintf(buf, len, "%s://%s%s%s:%u/%d", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
                      (unsigned)u->port, u->db);
     return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int acmeva_redis_url_is_loopback(const acmeva_redis_url *u)
+{
+    unsigned char a[16];
+    if (u == NULL || u->host == NULL)
+        return 0;
+    if (strcasecmp(u->host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, u->host, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, u->host, a) != 1)
+        return 0;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char zero[15] = {0};
+    return (memcmp(a, zero, 15) == 0 && a[15] == 1) || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
 }
 
 int64_t acmeva_backoff_ms(unsigned failures, uint32_t rnd)
@@ -241,6 +268,27 @@ int acmeva_perspective_ok(const char *s)
             return 0;
     }
     return 1;
+}
+
+int acmeva_read_line(FILE *f, char *buf, size_t cap, size_t *len, int *too_long)
+{
+    size_t n = 0;
+    int c, any = 0;
+    *too_long = 0;
+    while ((c = getc_unlocked(f)) != EOF) {
+        any = 1;
+        if (c == '\n')
+            break;
+        if (n + 1 < cap)
+            buf[n++] = (char)c;
+        else
+            *too_long = 1;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    *len = n;
+    return any;
 }
 
 const char *acmeva_redis_url_default(void)

@@ -3,7 +3,8 @@
  * enqueues NDJSON jobs with XADD acmeva:v1:jobs:<p> * job <line> (DESIGN.md "Commands"), or
  * with --mpic on acmeva:v1:mpic for acmeva-coordinator (DESIGN.md "Multi-perspective
  * corroboration").
- * A CLI, not a validation path: it uses hiredis synchronously.
+ * A CLI, not a validation path: it waits for Redis on the blocking client of rclient.c, the
+ * daemons' own transport (TLS with rediss://, DESIGN.md "Channel") on a private loop.
  *
  * With --wait, every job's replyTo is set to a stream unique to this call,
  * acmeva:v1:results:submit:<host>:<pid>:<random>; results are printed as they arrive (one JSON
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,19 +23,22 @@
 #include <jansson.h>
 
 #include "acmeva/proto.h"
+#include "daemon.h"
 #include "queue.h"
+#include "rclient.h"
 #include "submit.h"
 
 #define PIPELINE 256      /* XADDs in flight before their replies are read */
 #define READ_COUNT "1000" /* results per XREAD */
 #define CONNECT_TIMEOUT_MS 5000
+#define ERR_MAX 512
 
 static const char submit_usage[] =
     "Usage: acmeva submit [--redis URL] [--perspective P | --mpic] (--job FILE|-) [--wait]\n"
-    "                     [--timeout-ms N]\n"
+    "                     [--timeout-ms N] [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]\n"
     "Enqueues NDJSON jobs (one a line) on acmeva:v1:jobs:<P> for acmeva-worker.\n"
-    "  --redis URL        redis://[user:pass@]host:port[/db] (default $ACMEVA_REDIS_URL,\n"
-    "                     else redis://127.0.0.1:6379)\n"
+    "  --redis URL        redis[s]://[user:pass@]host:port[/db] (rediss://: TLS; default\n"
+    "                     $ACMEVA_REDIS_URL, else redis://127.0.0.1:6379)\n"
     "  --perspective P    the perspective whose workers get the jobs (default \"default\")\n"
     "  --mpic             enqueue on acmeva:v1:mpic for acmeva-coordinator instead: each job\n"
     "                     is corroborated from several perspectives (BR 3.2.2.9)\n"
@@ -43,7 +46,8 @@ static const char submit_usage[] =
     "                     reported on stderr and not enqueued\n"
     "  --wait             print each job's result as it comes back (replyTo is set to a\n"
     "                     stream of this call's own, deleted at the end)\n"
-    "  --timeout-ms N     how long --wait waits for all results (default 60000)\n"
+    "  --timeout-ms N     how long --wait waits for all results (default "
+    "60000)\n" ACMEVA_REDIS_TLS_USAGE
     "Exit status: 0 all enqueued (and with --wait all valid), 1 some result invalid,\n"
     "2 bad usage, a bad line, a Redis error or a timeout.\n";
 
@@ -54,13 +58,16 @@ typedef struct expect {
 
 typedef struct submit {
     acmeva_redis_url url;
+    acmeva_redis_tls_options tls;
     char masked[512];
     char stream[sizeof(ACMEVA_JOBS_STREAM_PREFIX) + ACMEVA_PERSPECTIVE_MAX];
     char reply[ACMEVA_REPLY_TO_MAX + 1];
     const char *job_path;
     int wait;
     int64_t timeout_ms;
-    redisContext *c;
+    acmeva_rclient c;
+    int connected;
+    char err[ERR_MAX];
     expect *ex;
     size_t n_ex, cap_ex, waiting_for;
     long *inflight_line; /* line numbers of the XADDs whose replies are unread */
@@ -81,7 +88,7 @@ static int64_t mono_ms(void)
 static int parse_args(submit *s, int argc, char **argv)
 {
     const char *perspective = NULL, *url = acmeva_redis_url_default(), *v;
-    int mpic = 0;
+    int mpic = 0, rc;
     int64_t n;
     for (int i = 1; i < argc;) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -119,6 +126,9 @@ static int parse_args(submit *s, int argc, char **argv)
                 return -1;
             }
             s->timeout_ms = n;
+        } else if ((rc = acmeva_redis_tls_option(&s->tls, "acmeva submit", argc, argv, &i)) != 0) {
+            if (rc < 0)
+                return -1;
         } else {
             fprintf(stderr, "acmeva submit: unknown option '%s' (see --help)\n", argv[i]);
             return -1;
@@ -134,6 +144,10 @@ static int parse_args(submit *s, int argc, char **argv)
         return -1;
     }
     acmeva_redis_url_masked(&s->url, s->masked, sizeof(s->masked));
+    if (acmeva_redis_tls_check(&s->tls, &s->url, err, sizeof(err)) < 0) {
+        fprintf(stderr, "acmeva submit: %s\n", err);
+        return -1;
+    }
     if (mpic && perspective != NULL) {
         fprintf(stderr, "acmeva submit: --mpic and --perspective exclude each other: the "
                         "coordinator picks the perspectives\n");
@@ -151,51 +165,25 @@ static int parse_args(submit *s, int argc, char **argv)
 /* command runs one command and returns its reply (caller frees), or NULL after a message. */
 static redisReply *command(submit *s, int argc, const char **argv, const size_t *lens)
 {
-    redisReply *r = redisCommandArgv(s->c, argc, argv, lens);
+    redisReply *r = acmeva_rclient_call(&s->c, argc, argv, lens, s->err, sizeof(s->err));
     if (r == NULL)
-        fprintf(stderr, "acmeva submit: %s: %s\n", s->masked,
-                s->c->errstr[0] ? s->c->errstr : "no reply");
+        fprintf(stderr, "acmeva submit: %s\n", s->err);
     return r;
 }
 
+/* connect_redis connects, authenticates and selects the database (rclient.c), over TLS for a
+ * rediss:// URL. The probe reads the stream the jobs go to. */
 static int connect_redis(submit *s)
 {
-    struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, (CONNECT_TIMEOUT_MS % 1000) * 1000};
-    s->c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
-    if (s->c == NULL || s->c->err) {
-        fprintf(stderr, "acmeva submit: cannot connect to %s: %s\n", s->masked,
-                s->c ? s->c->errstr : "no memory");
+    char name[128];
+    acmeva_consumer_name(name, sizeof(name), 0);
+    char client[160];
+    snprintf(client, sizeof(client), "acmeva-submit:%s", name);
+    s->connected = 1;
+    if (acmeva_rclient_open(&s->c, "acmeva submit", &s->url, &s->tls, s->stream, client, s->err,
+                            sizeof(s->err)) < 0) {
+        fprintf(stderr, "acmeva submit: %s\n", s->err);
         return -1;
-    }
-    if (s->url.password != NULL) {
-        const char *argv[3] = {"AUTH"};
-        int argc = 1;
-        if (s->url.user != NULL)
-            argv[argc++] = s->url.user;
-        argv[argc++] = s->url.password;
-        redisReply *r = command(s, argc, argv, NULL);
-        if (r == NULL)
-            return -1;
-        int ok = r->type != REDIS_REPLY_ERROR;
-        if (!ok) /* the reply never contains the password */
-            fprintf(stderr, "acmeva submit: %s refused AUTH: %s\n", s->masked, r->str);
-        freeReplyObject(r);
-        if (!ok)
-            return -1;
-    }
-    if (s->url.db != 0) {
-        char db[16];
-        snprintf(db, sizeof(db), "%d", s->url.db);
-        const char *argv[] = {"SELECT", db};
-        redisReply *r = command(s, 2, argv, NULL);
-        if (r == NULL)
-            return -1;
-        int ok = r->type != REDIS_REPLY_ERROR;
-        if (!ok)
-            fprintf(stderr, "acmeva submit: %s refused SELECT: %s\n", s->masked, r->str);
-        freeReplyObject(r);
-        if (!ok)
-            return -1;
     }
     return 0;
 }
@@ -223,30 +211,6 @@ static int reply_stream_name(submit *s)
     snprintf(s->reply, sizeof(s->reply), "acmeva:v1:results:submit:%s:%ld:%s", host, (long)getpid(),
              hex);
     return 0;
-}
-
-/* read_line reads one line of at most |cap| - 1 bytes into |buf| (NUL-terminated, newline
- * dropped). A longer line is consumed whole and flagged in |*too_long|. Returns 0 at end of
- * input, 1 for a line. */
-static int read_line(FILE *f, char *buf, size_t cap, size_t *len, int *too_long)
-{
-    size_t n = 0;
-    int c, any = 0;
-    *too_long = 0;
-    while ((c = getc_unlocked(f)) != EOF) {
-        any = 1;
-        if (c == '\n')
-            break;
-        if (n + 1 < cap)
-            buf[n++] = (char)c;
-        else
-            *too_long = 1;
-    }
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    buf[n] = '\0';
-    *len = n;
-    return any;
 }
 
 static int is_blank(const char *s, size_t len)
@@ -279,12 +243,9 @@ static int add_expect(submit *s, const char *id)
 static int drain(submit *s)
 {
     for (size_t i = 0; i < s->n_inflight; i++) {
-        void *reply = NULL;
-        if (redisGetReply(s->c, &reply) != REDIS_OK) {
-            fprintf(stderr, "acmeva submit: %s: %s\n", s->masked, s->c->errstr);
+        redisReply *r = acmeva_rclient_next(&s->c, s->err, sizeof(s->err));
+        if (r == NULL)
             return -1;
-        }
-        redisReply *r = reply;
         if (r->type == REDIS_REPLY_ERROR) {
             fprintf(stderr, "acmeva submit: line %ld: Redis refused the job: %s\n",
                     s->inflight_line[i], r->str);
@@ -323,7 +284,7 @@ static int enqueue_all(submit *s, FILE *in)
     int too_long;
     long lineno = 0;
     int rc = 0;
-    while (rc == 0 && read_line(in, buf, ACMEVA_JOB_MAX_BYTES + 2, &len, &too_long)) {
+    while (rc == 0 && acmeva_read_line(in, buf, ACMEVA_JOB_MAX_BYTES + 2, &len, &too_long)) {
         lineno++;
         if (too_long) {
             fprintf(stderr, "acmeva submit: line %ld: longer than %d bytes, not enqueued\n", lineno,
@@ -363,7 +324,9 @@ static int enqueue_all(submit *s, FILE *in)
         acmeva_job_free(job);
         const char *argv[] = {"XADD", s->stream, "*", "job", payload};
         size_t lens[] = {4, strlen(s->stream), 1, 3, plen};
-        if (redisAppendCommandArgv(s->c, 5, argv, lens) != REDIS_OK) {
+        if (acmeva_rclient_send(&s->c, 5, argv, lens) < 0) {
+            snprintf(s->err, sizeof(s->err), "%.190s: %.300s", s->masked,
+                     s->c.conn.last_error[0] ? s->c.conn.last_error : "cannot send");
             free(owned);
             rc = -1;
             break;
@@ -445,8 +408,7 @@ static int wait_results(submit *s)
             break;
         char block[24];
         snprintf(block, sizeof(block), "%lld", (long long)left);
-        struct timeval tv = {(left + 5000) / 1000, ((left + 5000) % 1000) * 1000};
-        redisSetTimeout(s->c, tv);
+        acmeva_rclient_set_timeout(&s->c, left + 5000);
         const char *argv[] = {"XREAD", "COUNT",   READ_COUNT, "BLOCK",
                               block,   "STREAMS", s->reply,   last};
         redisReply *r = command(s, 8, argv, NULL);
@@ -516,7 +478,7 @@ int acmeva_submit_main(int argc, char **argv)
     if (connect_redis(&s) < 0 || (s.wait && reply_stream_name(&s) < 0))
         goto out;
     if (enqueue_all(&s, in) < 0) {
-        fprintf(stderr, "acmeva submit: %s: %s\n", s.masked, s.c->errstr);
+        fprintf(stderr, "acmeva submit: %s\n", s.err);
         goto out;
     }
     fprintf(stderr, "acmeva submit: enqueued %zu job%s on %s\n", s.enqueued,
@@ -526,8 +488,7 @@ int acmeva_submit_main(int argc, char **argv)
         int w = wait_results(&s);
         /* Delete the reply stream whatever happened (a late result may create it again; such
          * a stream holds only results and is safe to delete). */
-        struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, 0};
-        redisSetTimeout(s.c, tv);
+        acmeva_rclient_set_timeout(&s.c, CONNECT_TIMEOUT_MS);
         const char *del[] = {"DEL", s.reply};
         redisReply *r = command(&s, 2, del, NULL);
         freeReplyObject(r);
@@ -539,13 +500,14 @@ int acmeva_submit_main(int argc, char **argv)
 out:
     if (in != NULL && in != stdin)
         fclose(in);
-    if (s.c != NULL)
-        redisFree(s.c);
+    if (s.connected)
+        acmeva_rclient_close(&s.c);
     for (size_t i = 0; i < s.n_ex; i++)
         free(s.ex[i].id);
     free(s.ex);
     free(s.inflight_line);
     free(s.inflight_ex);
     acmeva_redis_url_clear(&s.url);
+    acmeva_redis_tls_options_clear(&s.tls);
     return status;
 }

@@ -27,6 +27,7 @@
 #include "ops.h"
 #include "queue.h"
 #include "redisconn.h"
+#include "resultsig.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define REASON_MAX 512
@@ -254,7 +255,8 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
                                  "validation",
                                  acmeva_ops_thread_shard(&w->ops, (size_t)d->index),
                                  w->ops.audit,
-                                 "validation"};
+                                 "validation",
+                                 w->o->signing_key};
     if (acmeva_consumer_init(&t->c, d, &w->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         acmeva_engine_free(t->engine);
         return -1;
@@ -283,6 +285,9 @@ static void log_startup(const worker *w, uint64_t nofile)
     char resolvers[512], issuers[1024];
     join(resolvers, sizeof(resolvers), cfg->resolvers, cfg->n_resolvers, "system");
     join(issuers, sizeof(issuers), cfg->issuer_domains, cfg->n_issuer_domains, "");
+    char key_id[ACMEVA_SIG_KEYID_LEN + 1] = "none"; /* the public half: nothing secret */
+    if (o->signing_key != NULL && acmeva_sig_key_id(o->signing_key, key_id) < 0)
+        snprintf(key_id, sizeof(key_id), "?");
     ACMEVA_LOG("info", "acmeva-worker starting", ACMEVA_LS("version", acmeva_version()),
                ACMEVA_LS("redis", w->redis_masked),
                ACMEVA_LS("stream", w->stream), ACMEVA_LS("group", ACMEVA_GROUP),
@@ -298,7 +303,7 @@ static void log_startup(const worker *w, uint64_t nofile)
                ACMEVA_LI("tls_port", cfg->tls_port),
                ACMEVA_LI("allow_private_addresses", cfg->allow_private),
                ACMEVA_LI("timeout_ms", cfg->timeout_ms), ACMEVA_LS("issuer_domains", issuers),
-               ACMEVA_LS("user_agent", cfg->user_agent),
+               ACMEVA_LS("user_agent", cfg->user_agent), ACMEVA_LS("signing_key", key_id),
                ACMEVA_LI("max_per_destination", cfg->max_per_destination),
                ACMEVA_LS("metrics_listen", o->d.metrics_listen),
                ACMEVA_LS("audit_log", o->d.audit_log), ACMEVA_LI("audit_sync", o->d.audit_sync),
@@ -365,6 +370,12 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
         free(w);
         return 1;
     }
+    /* DESIGN.md "Channel": the TLS context of the Redis connections (rediss://). */
+    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &w->rs.ssl_ctx, err, sizeof(err)) < 0) {
+        ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
+        goto out;
+    }
+    acmeva_redis_channel_note(w->d.name, 0, &o->d.redis, &o->d.tls, w->rs.ssl_ctx);
     w->ssl_ctx = acmeva_tls_ctx_new();
     w->threads = calloc((size_t)n, sizeof(wthread));
     if (w->ssl_ctx == NULL || w->threads == NULL) {
@@ -376,6 +387,7 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
         ACMEVA_LOG0("info", "acmeva-worker stopped");
 out:
     acmeva_ops_clear(&w->ops);
+    acmeva_redis_tls_ctx_free(w->rs.ssl_ctx);
     acmeva_tls_ctx_free(w->ssl_ctx);
     free(w->threads);
     free(w);
