@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what acmeva needs to build and test on Debian 12, with apt-get, and only what is
 # missing (idempotent). Usage: deploy/install-deps.sh [--build-only]
-#   --build-only  the build dependencies only (no redis-server, pebble, clang, python3)
+#   --build-only  the build dependencies only (no redis-server, pebble, clang, python3 and
+#                 no unbound)
 set -euo pipefail
 
 build_pkgs=(cmake make gcc pkg-config libuv1-dev libc-ares-dev libhiredis-dev libjansson-dev
             android-libboringssl-dev libhttp-parser-dev)
-test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev)
+# unbound and dns-root-data: unbound-checkconf checks deploy/unbound/unbound.conf against the
+# root trust anchor of dns-root-data (a Recommends of unbound).
+test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev unbound dns-root-data)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")
@@ -40,4 +43,14 @@ else
 fi
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The tests start their own servers on free loopback ports. On a machine run by systemd the
+# unbound package also starts a system-wide resolver on port 53: stop and disable it when this
+# script has just installed it, and leave alone one that was there before.
+if [ -d /run/systemd/system ]; then
+    for p in "${missing[@]}"; do
+        case $p in
+        unbound) $SUDO systemctl disable --now "$p.service" >/dev/null 2>&1 || true ;;
+        esac
+    done
+fi
 echo "install-deps: done"
