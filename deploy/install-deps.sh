@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what acmeva needs to build and test on Debian 12, with apt-get, and only what is
 # missing (idempotent). Usage: deploy/install-deps.sh [--build-only]
-#   --build-only  the build dependencies only (no redis-server, pebble, clang, python3 and
-#                 no unbound)
+#   --build-only  the build dependencies only (no redis-server, pebble, clang, python3, and
+#                 none of the DNSSEC test parts: unbound, nsd, ldnsutils)
 set -euo pipefail
 
 build_pkgs=(cmake make gcc pkg-config libuv1-dev libc-ares-dev libhiredis-dev libjansson-dev
             android-libboringssl-dev libhttp-parser-dev)
-# unbound and dns-root-data: unbound-checkconf checks deploy/unbound/unbound.conf against the
-# root trust anchor of dns-root-data (a Recommends of unbound).
-test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev unbound dns-root-data)
+# unbound, nsd and ldnsutils: the DNSSEC tests sign zones (ldns-signzone), serve them (nsd) and
+# validate them (unbound) on loopback; unbound-checkconf checks deploy/unbound/unbound.conf
+# against the root trust anchor of dns-root-data (a Recommends of unbound).
+test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev unbound dns-root-data nsd ldnsutils)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")
@@ -44,12 +45,12 @@ fi
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The tests start their own servers on free loopback ports. On a machine run by systemd the
-# unbound package also starts a system-wide resolver on port 53: stop and disable it when this
-# script has just installed it, and leave alone one that was there before.
+# unbound and nsd packages also start system-wide services on port 53 (which clash): stop and
+# disable those this script has just installed, and leave alone any that were there before.
 if [ -d /run/systemd/system ]; then
     for p in "${missing[@]}"; do
         case $p in
-        unbound) $SUDO systemctl disable --now "$p.service" >/dev/null 2>&1 || true ;;
+        unbound | nsd) $SUDO systemctl disable --now "$p.service" >/dev/null 2>&1 || true ;;
         esac
     done
 fi
