@@ -19,6 +19,7 @@ struct acmeva_engine {
     acmeva_resolver *resolver;
     acmeva_validation *head; /* running validations */
     size_t inflight;
+    acmeva_dnssec_check *dnssec_check; /* the DNSSEC resolver check running, if any */
 };
 
 /* One kind of check (a challenge type, or CAA). start() returns 0 and later calls
