@@ -9,8 +9,10 @@ build_pkgs=(cmake make gcc pkg-config libuv1-dev libc-ares-dev libhiredis-dev li
             android-libboringssl-dev libhttp-parser-dev)
 # unbound, nsd and ldnsutils: the DNSSEC tests sign zones (ldns-signzone), serve them (nsd) and
 # validate them (unbound) on loopback; unbound-checkconf checks deploy/unbound/unbound.conf
-# against the root trust anchor of dns-root-data (a Recommends of unbound).
-test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev unbound dns-root-data nsd ldnsutils)
+# against the root trust anchor of dns-root-data (a Recommends of unbound). python3-seccomp:
+# the systemd units' syscall filter is applied to the daemons with libseccomp, as systemd would.
+test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev unbound dns-root-data nsd ldnsutils
+           python3-seccomp)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")
