@@ -11,8 +11,9 @@ build_pkgs=(cmake make gcc pkg-config libuv1-dev libc-ares-dev libhiredis-dev li
 # validate them (unbound) on loopback; unbound-checkconf checks deploy/unbound/unbound.conf
 # against the root trust anchor of dns-root-data (a Recommends of unbound). python3-seccomp:
 # the systemd units' syscall filter is applied to the daemons with libseccomp, as systemd would.
+# python3-yaml: the Kubernetes manifests are parsed and checked offline.
 test_pkgs=(redis-server pebble python3 clang libclang-rt-14-dev unbound dns-root-data nsd ldnsutils
-           python3-seccomp)
+           python3-seccomp python3-yaml)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")
