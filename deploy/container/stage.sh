@@ -23,6 +23,11 @@ configure() {
     local src=$1 build=$2 bssl=${3:-}
     local args=(-DCMAKE_BUILD_TYPE=Release -DACMEVA_TESTS=OFF)
     [ -n "$bssl" ] && args+=("-DBORINGSSL_ROOT=$bssl")
+    # Upstream libssl is C++ inside and, since 2024, needs the C++ runtime when it is linked
+    # statically (as an upstream build installs it); the binaries stay C.
+    if [ -n "$bssl" ] && [ -e "$bssl/lib/libssl.a" ]; then
+        args+=("-DCMAKE_C_STANDARD_LIBRARIES=-lstdc++")
+    fi
     cmake -S "$src" -B "$build" "${args[@]}"
 }
 

@@ -10,7 +10,8 @@ base, then checks the result as the runtime image would use it:
    user, and has a HEALTHCHECK on /healthz; every COPY --from names a stage and every file
    copied exists; a plain build ends on the runtime image;
 2. stage.sh build (Debian's BoringSSL), and stage.sh configure with -DBORINGSSL_ROOT (a prefix
-   laid out like an upstream BoringSSL install) picks the prefix's libraries;
+   laid out like an upstream BoringSSL install) picks the prefix's libraries, and links a
+   static libssl.a (what an upstream install holds) with the C++ runtime it needs;
 3. stage.sh collect: every library ldd finds for the binaries is in the tree, and the tree holds
    nothing else than the binaries, those libraries, the CA bundle and passwd, group and
    nsswitch files (no shell);
@@ -136,6 +137,21 @@ try:
         m = re.search(lib + r":FILEPATH=(\S+)", cache)
         c.ok(m and m.group(1).startswith(prefix + "/"), f"-DBORINGSSL_ROOT: {lib} is the prefix's",
              m and m.group(1))
+    c.ok("-lstdc++" not in cache, "shared BoringSSL libraries need no C++ runtime flag")
+    # An upstream install is static: libssl.a and libcrypto.a (empty archives stand in for them;
+    # only the configure step runs), and its libssl needs the C++ runtime at link time.
+    static = os.path.join(tmp, "boringssl-static")
+    os.makedirs(os.path.join(static, "lib"))
+    os.symlink("/usr/include/android", os.path.join(static, "include"))
+    for lib in ("libssl.a", "libcrypto.a"):
+        run(["ar", "rc", os.path.join(static, "lib", lib)])
+    up = os.path.join(tmp, "build-static")
+    p = run(["bash", STAGE, "configure", t.SOURCE, up, static])
+    cache = open(os.path.join(up, "CMakeCache.txt")).read() if p.returncode == 0 else ""
+    c.ok(re.search(r"BORINGSSL_SSL:FILEPATH=" + re.escape(static) + r"/lib/libssl\.a", cache),
+         "-DBORINGSSL_ROOT: a static libssl.a is used", p.stderr[-1500:])
+    c.ok(re.search(r"CMAKE_C_STANDARD_LIBRARIES:\w+=-lstdc\+\+", cache),
+         "a static upstream BoringSSL is linked with the C++ runtime")
 
     # ---- 3. the runtime tree -------------------------------------------------------------------------
     root = os.path.join(tmp, "rootfs")
