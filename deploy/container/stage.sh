@@ -55,8 +55,9 @@ collect() {
         cp -L --parents "$lib" "$root/"
     done
     cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-    printf 'root:x:0:0:root:/root:/sbin/nologin\nacmeva:x:%d:%d:acmeva:/nonexistent:/sbin/nologin\n' \
-        "$RUN_UID" "$RUN_UID" >"$root/etc/passwd"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\n' >"$root/etc/passwd"
+    printf 'acmeva:x:%d:%d:acmeva:/nonexistent:/sbin/nologin\n' "$RUN_UID" "$RUN_UID" \
+        >>"$root/etc/passwd"
     printf 'root:x:0:\nacmeva:x:%d:\n' "$RUN_UID" >"$root/etc/group"
     # glibc's defaults, written down: names from /etc/hosts, then DNS (the Redis host name).
     printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"

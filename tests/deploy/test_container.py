@@ -53,7 +53,7 @@ def run(argv, timeout=600, **kw):
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
 
 
-# ---- 1. the Containerfile -------------------------------------------------------------------------
+# ---- 1. the Containerfile ------------------------------------------------------------------------
 def stages(path):
     """[(name, base, [instructions])] in order; instructions with continuations joined."""
     out, args, lines, pending = [], {}, [], ""
@@ -118,7 +118,7 @@ for variant in ("boringssl-debian", "boringssl-upstream"):
     c.ok(variant in names, f"the {variant} stage exists (--build-arg BORINGSSL)")
 
 try:
-    # ---- 2. the build stage's commands --------------------------------------------------------------
+    # ---- 2. the build stage's commands -----------------------------------------------------------
     out = os.path.join(tmp, "build")
     start = time.monotonic()
     p = run(["bash", STAGE, "build", t.SOURCE, out])
@@ -153,7 +153,7 @@ try:
     c.ok(re.search(r"CMAKE_C_STANDARD_LIBRARIES:\w+=-lstdc\+\+", cache),
          "a static upstream BoringSSL is linked with the C++ runtime")
 
-    # ---- 3. the runtime tree -------------------------------------------------------------------------
+    # ---- 3. the runtime tree ---------------------------------------------------------------------
     root = os.path.join(tmp, "rootfs")
     p = run(["bash", STAGE, "collect", out, root])
     c.eq(p.returncode, 0, f"stage.sh collect ({p.stderr[-1500:]})")
@@ -177,7 +177,7 @@ try:
           f"{sum(os.path.getsize(os.path.join(root, f[1:])) for f in files) // 1024} KiB",
           flush=True)
 
-    # ---- 4. the binaries in a chroot of the tree, as the image's user ---------------------------------
+    # ---- 4. the binaries in a chroot of the tree, as the image's user ----------------------------
     chroot = ["chroot", f"--userspec={RUN_UID}:{RUN_UID}", root]
     p = run(chroot + ["/usr/local/bin/acmeva-worker", "--help"], timeout=60)
     c.ok(p.returncode == 0 and "--require-dnssec-resolver" in p.stdout,
@@ -193,7 +193,7 @@ try:
     c.ok(p.returncode == 0 and '"status":"valid"' in p.stdout,
          "acmeva check validates dns-01 from the tree as uid 10001", (p.stdout, p.stderr))
 
-    # ---- 5. the health check ----------------------------------------------------------------------
+    # ---- 5. the health check ---------------------------------------------------------------------
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             code = 200 if self.path == "/healthz" else 503

@@ -35,7 +35,7 @@ c = t.Checks()
 with open(DOC) as f:
     doc = f.read()
 
-# ---- 1. paths -------------------------------------------------------------------------------------
+# ---- 1. paths ------------------------------------------------------------------------------------
 for p in sorted(set(re.findall(r"\b(?:deploy|docs|tests|proto)/[A-Za-z0-9_./@-]*", doc))):
     p = p.rstrip(".")
     last = p.rstrip("/").rsplit("/", 1)[-1]
@@ -55,7 +55,7 @@ for opt in sorted(set(re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", doc))):
 with open(os.path.join(t.SOURCE, "deploy", "install-deps.sh")) as f:
     c.ok("--build-only" in f.read(), "install-deps.sh takes --build-only")
 
-# ---- 3. the ACL users -----------------------------------------------------------------------------
+# ---- 3. the ACL users ----------------------------------------------------------------------------
 acl = [line.strip() for line in doc.splitlines() if re.match(r"^\s+user (replica|sentinel|keda) ",
                                                                line)]
 c.eq(len(acl), 3, "the doc adds the replica, sentinel and keda users")
@@ -94,7 +94,7 @@ try:
 finally:
     redis.cleanup()
 
-# ---- 4. the figures --------------------------------------------------------------------------------
+# ---- 4. the figures ------------------------------------------------------------------------------
 units = os.path.join(t.SOURCE, "deploy", "systemd")
 for unit, name in (("acmeva-worker@.service", "acmeva-worker@primary.service"),
                    ("acmeva-coordinator.service", "acmeva-coordinator.service")):

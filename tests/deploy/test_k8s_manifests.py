@@ -45,7 +45,7 @@ PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "1
            "100.64.0.0/10", "fc00::/7", "fe80::/10"]
 c = t.Checks()
 
-# ---- 1. parse and schema --------------------------------------------------------------------------
+# ---- 1. parse and schema -------------------------------------------------------------------------
 objs = []
 files = sorted(glob.glob(os.path.join(K8S, "*.yaml")))
 c.ok(len(files) >= 4, "the manifests are there", files)
@@ -99,7 +99,7 @@ broken.append(("a NetworkPolicy port of an unknown protocol", d))
 for what, d in broken:
     c.ok(k8sschema.check(d), f"the schema refuses {what}")
 
-# ---- 2. references --------------------------------------------------------------------------------
+# ---- 2. references -------------------------------------------------------------------------------
 def pod_labels(dep):
     return dep["spec"]["template"]["metadata"]["labels"]
 
@@ -150,7 +150,7 @@ for kind, field in (("PodDisruptionBudget", "selector"), ("NetworkPolicy", "podS
         c.ok(any(selects(sel, pod_labels(d)) for d in deployments),
              f"{kind}/{o['metadata']['name']} selects pods of a Deployment")
 
-# ---- 3. what the deployment promises ---------------------------------------------------------------
+# ---- 3. what the deployment promises -------------------------------------------------------------
 for dep in deployments:
     name = dep["metadata"]["name"]
     spec = dep["spec"]["template"]["spec"]

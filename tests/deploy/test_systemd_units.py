@@ -73,7 +73,7 @@ for src in (WORKER_UNIT, COORD_UNIT):
              m.group(2))
     c.eq(p.returncode, 0, f"systemd-analyze security --threshold passes for {src}")
 
-# ---- 3. what the sandbox must hold ----------------------------------------------------------------
+# ---- 3. what the sandbox must hold ---------------------------------------------------------------
 REQUIRED = {
     "DynamicUser": "yes", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
     "ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
@@ -203,7 +203,8 @@ import mmap, socket, sys
 out = []
 for fam in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX, socket.AF_NETLINK, socket.AF_PACKET):
     try:
-        socket.socket(fam, socket.SOCK_DGRAM if fam != socket.AF_PACKET else socket.SOCK_RAW).close()
+        kind = socket.SOCK_RAW if fam == socket.AF_PACKET else socket.SOCK_DGRAM
+        socket.socket(fam, kind).close()
         out.append("ok")
     except OSError:
         out.append("refused")

@@ -28,6 +28,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acmevatest as t  # noqa: E402
 
+sys.path.insert(0, t.FIXTURES)
+import dnsseclab  # noqa: E402  (its free_port: free for UDP and TCP)
+
 ISSUER = "ca.example"
 PROBE = ["--dnssec-probe-name", "test"]
 # The worker checks its resolvers every 5 s while none validates (worker/queue/worker.c,
@@ -63,23 +66,6 @@ def http01(ident):
 def caa(ident):
     rec = {"name": ident, "type": "CAA", "value": f'0 issue "{ISSUER}"'}
     return t.job(ident, None, job_id="caa:" + ident, caa={}), [rec]
-
-
-def free_port():
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            pass
-        finally:
-            u.close()
-            s.close()
-    raise RuntimeError("no free port")
 
 
 def start_lab(records, unbound_port=0):
@@ -130,7 +116,7 @@ http = t.Fixture([sys.executable, os.path.join(t.FIXTURES, "httpfix.py"), "--lis
 workers, lab = [], None
 try:
     # ---- 4a. workers that must not take jobs: started first, so that their waits overlap ----
-    unbound_port = free_port()  # nothing answers there until the lab starts
+    unbound_port = dnsseclab.free_port()  # nothing answers there until the lab starts
     common = ["--redis", redis.url, "--threads", "1", "--require-dnssec-resolver", *PROBE,
               *DNS_ARGS, "--allow-private-addresses", "--issuer-domain", ISSUER]
     late = t.WorkerProc(common + ["--perspective", "late", "--resolver",
