@@ -8,6 +8,7 @@
 
 #include "acmeva/engine.h"
 #include "addrpolicy.h"
+#include "dnsmsg.h"
 
 const char acmeva_engine_config_usage[] =
     "Engine options:\n"
@@ -38,6 +39,13 @@ const char acmeva_engine_config_usage[] =
     "                            case asked, such as pebble-challtestsrv; default: random)\n"
     "  --connect-timeout-ms N    time per TCP connect (default 10000)\n"
     "  --tls-timeout-ms N        time per TLS handshake (default 10000)\n"
+    "  --require-dnssec-resolver refuse to validate unless a resolver validates DNSSEC:\n"
+    "                            each --resolver is asked for the SOA of the probe name and\n"
+    "                            must answer with the AD bit (acmeva check exits 2; the\n"
+    "                            worker takes no jobs and checks again every 5 s, and every\n"
+    "                            60 s while it passes)\n"
+    "  --dnssec-probe-name NAME  the name of that question (default \".\", the root: any\n"
+    "                            validating resolver with the root trust anchor passes)\n"
     "The port and address options exist so that tests can run on loopback; production\n"
     "leaves them at their defaults. A job can never choose a port or an address.\n";
 
@@ -79,6 +87,7 @@ void acmeva_engine_config_clear(acmeva_engine_config *cfg)
     free(cfg->perspective);
     free(cfg->rir);
     free(cfg->worker_id);
+    free(cfg->dnssec_probe_name);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -219,6 +228,23 @@ int acmeva_engine_config_option(acmeva_engine_config *cfg, int argc, char **argv
     } else if (strcmp(argv[*i], "--no-dns-0x20") == 0) {
         cfg->dns_0x20 = 0;
         (*i)++;
+    } else if (strcmp(argv[*i], "--require-dnssec-resolver") == 0) {
+        cfg->require_dnssec = 1;
+        (*i)++;
+    } else if (acmeva_option_value(argc, argv, i, "--dnssec-probe-name", &v)) {
+        uint8_t q[ACMEVA_DNS_HEADER_LEN + ACMEVA_DNS_MAX_NAME_WIRE + 4];
+        if (v == NULL || acmeva_dns_build_query(q, sizeof(q), 0, v, 6, 0) <= 0) {
+            fprintf(stderr,
+                    "acmeva: --dnssec-probe-name: '%s' is not a DNS name (\".\" is the "
+                    "root)\n",
+                    v ? v : "");
+            return -1;
+        }
+        char *name = strdup(v);
+        if (name == NULL)
+            return out_of_memory("--dnssec-probe-name");
+        free(cfg->dnssec_probe_name);
+        cfg->dnssec_probe_name = name;
     } else if (strcmp(argv[*i], "--allow-private-addresses") == 0) {
         cfg->allow_private = 1;
         (*i)++;

@@ -437,6 +437,7 @@ void acmeva_engine_free(acmeva_engine *e)
         return;
     while (e->head != NULL)
         acmeva_validation_cancel(e->head);
+    acmeva_dnssec_check_cancel(e->dnssec_check); /* its queries go with the resolver */
     acmeva_resolver_free(e->resolver);
     acmeva_dialer_free(e->dialer);
     if (e->own_ssl_ctx)

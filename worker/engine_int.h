@@ -24,6 +24,7 @@ struct acmeva_engine {
     acmeva_validation *head; /* running validations */
     size_t inflight;
     acmeva_engine_stats stats;
+    acmeva_dnssec_check *dnssec_check; /* the DNSSEC resolver check running, if any */
 };
 
 /* One kind of check (a challenge type, or CAA). start() returns 0 and later calls

@@ -76,6 +76,7 @@ struct acmeva_dns_query {
     uint16_t qtype;
     int tries;
     unsigned server;
+    int pinned; /* every try goes to |server| (acmeva_dns_query_start_at) */
     size_t qlen;
     uint8_t qbuf[DNS_QUERY_MAX]; /* the query as sent on the current try */
     char name[ACMEVA_DNS_MAX_NAME_TEXT + 2];
@@ -688,9 +689,11 @@ static void tries_timer_cb(uv_timer_t *t)
         list_unlink(q);
         sockets_close(q);
         if (q->tries < r->cfg->dns_tries) {
-            /* Retry on timeout only, at the next resolver (Boulder bdns). */
+            /* Retry on timeout only, at the next resolver (Boulder bdns), unless the query
+             * asks one resolver in particular. */
             q->tries++;
-            q->server++;
+            if (!q->pinned)
+                q->server++;
             if (try_start(q) != 0) /* the name made the first try's query: not reached */
                 query_end_later(q, ACMEVA_DNS_NETWORK, UV_EINVAL);
         } else {
@@ -700,8 +703,10 @@ static void tries_timer_cb(uv_timer_t *t)
     tries_timer_arm(r);
 }
 
-int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype, acmeva_dns_cb cb,
-                           void *arg, acmeva_dns_query **out)
+/* query_start starts a query whose first try goes to resolver |server|; |pinned| keeps every
+ * retry there too. */
+static int query_start(acmeva_resolver *r, unsigned server, int pinned, const char *name,
+                       uint16_t qtype, acmeva_dns_cb cb, void *arg, acmeva_dns_query **out)
 {
     if (out != NULL)
         *out = NULL;
@@ -717,7 +722,8 @@ int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
     q->qtype = qtype;
     memcpy(q->name, name, len);
     q->tries = 1;
-    q->server = r->next++;
+    q->server = server;
+    q->pinned = pinned;
     q->start_hr = uv_hrtime();
     /* A name that makes no query is refused here, by building the first try's query. */
     if (try_start(q) != 0) {
@@ -727,6 +733,28 @@ int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype,
     if (out != NULL)
         *out = q;
     return 0;
+}
+
+int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype, acmeva_dns_cb cb,
+                           void *arg, acmeva_dns_query **out)
+{
+    return query_start(r, r->next++, 0, name, qtype, cb, arg, out);
+}
+
+int acmeva_dns_query_start_at(acmeva_resolver *r, size_t server, const char *name, uint16_t qtype,
+                              acmeva_dns_cb cb, void *arg, acmeva_dns_query **out)
+{
+    if (server >= r->n) {
+        if (out != NULL)
+            *out = NULL;
+        return UV_EINVAL;
+    }
+    return query_start(r, (unsigned)server, 1, name, qtype, cb, arg, out);
+}
+
+size_t acmeva_resolver_count(const acmeva_resolver *r)
+{
+    return r->n;
 }
 
 void acmeva_dns_query_cancel(acmeva_dns_query *q)

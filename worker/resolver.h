@@ -94,6 +94,18 @@ const acmeva_dns_stats *acmeva_resolver_stats(const acmeva_resolver *r);
 int acmeva_dns_query_start(acmeva_resolver *r, const char *name, uint16_t qtype, acmeva_dns_cb cb,
                            void *arg, acmeva_dns_query **out);
 
+/*
+ * acmeva_dns_query_start_at is acmeva_dns_query_start with every try (retries included) sent
+ * to resolver number |server| (0 .. acmeva_resolver_count() - 1), for a check of each resolver
+ * on its own (the DNSSEC resolver check). Returns 0, or UV_EINVAL (no such resolver, a bad
+ * name) or UV_ENOMEM, and then |cb| never runs.
+ */
+int acmeva_dns_query_start_at(acmeva_resolver *r, size_t server, const char *name, uint16_t qtype,
+                              acmeva_dns_cb cb, void *arg, acmeva_dns_query **out);
+
+/* acmeva_resolver_count returns how many resolvers |r| asks (configured or the system's). */
+size_t acmeva_resolver_count(const acmeva_resolver *r);
+
 /* acmeva_dns_query_cancel ends |q| at once: its socket is closed and its callback never
  * runs. NULL is a no-op. */
 void acmeva_dns_query_cancel(acmeva_dns_query *q);

@@ -148,6 +148,7 @@ class Fixture:
                 err = f.read()[-4000:]
             raise RuntimeError(f"fixture {argv[1:2]} did not start: {line!r} {err}")
         self.port = int(line.split()[1])
+        self.fields = line.split()[1:]  # what follows READY (some fixtures print more ports)
 
     def stop(self):
         if self.proc.poll() is None:

@@ -47,7 +47,8 @@ static const char check_usage[] =
     "\n"
     "Prints one result a line as JSON on standard output as each finishes (logs and errors\n"
     "go to standard error). Exit status: 0 when all are valid, 1 when any is invalid, 2 for\n"
-    "bad usage or bad input (a batch with a bad line still runs its other jobs).\n"
+    "bad usage or bad input (a batch with a bad line still runs its other jobs), and 2 with\n"
+    "no job run when --require-dnssec-resolver finds no resolver that validates DNSSEC.\n"
     "\n"
     "--dns-stats writes the engine's DNS counters (queries by type and response code,\n"
     "replies dropped by reason, tries, time) at the end, as one line of JSON on standard\n"
@@ -79,9 +80,13 @@ typedef struct check_run {
     int line_too_long;
     pending_line *head, *tail;
     size_t n_pending;
+    /* the jobs to start once the DNSSEC resolver check passed (--require-dnssec-resolver) */
+    const char *job_path;
+    char *flags_job;
     /* outcome */
     size_t started, finished;
     int any_invalid, bad_input;
+    int refused; /* no resolver validates DNSSEC: no job was run */
 } check_run;
 
 static void pump(check_run *run);
@@ -416,6 +421,44 @@ static char *job_from_flags(const char *type, const char *ident, const char *tok
     return s;
 }
 
+/* check_start starts reading the jobs (a file or standard input) or runs the one job built
+ * from the flags. */
+static void check_start(check_run *run)
+{
+    if (run->job_path != NULL) {
+        if (input_open(run, run->job_path) != 0) {
+            run->bad_input = 1;
+            return;
+        }
+        input_resume(run);
+        return;
+    }
+    run->input_done = 1;
+    queue_line(run, run->flags_job, strlen(run->flags_job), 0);
+    pump(run);
+}
+
+/* dnssec_checked runs the jobs once a resolver validates DNSSEC, or refuses to run any
+ * (--require-dnssec-resolver; DESIGN.md "DNSSEC"). */
+static void dnssec_checked(void *arg, const acmeva_dnssec_report *rep)
+{
+    check_run *run = arg;
+    if (rep->validating == 0) {
+        fprintf(stderr,
+                "acmeva: --require-dnssec-resolver: no resolver validates DNSSEC, so no job was "
+                "run: %s\n",
+                rep->detail);
+        run->refused = 1;
+        return;
+    }
+    if (rep->validating < rep->resolvers)
+        fprintf(stderr,
+                "acmeva: warning: not every resolver validates DNSSEC (answers from those are "
+                "recorded insecure): %s\n",
+                rep->detail);
+    check_start(run);
+}
+
 static int check_main(int argc, char **argv)
 {
     check_run run;
@@ -514,36 +557,38 @@ static int check_main(int argc, char **argv)
         fprintf(stderr, "acmeva: %s\n", err);
         goto out;
     }
-    if (job_path != NULL) {
-        if (input_open(&run, job_path) != 0) {
-            acmeva_engine_free(run.engine);
-            uv_run(run.loop, UV_RUN_DEFAULT);
-            goto out;
+    run.job_path = job_path;
+    if (job_path == NULL &&
+        (run.flags_job = job_from_flags(type, ident, token, ka, account, id, caa)) == NULL) {
+        fprintf(stderr, "acmeva: out of memory\n");
+        acmeva_engine_free(run.engine);
+        uv_run(run.loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    if (run.cfg.require_dnssec) {
+        /* Nothing is validated before a resolver was found to validate DNSSEC. */
+        int r = acmeva_dnssec_check_start(run.engine, dnssec_checked, &run, NULL);
+        if (r != 0) {
+            fprintf(stderr, "acmeva: --require-dnssec-resolver: cannot check the resolvers: %s\n",
+                    uv_strerror(r));
+            run.refused = 1;
         }
-        input_resume(&run);
     } else {
-        char *line = job_from_flags(type, ident, token, ka, account, id, caa);
-        if (line == NULL) {
-            fprintf(stderr, "acmeva: out of memory\n");
-            goto out;
-        }
-        run.input_done = 1;
-        queue_line(&run, line, strlen(line), 0);
-        free(line);
-        pump(&run);
+        check_start(&run);
     }
     uv_run(run.loop, UV_RUN_DEFAULT);
     if (run.dns_stats)
         print_dns_stats(acmeva_engine_dns_stats(run.engine));
     acmeva_engine_free(run.engine);
     uv_run(run.loop, UV_RUN_DEFAULT);
-    rc = run.bad_input ? 2 : run.any_invalid ? 1 : 0;
+    rc = run.bad_input || run.refused ? 2 : run.any_invalid ? 1 : 0;
 
 out:
     if (run.fd > 0)
         close(run.fd);
     free(run.chunk);
     free(run.line);
+    free(run.flags_job);
     while (run.head != NULL) {
         pending_line *p = run.head;
         run.head = p->next;

@@ -279,7 +279,7 @@ static size_t capacity(void *owner)
 {
     acmeva_consumer *c = owner;
     size_t max = (size_t)c->max_inflight;
-    if (c->d->stopping || uv_now(&c->d->loop) < c->paused_until)
+    if (c->d->stopping || c->held_back || uv_now(&c->d->loop) < c->paused_until)
         return 0;
     return c->held >= max ? 0 : max - c->held;
 }
@@ -349,6 +349,17 @@ void acmeva_consumer_pause(acmeva_consumer *c, uint64_t ms)
 {
     c->paused_until = uv_now(&c->d->loop) + ms;
     uv_timer_start(&c->pause_timer, pause_cb, ms, 0);
+}
+
+void acmeva_consumer_hold_back(acmeva_consumer *c, int on)
+{
+    on = on != 0;
+    if (c->held_back == on)
+        return;
+    c->held_back = on;
+    atomic_fetch_add(&c->d->d->held_back, on ? 1 : -1);
+    if (!on)
+        acmeva_sreader_kick(&c->reader);
 }
 
 void acmeva_consumer_kick(acmeva_consumer *c)
@@ -462,6 +473,9 @@ void acmeva_consumer_close(acmeva_consumer *c)
     acmeva_outbox_forget(&c->outbox);
     while (c->head != NULL)
         unhold(c->head, 0);
+    if (c->held_back)
+        atomic_fetch_sub(&c->d->d->held_back, 1);
+    c->held_back = 0;
     uv_close((uv_handle_t *)&c->pause_timer, NULL);
 }
 

@@ -79,6 +79,7 @@ struct acmeva_consumer {
     size_t held;
     uv_timer_t pause_timer;
     uint64_t paused_until;
+    int held_back; /* the service holds reading back (acmeva_consumer_hold_back) */
     int idled;
     int goodbye; /* 0: not yet, 1: XPENDING sent, 2: DELCONSUMER sent, 3: done */
     uint64_t n_done;
@@ -169,6 +170,14 @@ void acmeva_consumer_drop(acmeva_held *h);
 
 /* acmeva_consumer_pause stops reading for |ms| (this machine is out of resources). */
 void acmeva_consumer_pause(acmeva_consumer *c, uint64_t ms);
+
+/*
+ * acmeva_consumer_hold_back stops (|on| 1) or resumes (|on| 0) reading for as long as a check
+ * of the service fails (the worker's --require-dnssec-resolver): the thread takes no new
+ * entries (nor claims any), and the daemon counts it in held_back, which readiness reports.
+ * Entries already held go on. Call it on the consumer's thread.
+ */
+void acmeva_consumer_hold_back(acmeva_consumer *c, int on);
 
 /* acmeva_consumer_kick reads more when there is room (call it after work ends). */
 void acmeva_consumer_kick(acmeva_consumer *c);

@@ -215,6 +215,7 @@ int acmeva_daemon_run(acmeva_daemon *d)
     int n = d->nthreads, status = 1;
     atomic_init(&d->exited, 0);
     atomic_init(&d->grace_deadline, 0);
+    atomic_init(&d->held_back, 0);
     signal(SIGPIPE, SIG_IGN);
     d->threads = calloc((size_t)n, sizeof(acmeva_dthread));
     if (d->threads == NULL || uv_mutex_init(&d->lock) != 0) {

@@ -57,6 +57,10 @@ struct acmeva_daemon {
     atomic_int exited;
     uv_mutex_t lock; /* orders uv_async_send to a thread against that thread closing it */
     _Atomic uint64_t grace_deadline;
+    /* Threads whose service holds reading back because a check fails (the worker's
+     * --require-dnssec-resolver; acmeva_consumer_hold_back): the process is not ready while
+     * this is above 0 (/readyz answers 503). Readable from any thread. */
+    atomic_int held_back;
     int signals;
     /* Optional: runs on the main loop at SIGHUP (reopen the audit log). */
     void (*on_hup)(acmeva_daemon *d);

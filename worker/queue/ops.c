@@ -18,9 +18,12 @@ static void text(acmeva_httpd_response *r, int status, const char *body)
 }
 
 /* ready says whether this process should get work: every thread connected to Redis and
- * reading, and the audit log writing (a result is never posted before its line). */
+ * reading, the audit log writing (a result is never posted before its line), and no thread
+ * held back (--require-dnssec-resolver found no validating resolver). */
 static const char *not_ready(const acmeva_ops *o)
 {
+    if (o->d != NULL && atomic_load(&o->d->held_back) > 0)
+        return "not ready: no resolver validates DNSSEC (--require-dnssec-resolver)\n";
     if (acmeva_metrics_get(o->metrics, ACMEVA_M_REDIS_CONNECTED, NULL) != 1)
         return "not ready: a Redis connection is down\n";
     if (acmeva_metrics_get(o->metrics, ACMEVA_M_STREAM_READING, NULL) != 1)

@@ -39,6 +39,13 @@
 /* After a validation failed for want of this machine's resources, reading pauses: 100 ms
  * doubling to this cap while it goes on. */
 #define LOCAL_PAUSE_MAX_MS 5000
+/* --require-dnssec-resolver: the resolvers are checked at start and every minute while one
+ * validates; while none does, every few seconds, so that a resolver that starts after the
+ * worker (systemd ordering, a pod's sidecar) is found soon. The failure is logged when it
+ * begins and then about once a minute. */
+#define DNSSEC_CHECK_MS 60000
+#define DNSSEC_RETRY_MS 5000
+#define DNSSEC_LOG_EVERY (DNSSEC_CHECK_MS / DNSSEC_RETRY_MS)
 
 typedef struct worker worker;
 typedef struct wthread wthread;
@@ -57,6 +64,12 @@ struct wthread {
     acmeva_consumer c;
     unsigned local_failures; /* consecutive: the pause exponent */
     uint64_t n_local;
+    /* --require-dnssec-resolver */
+    uv_timer_t dnssec_timer;
+    int dnssec_timer_open;
+    acmeva_dnssec_check *dnssec;
+    int dnssec_ok;            /* the last check found a validating resolver */
+    unsigned dnssec_failures; /* consecutive failed checks */
 };
 
 struct worker {
@@ -220,17 +233,89 @@ static void sync_stats(acmeva_consumer *c)
 
 static const acmeva_consumer_ops consumer_ops = {deliver, release, NULL, NULL, sync_stats};
 
+/* ---- --require-dnssec-resolver ------------------------------------------------------------- */
+
+static void dnssec_check_start(wthread *t);
+
+static void dnssec_timer_cb(uv_timer_t *h)
+{
+    dnssec_check_start(h->data);
+}
+
+/* dnssec_checked takes the outcome of one check: a thread takes jobs only while one of its
+ * resolvers validates DNSSEC (DESIGN.md "DNSSEC"; BR ballot SC085). */
+static void dnssec_checked(void *arg, const acmeva_dnssec_report *rep)
+{
+    wthread *t = arg;
+    const acmeva_engine_config *cfg = t->w->cfg;
+    const char *name = cfg->dnssec_probe_name ? cfg->dnssec_probe_name : ".";
+    t->dnssec = NULL;
+    int ok = rep->validating > 0;
+    if (ok) {
+        /* Every resolver should validate: one that does not answers a share of the
+         * queries, and those answers are recorded "insecure". */
+        if (!t->dnssec_ok)
+            ACMEVA_LOG(rep->validating < rep->resolvers ? "warn" : "info",
+                       "DNSSEC resolver check passed: taking jobs",
+                       ACMEVA_LI("validating", rep->validating),
+                       ACMEVA_LI("resolvers", rep->resolvers), ACMEVA_LS("probe_name", name),
+                       ACMEVA_LS("detail", rep->detail), ACMEVA_LI("thread", t->d->index));
+        t->dnssec_failures = 0;
+    } else {
+        if (t->dnssec_ok || t->dnssec_failures % DNSSEC_LOG_EVERY == 0)
+            ACMEVA_LOG("error",
+                       "no resolver validates DNSSEC (--require-dnssec-resolver): not taking jobs",
+                       ACMEVA_LI("resolvers", rep->resolvers), ACMEVA_LS("probe_name", name),
+                       ACMEVA_LS("detail", rep->detail),
+                       ACMEVA_LI("failures", t->dnssec_failures + 1),
+                       ACMEVA_LI("thread", t->d->index));
+        t->dnssec_failures++;
+    }
+    t->dnssec_ok = ok;
+    acmeva_consumer_hold_back(&t->c, !ok);
+    if (!t->d->stopping)
+        uv_timer_start(&t->dnssec_timer, dnssec_timer_cb, ok ? DNSSEC_CHECK_MS : DNSSEC_RETRY_MS,
+                       0);
+}
+
+static void dnssec_check_start(wthread *t)
+{
+    if (t->d->stopping || t->dnssec != NULL)
+        return;
+    int rc = acmeva_dnssec_check_start(t->engine, dnssec_checked, t, &t->dnssec);
+    if (rc != 0) {
+        /* No memory now: the thread keeps its last state and tries again soon. */
+        ACMEVA_LOG("warn", "could not start the DNSSEC resolver check",
+                   ACMEVA_LS("error", uv_strerror(rc)), ACMEVA_LI("thread", t->d->index));
+        uv_timer_start(&t->dnssec_timer, dnssec_timer_cb, DNSSEC_RETRY_MS, 0);
+    }
+}
+
+/* dnssec_stop ends the checks of a stopping thread (its timer is closed by thread_finish). */
+static void dnssec_stop(wthread *t)
+{
+    acmeva_dnssec_check_cancel(t->dnssec);
+    t->dnssec = NULL;
+    if (t->dnssec_timer_open)
+        uv_timer_stop(&t->dnssec_timer);
+}
+
 /* ---- threads and the process ---------------------------------------------------------------- */
 
 static void thread_stop(acmeva_dthread *d)
 {
     wthread *t = d->svc;
+    dnssec_stop(t);
     acmeva_consumer_stop(&t->c);
 }
 
 static void thread_finish(acmeva_dthread *d)
 {
     wthread *t = d->svc;
+    dnssec_stop(t);
+    if (t->dnssec_timer_open)
+        uv_close((uv_handle_t *)&t->dnssec_timer, NULL);
+    t->dnssec_timer_open = 0;
     acmeva_consumer_close(&t->c);
     acmeva_engine_free(t->engine);
     t->engine = NULL;
@@ -260,6 +345,14 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
     if (acmeva_consumer_init(&t->c, d, &w->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         acmeva_engine_free(t->engine);
         return -1;
+    }
+    if (w->cfg->require_dnssec) {
+        /* No job is read before a resolver was found to validate DNSSEC. */
+        acmeva_consumer_hold_back(&t->c, 1);
+        uv_timer_init(&d->loop, &t->dnssec_timer);
+        t->dnssec_timer.data = t;
+        t->dnssec_timer_open = 1;
+        dnssec_check_start(t);
     }
     acmeva_consumer_start(&t->c);
     return 0;
@@ -307,6 +400,9 @@ static void log_startup(const worker *w, uint64_t nofile)
                ACMEVA_LI("max_per_destination", cfg->max_per_destination),
                ACMEVA_LS("metrics_listen", o->d.metrics_listen),
                ACMEVA_LS("audit_log", o->d.audit_log), ACMEVA_LI("audit_sync", o->d.audit_sync),
+               ACMEVA_LI("require_dnssec_resolver", cfg->require_dnssec),
+               ACMEVA_LS("dnssec_probe_name",
+                         cfg->dnssec_probe_name ? cfg->dnssec_probe_name : "."),
                ACMEVA_LI("nofile", (int64_t)nofile),
                ACMEVA_LI("pid", (long)getpid()));
 }

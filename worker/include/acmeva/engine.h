@@ -54,6 +54,9 @@ typedef struct acmeva_engine_config {
     char *perspective;          /* written into every result; default "default" */
     char *rir;                  /* default "" */
     char *worker_id;            /* written into every result; default "host:pid:0" */
+    int require_dnssec;         /* --require-dnssec-resolver: the shells refuse to validate
+                                 * unless a resolver validates DNSSEC (acmeva_dnssec_check) */
+    char *dnssec_probe_name;    /* the name the check asks for; default "." (the root) */
 } acmeva_engine_config;
 
 /* acmeva_engine_config_init sets every default. */
@@ -209,6 +212,43 @@ const acmeva_dns_stats *acmeva_engine_dns_stats(const acmeva_engine *e);
 const char *acmeva_dns_stat_qtype_name(int slot);
 const char *acmeva_dns_stat_outcome_name(int slot);
 const char *acmeva_dns_drop_reason_name(int reason);
+
+/*
+ * The DNSSEC resolver check (DESIGN.md "DNSSEC"; BR ballot SC085: the primary perspective must
+ * validate DNSSEC). Each resolver of the engine is asked, on its own, for the SOA of
+ * cfg->dnssec_probe_name with the AD bit set in the query (RFC 6840 §5.7). A validating
+ * resolver that holds a trust anchor covering the name answers NOERROR with AD set; a resolver
+ * that does not validate answers without AD (RFC 4035 §3.2.3), and one that cannot reach the
+ * name's servers answers SERVFAIL or not at all. With the default name, the root, every
+ * validating resolver with the root trust anchor passes.
+ */
+#define ACMEVA_DNSSEC_DETAIL_MAX 1024
+
+typedef struct acmeva_dnssec_report {
+    size_t resolvers;  /* asked */
+    size_t validating; /* answered NOERROR with the AD bit */
+    int local_failure; /* a query could not be sent from this machine (no socket, no memory) */
+    /* One clause a resolver, e.g. "127.0.0.1:53 validates; [::1]:53 answered SOA for . without
+     * the AD bit (it does not validate DNSSEC)"; escaped, cut to fit. */
+    char detail[ACMEVA_DNSSEC_DETAIL_MAX];
+} acmeva_dnssec_report;
+
+typedef void (*acmeva_dnssec_cb)(void *arg, const acmeva_dnssec_report *report /* borrowed */);
+typedef struct acmeva_dnssec_check acmeva_dnssec_check;
+
+/*
+ * acmeva_dnssec_check_start asks every resolver of |e| at once (each try of each query goes to
+ * that resolver only: cfg->dns_tries tries of cfg->dns_timeout_ms). |cb| runs once, later,
+ * from the loop, unless the check is cancelled. One check runs at a time on an engine.
+ * Returns 0, or UV_EBUSY (a check is running), UV_EINVAL (a bad name) or UV_ENOMEM, and then
+ * |cb| never runs.
+ */
+int acmeva_dnssec_check_start(acmeva_engine *e, acmeva_dnssec_cb cb, void *arg,
+                              acmeva_dnssec_check **out);
+
+/* acmeva_dnssec_check_cancel ends |c| at once: its callback never runs. NULL is a no-op.
+ * acmeva_engine_free cancels a check still running. */
+void acmeva_dnssec_check_cancel(acmeva_dnssec_check *c);
 
 /*
  * acmeva_engine_free cancels every running validation (their callbacks are not called),
