@@ -49,6 +49,7 @@ extern char **environ;
 #define MAX_WORKERS 64
 #define MAX_ENGINE_ARGS 64
 #define MAX_WORKER_ARGS 16
+#define MAX_MPIC_REMOTES 8
 #define DEFAULT_COUNT 10000
 #define DURATION_COUNT_CAP 100000000ULL /* -n when only --duration bounds a run */
 #define E2E_READ_COUNT 1000
@@ -64,6 +65,7 @@ typedef enum { EXPECT_AUTO, EXPECT_VALID, EXPECT_INVALID, EXPECT_ANY } expect_mo
 
 typedef struct options {
     int e2e;
+    int mpic; /* e2e: remote perspectives behind acmeva-coordinator (0: none) */
     unsigned weights[K_COUNT];
     job_kind cycle[MIX_CYCLE_MAX];
     size_t cycle_len;
@@ -794,28 +796,46 @@ static void default_worker_bin(char *out, size_t len)
     snprintf(out, len, "acmeva-worker");
 }
 
-static pid_t spawn_worker(const char *redis_url, int index)
+/* spawn_proc starts acmeva-worker (|coord| 0) for |perspective| (and |rir| when not NULL), or
+ * acmeva-coordinator with |extra| as its options. */
+static pid_t spawn_proc(const char *redis_url, int index, int coord, const char *perspective,
+                        const char *rir, const char *const *extra, int n_extra)
 {
-    char threads[16], inflight[24];
-    const char *argv[16 + MAX_ENGINE_ARGS + MAX_WORKER_ARGS];
+    char threads[16], inflight[24], bin[PATH_MAX];
+    const char *argv[24 + MAX_ENGINE_ARGS + MAX_WORKER_ARGS + 2 * MAX_MPIC_REMOTES];
     int argc = 0;
     snprintf(threads, sizeof(threads), "%d", opt.worker_threads);
     uint64_t per_thread = opt.concurrency / (uint64_t)(opt.workers * opt.worker_threads) + 64;
     snprintf(inflight, sizeof(inflight), "%llu",
              (unsigned long long)(per_thread < 1000 ? 1000 : per_thread));
-    argv[argc++] = opt.worker_bin;
+    snprintf(bin, sizeof(bin), "%s", opt.worker_bin);
+    if (coord) {
+        /* acmeva-coordinator sits beside acmeva-worker. */
+        char *slash = strrchr(bin, '/');
+        size_t at = slash ? (size_t)(slash + 1 - bin) : 0;
+        snprintf(bin + at, sizeof(bin) - at, "acmeva-coordinator");
+    }
+    argv[argc++] = bin;
     argv[argc++] = "--redis";
     argv[argc++] = redis_url;
-    argv[argc++] = "--perspective";
-    argv[argc++] = opt.perspective;
+    if (!coord) {
+        argv[argc++] = "--perspective";
+        argv[argc++] = perspective;
+        if (rir != NULL) {
+            argv[argc++] = "--rir";
+            argv[argc++] = rir;
+        }
+    }
     argv[argc++] = "--threads";
     argv[argc++] = threads;
     argv[argc++] = "--max-inflight";
     argv[argc++] = inflight;
-    for (int i = 0; i < opt.n_engine_args; i++)
+    for (int i = 0; !coord && i < opt.n_engine_args; i++)
         argv[argc++] = opt.engine_args[i];
-    for (int i = 0; i < opt.n_worker_args; i++)
+    for (int i = 0; !coord && i < opt.n_worker_args; i++)
         argv[argc++] = opt.worker_args[i];
+    for (int i = 0; i < n_extra; i++)
+        argv[argc++] = extra[i];
     argv[argc] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -823,12 +843,13 @@ static pid_t spawn_worker(const char *redis_url, int index)
     posix_spawn_file_actions_addopen(&fa, 1, opt.worker_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, opt.worker_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     pid_t pid;
-    int rc = strchr(opt.worker_bin, '/') != NULL
-                 ? posix_spawn(&pid, opt.worker_bin, &fa, NULL, (char *const *)argv, environ)
-                 : posix_spawnp(&pid, opt.worker_bin, &fa, NULL, (char *const *)argv, environ);
+    int rc = strchr(bin, '/') != NULL
+                 ? posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ)
+                 : posix_spawnp(&pid, bin, &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
-        die("cannot start worker %d (%s): %s", index, opt.worker_bin, strerror(rc));
+        die("cannot start %s %d (%s): %s", coord ? "coordinator" : "worker", index, bin,
+            strerror(rc));
     return pid;
 }
 
@@ -854,11 +875,12 @@ static void stop_workers(pid_t *pids, int n)
 }
 
 /* Wait until |want| consumers of the group read the stream (each worker thread is one). */
-static void wait_consumers(redisContext *c, const char *stream, long long want)
+static void wait_consumers(redisContext *c, const char *stream, const char *group,
+                           long long want)
 {
     double until = now_s() + WORKER_READY_MS / 1000.0;
     while (now_s() < until) {
-        const char *argv[] = {"XINFO", "CONSUMERS", stream, "acmeva"};
+        const char *argv[] = {"XINFO", "CONSUMERS", stream, group};
         redisReply *r = redisCommandArgv(c, 4, argv, NULL);
         long long n = r != NULL && r->type == REDIS_REPLY_ARRAY ? (long long)r->elements : 0;
         if (r != NULL)
@@ -886,24 +908,71 @@ static int run_e2e(void)
         freeReplyObject(redis_cmd(c, "SELECT", 2, argv));
     }
     snprintf(stream, sizeof(stream), "acmeva:v1:jobs:%s", opt.perspective);
+    if (opt.mpic > 0)
+        snprintf(stream, sizeof(stream), "acmeva:v1:mpic");
     snprintf(reply_to, sizeof(reply_to), "acmeva:v1:results:bench:%ld:%llx", (long)getpid(),
              (unsigned long long)run_nonce);
     snprintf(url, sizeof(url), "redis://%s:%d/%d", opt.redis_host, opt.redis_port, opt.redis_db);
     if (opt.worker_redis_url[0] != '\0')
         snprintf(url, sizeof(url), "%s", opt.worker_redis_url);
-    /* The group exists before any job is added, so that no job precedes it ("$"). */
-    const char *mk[] = {"XGROUP", "CREATE", stream, "acmeva", "$", "MKSTREAM"};
-    redisReply *r = redis_cmd(c, "XGROUP CREATE", 6, mk);
-    if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP") == NULL)
-        die("XGROUP CREATE %s: %s", stream, r->str);
-    freeReplyObject(r);
+    /* The groups exist before any job is added, so that no job precedes them ("$"). */
+    char streams[1 + MAX_MPIC_REMOTES][160], names[1 + MAX_MPIC_REMOTES][sizeof(opt.perspective) + 16];
+    int n_persp = opt.mpic > 0 ? 1 + opt.mpic : 1;
+    for (int p = 0; p < n_persp; p++) {
+        if (opt.mpic > 0 && p == 0)
+            snprintf(names[p], sizeof(names[p]), "%s-primary", opt.perspective);
+        else if (opt.mpic > 0)
+            snprintf(names[p], sizeof(names[p]), "%s-r%d", opt.perspective, p);
+        else
+            snprintf(names[p], sizeof(names[p]), "%s", opt.perspective);
+        snprintf(streams[p], sizeof(streams[p]), "acmeva:v1:jobs:%.80s", names[p]);
+        const char *mk[] = {"XGROUP", "CREATE", streams[p], "acmeva", "$", "MKSTREAM"};
+        redisReply *r = redis_cmd(c, "XGROUP CREATE", 6, mk);
+        if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP") == NULL)
+            die("XGROUP CREATE %s: %s", streams[p], r->str);
+        freeReplyObject(r);
+    }
+    if (opt.mpic > 0) {
+        const char *mk[] = {"XGROUP", "CREATE", stream, "acmeva-coordinator", "$", "MKSTREAM"};
+        redisReply *r = redis_cmd(c, "XGROUP CREATE", 6, mk);
+        if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP") == NULL)
+            die("XGROUP CREATE %s: %s", stream, r->str);
+        freeReplyObject(r);
+    }
 
     pid_t spawned[MAX_WORKERS];
     int n_spawned = 0;
     if (opt.n_worker_pids == 0) {
-        for (int i = 0; i < opt.workers; i++)
-            spawned[n_spawned++] = spawn_worker(url, i);
-        wait_consumers(c, stream, (long long)opt.workers * opt.worker_threads);
+        /* MPIC: every perspective gets --workers processes; the remotes spread over three
+         * RIRs, and one coordinator asks them all. */
+        static const char *const rirs[] = {"ARIN", "RIPE", "APNIC"};
+        for (int p = 0; p < n_persp; p++)
+            for (int i = 0; i < opt.workers && n_spawned < MAX_WORKERS - 1; i++) {
+                pid_t pid = spawn_proc(url, n_spawned, 0, names[p],
+                                       opt.mpic > 0 ? rirs[p % 3] : NULL, NULL, 0);
+                spawned[n_spawned++] = pid;
+            }
+        for (int p = 0; p < n_persp; p++)
+            wait_consumers(c, streams[p], "acmeva", (long long)opt.workers * opt.worker_threads);
+        if (opt.mpic > 0) {
+            const char *extra[8 + 2 * MAX_MPIC_REMOTES];
+            char remotes[MAX_MPIC_REMOTES][96], minr[16];
+            int n_extra = 0;
+            extra[n_extra++] = "--primary";
+            extra[n_extra++] = names[0];
+            for (int p = 1; p < n_persp; p++) {
+                snprintf(remotes[p - 1], sizeof(remotes[p - 1]), "%s:%s", names[p], rirs[p % 3]);
+                extra[n_extra++] = "--remote";
+                extra[n_extra++] = remotes[p - 1];
+            }
+            /* Any number of remotes, for measuring: the BR minimum is not the point here. */
+            snprintf(minr, sizeof(minr), "%d", opt.mpic);
+            extra[n_extra++] = "--min-remotes";
+            extra[n_extra++] = minr;
+            pid_t pid = spawn_proc(url, n_spawned, 1, NULL, NULL, extra, n_extra);
+            spawned[n_spawned++] = pid;
+            wait_consumers(c, stream, "acmeva-coordinator", opt.worker_threads);
+        }
         for (int i = 0; i < n_spawned; i++)
             rep.workers[rep.n_workers++].pid = spawned[i];
     } else {
@@ -1125,6 +1194,7 @@ static void print_report(void)
         }
         json_object_set_new(j, "label", json_string(opt.label));
         json_object_set_new(j, "mode", json_string(opt.e2e ? "e2e" : "inproc"));
+        json_object_set_new(j, "mpicRemotes", json_integer(opt.mpic));
         json_object_set_new(j, "codec", json_boolean(!opt.no_codec));
         json_object_set_new(j, "mix", json_string(opt.mix_text));
         json_object_set_new(j, "concurrency", json_integer((json_int_t)opt.concurrency));
@@ -1273,7 +1343,12 @@ static const char usage[] =
     "  --json                   print the report as one line of JSON\n"
     "e2e mode:\n"
     "  --redis URL              redis://host:port[/db] (default redis://127.0.0.1:6379)\n"
-    "  --workers N              acmeva-worker processes to start (default 1)\n"
+    "  --workers N              acmeva-worker processes to start (default 1; with --mpic,\n"
+    "                           per perspective)\n"
+    "  --mpic N                 multi-perspective: the jobs go to acmeva:v1:mpic, and a\n"
+    "                           primary and N remote perspectives (workers) and one\n"
+    "                           acmeva-coordinator are started (1..8; CPU figures include\n"
+    "                           them all)\n"
     "  --worker-threads N       --threads of each (default 1)\n"
     "  --worker-arg ARG         one more argument for each started worker (repeatable, at\n"
     "                           most 16; e.g. --worker-arg --audit-log --worker-arg FILE)\n"
@@ -1509,6 +1584,10 @@ static int parse_args(int argc, char **argv)
             snprintf(opt.label, sizeof(opt.label), "%s", v);
         } else if (strcmp(a, "--redis") == 0) {
             snprintf(opt.redis_url, sizeof(opt.redis_url), "%s", v);
+        } else if (strcmp(a, "--mpic") == 0) {
+            if (num(a, v, 1, MAX_MPIC_REMOTES, &n))
+                return -1;
+            opt.mpic = (int)n;
         } else if (strcmp(a, "--workers") == 0) {
             if (num(a, v, 1, MAX_WORKERS, &n))
                 return -1;
@@ -1527,13 +1606,6 @@ static int parse_args(int argc, char **argv)
             snprintf(opt.worker_bin, sizeof(opt.worker_bin), "%s", v);
         } else if (strcmp(a, "--worker-redis") == 0) {
             snprintf(opt.worker_redis_url, sizeof(opt.worker_redis_url), "%s", v);
-        } else if (strcmp(a, "--worker-arg") == 0) {
-            if (v == NULL || opt.n_engine_args == MAX_ENGINE_ARGS) {
-                fprintf(stderr, "acmeva-bench: --worker-arg needs a value (at most %d)\n",
-                        MAX_ENGINE_ARGS);
-                return -1;
-            }
-            opt.engine_args[opt.n_engine_args++] = argv[i + 1];
         } else if (strcmp(a, "--worker-log") == 0) {
             snprintf(opt.worker_log, sizeof(opt.worker_log), "%s", v);
         } else if (strcmp(a, "--worker-pid") == 0 || strcmp(a, "--redis-pid") == 0) {

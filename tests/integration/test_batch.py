@@ -82,7 +82,7 @@ for kind in ("http-01", "dns-01", "tls-alpn-01"):
                       deadlineMs=int(time.time() * 1000) - 1000))
 late.append(t.job(t.unique("late"), None, job_id="late-caa", caa={"issuerDomains": ["ca.example"]},
                   deadlineMs=int(time.time() * 1000) - 1000))
-rc, res, results, err = t.run_check(["--resolver", cts.dns, "--http-port", str(cts.http_port),
+rc, res, results, err = t.run_check([*cts.resolver_args, "--http-port", str(cts.http_port),
                                      "--tls-port", str(cts.tlsalpn_port)], late)
 c.eq(rc, 1, "late jobs: exit status 1 (invalid)")
 for j in late:
