@@ -91,7 +91,9 @@ struct mjob {
     acmeva_held h; /* first: the consumer's part (entry id, raw, attempt, outbox item) */
     cthread *t;
     mjob_state state;
-    json_t *doc; /* the job as received */
+    json_t *doc;    /* the job as received */
+    char *sub_body; /* the sub-jobs without their "id": the job with the coordinator's replyTo
+                       and deadlineMs and without "mpic", as one JSON object */
     acmeva_job *job;
     int64_t started_ms;
     uint64_t start_hr;
@@ -221,6 +223,7 @@ static void mjob_release(mjob *m)
         free(m->subs[i].problem_detail);
     }
     json_decref(m->doc);
+    free(m->sub_body);
     acmeva_job_free(m->job);
     free(m);
 }
@@ -405,8 +408,47 @@ static json_t *final_result(mjob *m)
     cthread *t = m->t;
     sub *p = &m->subs[0];
     json_t *doc = NULL;
+    /* The mpic object, from the perspectives' results as they came (the primary's result
+     * becomes the job's below). */
+    json_t *mp = json_object(), *persp = json_array(), *lines = json_array(), *rirs = json_array();
+    int pass = 0;
+    acmeva_mpic_vote votes[ACMEVA_COORD_MAX_REMOTES];
+    acmeva_rir all[ACMEVA_COORD_MAX_REMOTES];
+    for (int i = 1; i <= m->n; i++) {
+        sub *s = &m->subs[i];
+        votes[i - 1] = s->vote;
+        all[i - 1] = s->rir;
+        if (!s->asked)
+            continue;
+        pass += s->vote == ACMEVA_MPIC_PASS;
+        json_t *addrs = json_array();
+        if (s->result != NULL)
+            collect(s->result, "addressesResolved", addrs);
+        json_t *err = json_null();
+        if (s->vote != ACMEVA_MPIC_PASS && s->problem_type != NULL)
+            err = problem_json(s->problem_type, s->problem_detail);
+        json_array_append_new(
+            persp, json_pack("{s:s, s:s, s:s, s:f, s:o, s:o}", "perspective", s->name, "rir",
+                             acmeva_rir_name(s->rir), "status", s->status ? s->status : "timeout",
+                             "durationMs", s->duration_ms, "error", err, "addressesResolved",
+                             addrs));
+        disagree(p, s, lines);
+    }
+    acmeva_rir passed[5];
+    size_t k = acmeva_mpic_passed_rirs(m->n, votes, all, passed);
+    for (size_t i = 0; i < k; i++)
+        json_array_append_new(rirs, json_string(acmeva_rir_name(passed[i])));
+    char quorum[32];
+    snprintf(quorum, sizeof(quorum), "%d/%d", pass, m->n);
+    json_object_set_new(mp, "quorum", json_string(quorum));
+    json_object_set_new(mp, "required", json_integer(m->required));
+    json_object_set_new(mp, "primary",
+                        json_string(p->status ? p->status : (p->answered ? "invalid" : "timeout")));
+    json_object_set_new(mp, "passedRirs", rirs);
+    json_object_set_new(mp, "perspectives", persp);
+    json_object_set_new(mp, "disagreements", lines);
     if (p->result != NULL) {
-        doc = json_deep_copy(p->result);
+        doc = json_incref(p->result); /* ours: it becomes the job's result */
     } else {
         /* The primary never answered: a result from the job itself. */
         acmeva_result *r = acmeva_result_new();
@@ -421,8 +463,10 @@ static json_t *final_result(mjob *m)
             doc = json_loads(js, 0, NULL);
         free(js);
     }
-    if (doc == NULL)
+    if (doc == NULL) {
+        json_decref(mp);
         return NULL;
+    }
     json_object_set_new(doc, "id", json_string(m->job->id));
     json_object_set_new(doc, "attempt", json_integer(m->h.attempt));
     json_object_set_new(doc, "startedMs", json_integer(m->started_ms));
@@ -467,44 +511,6 @@ static json_t *final_result(mjob *m)
         json_object_set_new(doc, "error", problem_json(type, detail));
     }
 
-    /* The mpic object. */
-    json_t *mp = json_object(), *persp = json_array(), *lines = json_array(), *rirs = json_array();
-    int pass = 0;
-    acmeva_mpic_vote votes[ACMEVA_COORD_MAX_REMOTES];
-    acmeva_rir all[ACMEVA_COORD_MAX_REMOTES];
-    for (int i = 1; i <= m->n; i++) {
-        sub *s = &m->subs[i];
-        votes[i - 1] = s->vote;
-        all[i - 1] = s->rir;
-        if (!s->asked)
-            continue;
-        pass += s->vote == ACMEVA_MPIC_PASS;
-        json_t *addrs = json_array();
-        if (s->result != NULL)
-            collect(s->result, "addressesResolved", addrs);
-        json_t *err = json_null();
-        if (s->vote != ACMEVA_MPIC_PASS && s->problem_type != NULL)
-            err = problem_json(s->problem_type, s->problem_detail);
-        json_array_append_new(
-            persp, json_pack("{s:s, s:s, s:s, s:f, s:o, s:o}", "perspective", s->name, "rir",
-                             acmeva_rir_name(s->rir), "status", s->status ? s->status : "timeout",
-                             "durationMs", s->duration_ms, "error", err, "addressesResolved",
-                             addrs));
-        disagree(p, s, lines);
-    }
-    acmeva_rir passed[5];
-    size_t k = acmeva_mpic_passed_rirs(m->n, votes, all, passed);
-    for (size_t i = 0; i < k; i++)
-        json_array_append_new(rirs, json_string(acmeva_rir_name(passed[i])));
-    char quorum[32];
-    snprintf(quorum, sizeof(quorum), "%d/%d", pass, m->n);
-    json_object_set_new(mp, "quorum", json_string(quorum));
-    json_object_set_new(mp, "required", json_integer(m->required));
-    json_object_set_new(mp, "primary",
-                        json_string(p->status ? p->status : (p->answered ? "invalid" : "timeout")));
-    json_object_set_new(mp, "passedRirs", rirs);
-    json_object_set_new(mp, "perspectives", persp);
-    json_object_set_new(mp, "disagreements", lines);
     json_object_set_new(doc, "mpic", mp);
     return doc;
 }
@@ -642,17 +648,18 @@ static void send_sub(sub *s)
     cthread *t = m->t;
     if (s->asked || s->vote != ACMEVA_MPIC_WAITING || !acmeva_rconn_ready(&t->cons.writer))
         return;
-    json_t *doc = json_copy(m->doc); /* shallow: only top-level members are replaced */
-    char *body = NULL;
-    if (doc != NULL && json_object_set_new(doc, "id", json_string(s->id)) == 0 &&
-        json_object_set_new(doc, "replyTo", json_string(t->reply_stream)) == 0 &&
-        json_object_set_new(doc, "deadlineMs", json_integer(m->sub_deadline_ms)) == 0) {
-        json_object_del(doc, "mpic");
-        body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    }
-    json_decref(doc);
+    /* The sub-job is the shared body with this perspective's "id" first: ids are of the
+     * alphabet [A-Za-z0-9._:/-] and need no escaping. */
+    size_t blen = strlen(m->sub_body), ilen = strlen(s->id);
+    char *body = malloc(blen + ilen + 16);
     if (body == NULL)
         return; /* no memory: retried from the writer's next ready, or times out */
+    int n = snprintf(body, blen + ilen + 16, "{\"id\":\"%s\"%s%s", s->id,
+                     strcmp(m->sub_body, "{}") == 0 ? "" : ",", m->sub_body + 1);
+    if (n < 0) {
+        free(body);
+        return;
+    }
     char stream[sizeof(ACMEVA_JOBS_STREAM_PREFIX) + ACMEVA_PERSPECTIVE_MAX];
     char maxlen[24];
     snprintf(stream, sizeof(stream), "%s%s", ACMEVA_JOBS_STREAM_PREFIX, s->name);
@@ -1081,9 +1088,23 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
         margin = 1000;
     m->sub_deadline_ms = deadline - 2 * margin;
     if (m->sub_deadline_ms <= now) {
-        acmeva_consumer_unvalidated(&m->h, job, "too little time left before the deadline to corroborate", NULL, primary, "");
+        acmeva_consumer_unvalidated(&m->h, job,
+                                    "too little time left before the deadline to corroborate",
+                                    NULL, primary, "");
         return;
     }
+    /* One body for every sub-job (send_sub puts each one's id in front). */
+    json_object_del(m->doc, "id");
+    json_object_del(m->doc, "mpic");
+    if (json_object_set_new(m->doc, "replyTo", json_string(t->reply_stream)) != 0 ||
+        json_object_set_new(m->doc, "deadlineMs", json_integer(m->sub_deadline_ms)) != 0 ||
+        (m->sub_body = json_dumps(m->doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+        ACMEVA_LOG("error", "no memory for a job", ACMEVA_LS("entry", e->id));
+        acmeva_consumer_drop(&m->h);
+        return;
+    }
+    json_decref(m->doc);
+    m->doc = NULL;
 
     /* The perspectives: the primary, then the remotes chosen for this identifier. */
     int chosen[ACMEVA_COORD_MAX_REMOTES];
