@@ -42,37 +42,6 @@ static void puts_(linebuf *l, const char *s)
     put(l, s, strlen(s));
 }
 
-/* utf8_len returns the length of the valid UTF-8 sequence at |s| (RFC 3629 §4), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t need;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        need = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        need = 3;
-        if (s[0] == 0xe0)
-            lo = 0xa0;
-        if (s[0] == 0xed)
-            hi = 0x9f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        need = 4;
-        if (s[0] == 0xf0)
-            lo = 0x90;
-        if (s[0] == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return need;
-}
-
 /* put_escaped writes |s| escaped for a JSON string (json) or a double-quoted text value. */
 static void put_escaped(linebuf *l, const char *s, int json)
 {
@@ -102,14 +71,14 @@ static void put_escaped(linebuf *l, const char *s, int json)
             put(l, (const char *)p + i, 1);
             i++;
         } else {
-            size_t k = utf8_len(p + i, n - i);
-            if (k == 0) {
+            /* One U+FFFD per maximal ill-formed subpart, as the codec does everywhere. */
+            uint32_t cp;
+            size_t k = acmeva_utf8_decode(p + i, n - i, &cp);
+            if (cp == ACMEVA_UTF8_INVALID)
                 puts_(l, "\\ufffd");
-                i++;
-            } else {
+            else
                 put(l, (const char *)p + i, k);
-                i += k;
-            }
+            i += k ? k : 1;
         }
     }
 }
