@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     } else {
         /* --max-per-destination is a budget of the process, shared by its engines (one a
          * thread): each takes its share. */
-        cfg.engine_count = o.d.threads > 0 ? (unsigned)o.d.threads : uv_available_parallelism();
+        cfg.engine_count = (unsigned)acmeva_daemon_threads(&o.d);
         status = acmeva_worker_run(&o, &cfg);
     }
     acmeva_worker_options_clear(&o);

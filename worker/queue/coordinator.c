@@ -44,9 +44,7 @@
 #include "resultsig.h"
 #include "streamreader.h"
 
-#define CONNECT_TIMEOUT_MS 5000
 #define REASON_MAX 512
-#define MAX_THREADS 256
 #define MAX_SUBS (1 + ACMEVA_COORD_MAX_REMOTES)
 #define RESULTS_COUNT "1000"
 #define UPKEEP_MS 5000
@@ -1380,19 +1378,8 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
         free(c);
         return 1;
     }
-    int n = o->d.threads;
-    if (n <= 0)
-        n = (int)uv_available_parallelism();
-    if (n < 1)
-        n = 1;
-    if (n > MAX_THREADS)
-        n = MAX_THREADS;
-    c->rs.url = &o->d.redis;
-    c->rs.masked = c->redis_masked;
-    c->rs.connect_timeout_ms = CONNECT_TIMEOUT_MS;
-    c->rs.reply_timeout_ms = o->d.redis_timeout_ms;
-    c->rs.probe_key = ACMEVA_MPIC_STREAM;
-    c->rs.quiet = 1;
+    int n = acmeva_daemon_threads(&o->d);
+    acmeva_rconn_settings_init(&c->rs, &o->d, c->redis_masked, ACMEVA_MPIC_STREAM);
     c->d.name = "acmeva-coordinator";
     c->d.ops = &coord_ops;
     c->d.svc = c;

@@ -213,6 +213,12 @@ int acmeva_daemon_options_check(const acmeva_daemon_options *o, const char *prog
     return 0;
 }
 
+int acmeva_daemon_threads(const acmeva_daemon_options *o)
+{
+    int n = o->threads > 0 ? o->threads : (int)uv_available_parallelism();
+    return n < 1 ? 1 : n > 256 ? 256 : n;
+}
+
 int acmeva_reply_to_allowed(const char *prefix, const char *reply_to)
 {
     return prefix != NULL && reply_to != NULL && strncmp(reply_to, prefix, strlen(prefix)) == 0;

@@ -248,6 +248,10 @@ int acmeva_daemon_option(acmeva_daemon_options *o, const char *prog, int argc, c
  * |timeout_ms|. Returns 0, or -1 after one line on stderr. */
 int acmeva_daemon_options_check(const acmeva_daemon_options *o, const char *prog);
 
+/* acmeva_daemon_threads returns the event-loop threads |o| asks for: --threads, else the
+ * number of cores, within 1..256. */
+int acmeva_daemon_threads(const acmeva_daemon_options *o);
+
 /* acmeva_daemon_options_usage is the --help text of the daemon options. */
 extern const char acmeva_daemon_options_usage[];
 

@@ -988,6 +988,18 @@ int acmeva_rconn_init(acmeva_rconn *c, uv_loop_t *loop, const acmeva_rconn_setti
     return rc;
 }
 
+void acmeva_rconn_settings_init(acmeva_rconn_settings *s, const acmeva_daemon_options *o,
+                                const char *masked, const char *probe_key)
+{
+    memset(s, 0, sizeof(*s));
+    s->url = &o->redis;
+    s->masked = masked;
+    s->connect_timeout_ms = 5000;
+    s->reply_timeout_ms = o->redis_timeout_ms;
+    s->probe_key = probe_key;
+    s->quiet = 1;
+}
+
 void acmeva_rconn_start(acmeva_rconn *c)
 {
     conn_connect(c);

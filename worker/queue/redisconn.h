@@ -81,6 +81,12 @@ struct acmeva_rconn {
     char last_error[320];             /* why the last attempt or connection failed */
 };
 
+/* acmeva_rconn_settings_init fills |s| for the daemons from their options: the URL, the masked
+ * URL for logs (borrowed), the 5 s connect timeout, --redis-timeout-ms, the probe key
+ * (borrowed), thread 0's connects and losses logged at info. The TLS context stays NULL. */
+void acmeva_rconn_settings_init(acmeva_rconn_settings *s, const acmeva_daemon_options *o,
+                                const char *masked, const char *probe_key);
+
 /*
  * acmeva_rconn_init prepares |c| on |loop| (it does not connect yet). |s| is borrowed and
  * must outlive |c|. Returns 0 or a libuv error.

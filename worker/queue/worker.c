@@ -29,9 +29,7 @@
 #include "redisconn.h"
 #include "resultsig.h"
 
-#define CONNECT_TIMEOUT_MS 5000
 #define REASON_MAX 512
-#define MAX_THREADS 256
 /* Descriptors a validation holds at once in the common case (a connection and the A and AAAA
  * sockets), and a margin for Redis, logs and the engine's own handles. */
 #define FDS_PER_VALIDATION 3
@@ -423,19 +421,8 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
     w->claim_idle_ms = o->d.claim_idle_ms > 0 ? o->d.claim_idle_ms : 2 * cfg->timeout_ms;
     if (w->claim_idle_ms < 100)
         w->claim_idle_ms = 100;
-    int n = o->d.threads;
-    if (n <= 0)
-        n = (int)uv_available_parallelism();
-    if (n < 1)
-        n = 1;
-    if (n > MAX_THREADS)
-        n = MAX_THREADS;
-    w->rs.url = &o->d.redis;
-    w->rs.masked = w->redis_masked;
-    w->rs.connect_timeout_ms = CONNECT_TIMEOUT_MS;
-    w->rs.reply_timeout_ms = o->d.redis_timeout_ms;
-    w->rs.probe_key = w->stream;
-    w->rs.quiet = 1;
+    int n = acmeva_daemon_threads(&o->d);
+    acmeva_rconn_settings_init(&w->rs, &o->d, w->redis_masked, w->stream);
     w->d.name = "acmeva-worker";
     w->d.ops = &worker_ops;
     w->d.svc = w;
