@@ -324,11 +324,18 @@ try:
     first = start_coordinator(["r1", "r2", "r3", "r4", "r5"], ["--claim-idle-ms", "1000"],
                               "coord-k1")
     c.ok(t.wait_group(cl, stream=MPIC, group="acmeva-coordinator"), "the first coordinator joined")
+    # The primary is frozen while the first coordinator fans the batch out, so that it dies
+    # holding every job: deterministic orphans, whatever the machine's speed.
     batch = [mpic_job(f"k-{i}")[1] for i in range(40)]
+    workers["primary"].signal(signal.SIGSTOP)
     t.enqueue(cl, batch, stream=MPIC)
-    t.wait_until(lambda: sum(1 for i in results() if i.startswith("k-")) >= 5, 20, 0.02)
+    c.ok(t.wait_until(lambda: cl.call("XPENDING", MPIC, "acmeva-coordinator")[0] == len(batch)
+                      and sum(1 for _, f in t.stream_entries(cl, "acmeva:v1:jobs:primary")
+                              if json.loads(f["job"])["id"].startswith("k-")) >= len(batch), 15),
+         "the first coordinator holds the batch and asked the (frozen) primary")
     first.signal(signal.SIGKILL)
     first.wait(10)
+    workers["primary"].signal(signal.SIGCONT)
     second = start_coordinator(["r1", "r2", "r3", "r4", "r5"], ["--claim-idle-ms", "1000"],
                                "coord-k2")
     want = {j["id"] for j in batch}
