@@ -1,12 +1,13 @@
 /*
  * The outbox of one thread: results waiting to be posted, each with the acknowledgement of
  * its entry, in one MULTI/EXEC on the thread's writer connection (DESIGN.md "Redis keys":
- * the result exists in Redis exactly when the entry is no longer pending):
+ * the result exists in Redis exactly when the entry is no longer pending). The results of one
+ * loop turn go together, up to ACMEVA_OUTBOX_BATCH a transaction, in one write:
  *
  *   MULTI
- *   XADD <replyTo> MAXLEN ~ N * result <json> [sig <signature>]
- *   [XADD acmeva:v1:dead MAXLEN ~ N * job <raw> reason <why>]
- *   [XACK <stream> <group> <entry id>]
+ *   XADD <replyTo> MAXLEN ~ N * result <json> [sig <signature>]     (per result)
+ *   [XADD acmeva:v1:dead MAXLEN ~ N * job <raw> reason <why>]        (per result)
+ *   XACK <stream> <group> <entry id> <entry id> ...                    (once)
  *   EXEC
  *
  * A result that Redis refuses to take on its replyTo (NOPERM from an ACL, WRONGTYPE, any
@@ -24,6 +25,9 @@
 #include <stdint.h>
 
 #include "redisconn.h"
+
+/* Results posted in one transaction at most. */
+#define ACMEVA_OUTBOX_BATCH 64
 
 typedef struct acmeva_outbox acmeva_outbox;
 typedef struct acmeva_outbox_item acmeva_outbox_item;

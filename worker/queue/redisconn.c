@@ -68,6 +68,8 @@ typedef struct write_req {
 static void conn_timer_cb(uv_timer_t *h);
 static void conn_connect(acmeva_rconn *c);
 static void link_kill(acmeva_rlink *l);
+static void prep_cb(uv_prepare_t *h);
+static void check_cb(uv_check_t *h);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -278,6 +280,15 @@ void acmeva_rconn_close(acmeva_rconn *c)
         uv_close((uv_handle_t *)&c->timer, NULL);
 }
 
+void acmeva_rconn_kick(acmeva_rconn *c)
+{
+    acmeva_rlink *l = c->link;
+    if (l == NULL || l->c == NULL || uv_is_active((uv_handle_t *)&l->check))
+        return;
+    uv_prepare_start(&l->prep, prep_cb);
+    uv_check_start(&l->check, check_cb);
+}
+
 int acmeva_rconn_ready(const acmeva_rconn *c)
 {
     return c->state == ACMEVA_RCONN_READY && !uv_is_active((const uv_handle_t *)&c->timer);
@@ -332,6 +343,10 @@ static int link_drain_tls(acmeva_rlink *l)
 
 static void link_flush(acmeva_rlink *l)
 {
+    /* The owner's last word before the write: commands it gathered during this loop turn
+     * (the outbox's results) go out in the same write. */
+    if (l->c != NULL && l->c->state == ACMEVA_RCONN_READY && l->c->before_flush != NULL)
+        l->c->before_flush(l->c);
     uv_prepare_stop(&l->prep);
     uv_check_stop(&l->check);
     if (l->c == NULL || !l->connected || l->olen == 0)

@@ -78,6 +78,11 @@ struct acmeva_rconn {
     void (*on_lost)(acmeva_rconn *c); /* after a READY connection went down */
     void *data;                       /* the owner's */
     uint64_t n_lost;                  /* READY connections lost, for metrics */
+    /* Optional: runs on a ready connection right before its output is written, at the end of
+     * a loop turn in which acmeva_rconn_kick was called (or a command was sent), so that the
+     * owner can send what it gathered in one go. */
+    void (*before_flush)(acmeva_rconn *c);
+    void *flush_arg;
     char last_error[320];             /* why the last attempt or connection failed */
 };
 
@@ -113,6 +118,10 @@ int acmeva_rconn_command(acmeva_rconn *c, acmeva_rconn_cb cb, void *priv, int ar
  * hands replies on, e.g. the blocking client of the CLIs (rclient.c).
  */
 void acmeva_rconn_keep_reply(acmeva_rconn *c);
+
+/* acmeva_rconn_kick asks for a write at the end of this loop turn (before_flush runs then),
+ * even when nothing is queued yet. */
+void acmeva_rconn_kick(acmeva_rconn *c);
 
 /* acmeva_rconn_ready returns 1 when commands can be sent and no retry delay is running. */
 int acmeva_rconn_ready(const acmeva_rconn *c);
