@@ -19,6 +19,7 @@
  *   auditlog.c     the audit log: a writer thread, lines written before results are posted
  *   ops.c          metrics, endpoints and audit log wired to a daemon
  *   strbuf.c       a growable text buffer (scrapes, audit lines)
+ *   policy.c       the operator's policy (acmeva:v1:policy) as one immutable snapshot
  *   worker.c       acmeva-worker: entries to validations, validations to results
  *   submit.c       acmeva submit
  */
