@@ -326,8 +326,8 @@ int acmeva_policy_changes(const acmeva_policy *old, const acmeva_policy *cur, ac
                 snprintf(line, sizeof(line), "%s enforced early%s%s", all[i].name,
                          now[0] ? ": " : "", now);
             else
-                snprintf(line, sizeof(line), "%s still enforced early, note now: %s",
-                         all[i].name, now);
+                snprintf(line, sizeof(line), "%s still enforced early, note now: %s", all[i].name,
+                         now);
             if (add_line(out, line) < 0)
                 return -ENOMEM;
         }
@@ -363,10 +363,10 @@ char *acmeva_policy_json_new(const acmeva_policy *p)
     for (size_t i = 0; i < p->n_rules && i < n; i++) {
         if (p->enforce[i] != NULL)
             json_object_set_new(enf, all[i].name, json_string(p->enforce[i]));
-        json_object_set_new(
-            rules, all[i].name,
-            json_pack("{s:i, s:s?, s:b}", "value", p->rule_value[i], "since",
-                      p->rule_step[i] ? p->rule_step[i]->date : NULL, "early", p->rule_early[i]));
+        json_object_set_new(rules, all[i].name,
+                            json_pack("{s:i, s:s?, s:b}", "value", p->rule_value[i], "since",
+                                      p->rule_step[i] ? p->rule_step[i]->date : NULL, "early",
+                                      p->rule_early[i]));
     }
     json_object_set_new(o, "version", json_integer((json_int_t)p->version));
     json_object_set(o, "disabled", dis);

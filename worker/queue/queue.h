@@ -20,6 +20,7 @@
  *   ops.c          metrics, endpoints and audit log wired to a daemon
  *   strbuf.c       a growable text buffer (scrapes, audit lines)
  *   policy.c       the operator's policy (acmeva:v1:policy) as one immutable snapshot
+ *   policywatch.c  the policy's reader on a daemon's main loop, handing snapshots to threads
  *   worker.c       acmeva-worker: entries to validations, validations to results
  *   submit.c       acmeva submit
  */
@@ -261,6 +262,8 @@ typedef struct acmeva_worker_options {
     acmeva_daemon_options d;
     char *perspective; /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
     void *signing_key; /* --signing-key: Ed25519 (resultsig.h), owned; NULL: results unsigned */
+    int primary;       /* --primary: the primary perspective; the dated rules that bind it
+                          (dnssec-at-primary) apply */
 } acmeva_worker_options;
 
 /* acmeva_worker_options_init sets every default (perspective "default", the daemon
