@@ -13,16 +13,6 @@
 #include "check.h"
 #include "policy.h"
 
-static int64_t day_ms(const char *date)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = atoi(date) - 1900;
-    tm.tm_mon = atoi(date + 5) - 1;
-    tm.tm_mday = atoi(date + 8);
-    return (int64_t)timegm(&tm) * 1000;
-}
-
 /* parse takes "field", "value", ... (NULL-terminated) as NUL-terminated strings. */
 static int parse_at(int64_t now, acmeva_policy **out, char *err, size_t errlen, const char **kv)
 {
@@ -37,13 +27,14 @@ static int parse_at(int64_t now, acmeva_policy **out, char *err, size_t errlen, 
     return acmeva_policy_parse(f, fl, v, vl, n, now, out, err, errlen);
 }
 
-#define PARSE(now, out, ...) parse_at((now), (out), err, sizeof(err), (const char *[]){__VA_ARGS__, NULL})
+#define PARSE(now, out, ...)                                                                       \
+    parse_at((now), (out), err, sizeof(err), (const char *[]){__VA_ARGS__, NULL})
 
 static void test_empty(void)
 {
     acmeva_policy *p = NULL;
     char err[128];
-    CHECK_INT(acmeva_policy_parse(NULL, NULL, NULL, NULL, 0, day_ms("2026-12-05"), &p, err,
+    CHECK_INT(acmeva_policy_parse(NULL, NULL, NULL, NULL, 0, check_day_ms("2026-12-05"), &p, err,
                                   sizeof(err)),
               0);
     CHECK(p != NULL);
@@ -67,11 +58,10 @@ static void test_fields(void)
 {
     acmeva_policy *p = NULL;
     char err[128];
-    CHECK_INT(PARSE(day_ms("2026-12-05"), &p, "version", "17", "disable:http-01",
+    CHECK_INT(PARSE(check_day_ms("2026-12-05"), &p, "version", "17", "disable:http-01",
                     "redirect flaw, advisory 7", "disable:dns-persist-01", "",
-                    "enforce:min-remote-perspectives", "adopting SC067 step 4 early",
-                    "disable:caa", "x", "disable:tls-sni-01", "gone", "enforce:nope", "y",
-                    "colour", "blue"),
+                    "enforce:min-remote-perspectives", "adopting SC067 step 4 early", "disable:caa",
+                    "x", "disable:tls-sni-01", "gone", "enforce:nope", "y", "colour", "blue"),
               0);
     CHECK(p != NULL);
     if (p == NULL)
@@ -95,14 +85,14 @@ static void test_fields(void)
 
     /* The day the step comes by date, the same field brings nothing more: not early. */
     acmeva_policy *later = NULL;
-    CHECK_INT(PARSE(day_ms("2026-12-15"), &later, "enforce:min-remote-perspectives", "n"), 0);
+    CHECK_INT(PARSE(check_day_ms("2026-12-15"), &later, "enforce:min-remote-perspectives", "n"), 0);
     if (later != NULL) {
         CHECK_INT(acmeva_policy_rule(later, ACMEVA_RULE_MIN_REMOTES, &early), 5);
         CHECK_INT(early, 0);
         acmeva_policy_free(later);
     }
     /* Before a rule's first step, enforcing it brings the first step. */
-    CHECK_INT(PARSE(day_ms("2026-03-14"), &later, "enforce:dnssec-at-primary", ""), 0);
+    CHECK_INT(PARSE(check_day_ms("2026-03-14"), &later, "enforce:dnssec-at-primary", ""), 0);
     if (later != NULL) {
         CHECK_INT(acmeva_policy_rule(later, ACMEVA_RULE_DNSSEC_PRIMARY, &early), 1);
         CHECK_INT(early, 1);
@@ -142,7 +132,10 @@ static void test_hostile(void)
     if (p != NULL) {
         const char *r = acmeva_policy_disabled(p, ACMEVA_CHALL_TLSALPN01);
         CHECK(r != NULL && strlen(r) <= ACMEVA_POLICY_TEXT_MAX);
-        CHECK(r != NULL && strncmp(r, "a\xef\xbf\xbd" "b\xef\xbf\xbd[31m\xef\xbf\xbd\xc3\xa9", 17) == 0);
+        CHECK(r != NULL && strncmp(r,
+                                   "a\xef\xbf\xbd"
+                                   "b\xef\xbf\xbd[31m\xef\xbf\xbd\xc3\xa9",
+                                   17) == 0);
         CHECK(r != NULL && strcmp(r + strlen(r) - 3, "...") == 0);
         for (const unsigned char *c = (const unsigned char *)r; r != NULL && *c; c++)
             CHECK(*c >= 0x20 && *c != 0x7f);
@@ -176,7 +169,7 @@ static void test_same_and_changes(void)
 {
     acmeva_policy *a = NULL, *b = NULL, *c = NULL, *d = NULL;
     char err[128];
-    int64_t now = day_ms("2026-12-05");
+    int64_t now = check_day_ms("2026-12-05");
     PARSE(now, &a, "version", "3");
     PARSE(now, &b, "version", "4", "disable:http-01", "advisory 7");
     PARSE(now, &c, "version", "4", "disable:http-01", "advisory 7");
@@ -213,7 +206,7 @@ static void test_same_and_changes(void)
 
     /* A date that passes changes what is in force, with the same fields. */
     acmeva_policy *e = NULL;
-    PARSE(day_ms("2026-12-15"), &e, "version", "3");
+    PARSE(check_day_ms("2026-12-15"), &e, "version", "3");
     if (e != NULL) {
         CHECK(!acmeva_policy_same(a, e));
         CHECK_INT(acmeva_policy_changes(a, e, &l), 0);
