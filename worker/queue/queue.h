@@ -21,6 +21,7 @@
  *   strbuf.c       a growable text buffer (scrapes, audit lines)
  *   policy.c       the operator's policy (acmeva:v1:policy) as one immutable snapshot
  *   policywatch.c  the policy's reader on a daemon's main loop, handing snapshots to threads
+ *   policycli.c    acmeva policy
  *   worker.c       acmeva-worker: entries to validations, validations to results
  *   submit.c       acmeva submit
  */
