@@ -429,6 +429,12 @@ char *acmeva_result_to_json(const acmeva_result *r)
     /* Which build answered: the CA can tell results of a fleet in the middle of an upgrade. */
     key(&b, &first, "workerVersion");
     puts_str(&b, r->worker_version ? r->worker_version : acmeva_version());
+    /* Which operator policy it ran under (DESIGN.md "Live kill switch per method"): the CA
+     * core tells results from before and after a switch. */
+    if (r->has_policy_version) {
+        key(&b, &first, "policyVersion");
+        put_int(&b, (long long)(r->policy_version > 0 ? r->policy_version : 0));
+    }
     key(&b, &first, "attempt");
     put_int(&b, r->attempt);
     key(&b, &first, "startedMs");

@@ -262,6 +262,9 @@ static int check_result(json_t *root, check_err *e)
         check_string_member(root, "", "worker", 1, e) < 0 ||
         check_string_member(root, "", "workerVersion", 0, e) < 0)
         return ACMEVA_PROTO_EINVAL;
+    json_t *pv = json_object_get(root, "policyVersion");
+    if (pv != NULL && !is_int_ge(pv, 0))
+        return bad(e, "policyVersion: not an integer >= 0");
     if (!is_int_ge(json_object_get(root, "attempt"), 1))
         return bad(e, "attempt: missing or not an integer >= 1");
     if (!is_int_ge(json_object_get(root, "startedMs"), 0))

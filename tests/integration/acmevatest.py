@@ -520,6 +520,26 @@ def run_submit(args, stdin=None, timeout=120):
     return p.returncode, results, p.stderr
 
 
+def http_get(port, path):
+    """(status, body) of a GET to a daemon's operations endpoint on 127.0.0.1:|port| (0 and the
+    error when nothing answers)."""
+    import urllib.error
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return 0, str(e)
+
+
+def run_policy(args, timeout=60):
+    """Runs `acmeva policy`; returns (exit status, stdout, stderr)."""
+    p = subprocess.run([ACMEVA, "policy"] + args, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
 # ---- TLS (test_redis_tls.py, test_redis_acl.py) ----------------------------------------------
 # Certificates are made with the openssl command (Debian's openssl package), independent of the
 # BoringSSL the code under test uses, in a temporary directory of the test's own.

@@ -5,8 +5,9 @@ the README's one-line template.
 Cases: the shipped file loads and every user is locked until its password is set; a
 perspective's user gets NOPERM on another perspective's jobs stream, on XADD to any jobs stream
 (its own too), on creating its group and on the CA core's results stream; the CA core's and the
-coordinator's users are refused what is not theirs; and the whole MPIC path runs as these
-users only (acmeva submit --mpic --wait as the CA core, acmeva-coordinator, a primary and two
+coordinator's users are refused what is not theirs; every daemon's user may read the operator's
+policy (HGETALL, SUBSCRIBE to its channel) but not change it, and only acmeva-operator (and the
+admin) may, with `acmeva policy`; and the whole MPIC path runs as these users only (acmeva submit --mpic --wait as the CA core, acmeva-coordinator, a primary and two
 remote workers over mutual TLS), with no command of acmeva refused: the workers read groups they
 could not create, the coordinator keeps its reply stream alive (EXPIRE) and deletes it at stop.
 """
@@ -74,7 +75,8 @@ try:
     template = next(x for x in readme.splitlines()
                     if x.startswith("user acmeva-p-NAME on #" + ZERO))
     acl = shipped.rstrip("\n") + "\n" + template.replace("NAME", "tst") + "\n"
-    pw = {u: secrets.token_hex(16) for u in ["acmeva-admin", "acmeva-ca", "acmeva-coordinator"] +
+    pw = {u: secrets.token_hex(16) for u in ["acmeva-admin", "acmeva-operator", "acmeva-ca",
+                                             "acmeva-coordinator"] +
           [f"acmeva-p-{n}" for n in NAMES]}
     for u, p in pw.items():
         acl = set_password(acl, u, p)
@@ -149,6 +151,37 @@ try:
          "perspective: its own pending list is allowed")
     p.close()
 
+    # ---- the operator's policy: every daemon reads it, only the operator changes it -----------
+    def subscribes(user, channel):
+        cl = login(user)
+        try:
+            r = cl.call("SUBSCRIBE", channel)
+            return isinstance(r, list) and r[0] == b"subscribe"
+        except t.RedisError:
+            return False
+        finally:
+            cl.close()
+
+    for user in ("acmeva-p-us-west", "acmeva-p-tst", "acmeva-coordinator"):
+        d = login(user)
+        c.ok(allowed(d, "HGETALL", "acmeva:v1:policy") and allowed(d, "EXISTS", "acmeva:v1:policy"),
+             f"{user}: reads the policy")
+        c.ok(noperm(d, "HSET", "acmeva:v1:policy", "disable:http-01", "x") and
+             noperm(d, "HDEL", "acmeva:v1:policy", "disable:http-01") and
+             noperm(d, "HINCRBY", "acmeva:v1:policy", "version", "1") and
+             noperm(d, "DEL", "acmeva:v1:policy") and
+             noperm(d, "PUBLISH", "acmeva:v1:policy", "x"),
+             f"{user}: NOPERM on changing the policy or publishing on its channel")
+        d.close()
+        c.ok(subscribes(user, "acmeva:v1:policy"), f"{user}: subscribes to the policy channel")
+        c.ok(not subscribes(user, "other"), f"{user}: no other channel")
+    op = login("acmeva-operator")
+    c.ok(noperm(op, "XADD", "acmeva:v1:jobs:us-west", "*", "job", "{}") and
+         noperm(op, "XRANGE", "acmeva:v1:results", "-", "+") and
+         noperm(op, "HSET", "other", "a", "b") and noperm(op, "PUBLISH", "other", "x"),
+         "operator: NOPERM on everything but the policy")
+    op.close()
+
     ca_cl = login("acmeva-ca")
     c.ok(noperm(ca_cl, "XADD", "acmeva:v1:jobs:us-west", "*", "job", "{}"),
          "CA core: NOPERM on XADD to a jobs stream (every job goes through the coordinator)")
@@ -178,6 +211,8 @@ try:
         workers[n] = w
     for n, w in workers.items():
         c.ok(t.wait_group(admin, stream=f"acmeva:v1:jobs:{n}"), f"{n} reads as its user")
+        c.ok(t.wait_until(lambda: "policy read" in w.log(), t.GRACE_S),
+             f"{n} reads the operator's policy as its user", w.log()[-1500:])
         c.ok(t.wait_until(lambda: "not allowed to create the consumer group" in w.log(),
                           t.GRACE_S), f"{n}: the refused XGROUP CREATE is not fatal")
     coord = t.WorkerProc(["--redis", url("acmeva-coordinator"), "--threads", "1",
@@ -196,6 +231,24 @@ try:
     r = out[0] if out else {}
     c.ok(r.get("status") == "valid" and r.get("mpic", {}).get("quorum") == "2/2",
          "corroborated by both remotes, through least-privilege users only", out or err)
+
+    # `acmeva policy` changes the policy as acmeva-operator, and as nobody else.
+    rc, out, err = t.run_policy(["--redis", url("acmeva-p-us-west"), "disable", "dns-01",
+                                 "--reason", "acl test"] + tls)
+    c.ok(rc == 2 and "NOPERM" in err, "acmeva policy as a perspective's user: refused", (rc, err))
+    rc, out, err = t.run_policy(["--redis", url("acmeva-operator"), "disable", "dns-01",
+                                 "--reason", "acl test"] + tls)
+    c.ok(rc == 0 and "dns-01 disabled" in out, "acmeva policy disable as acmeva-operator",
+         (rc, out, err))
+    c.ok(t.wait_until(lambda: all("dns-01 disabled: acl test" in w.log()
+                                  for w in list(workers.values()) + [coord]), t.GRACE_S),
+         "every daemon applied it, reading as its own user")
+    rc, out, err = t.run_policy(["--redis", url("acmeva-operator"), "enable", "dns-01"] + tls)
+    c.ok(rc == 0 and "dns-01 enabled again" in out, "acmeva policy enable as acmeva-operator",
+         (rc, out, err))
+    rc, out, err = t.run_policy(["--redis", url("acmeva-operator"), "show"] + tls)
+    c.ok(rc == 0 and "dns-01           enabled" in out, "acmeva policy show as acmeva-operator",
+         (rc, out, err))
 
     # The added perspective serves its own jobs (sub-jobs as the coordinator would send them).
     wt = t.WorkerProc(["--redis", url("acmeva-p-tst"), "--perspective", "tst", "--rir", "APNIC",

@@ -89,9 +89,11 @@ try:
     encoded = "p%40ss%2Fw%3Ard-9d2e"
     acl = t.RedisServer(password=default_pw, extra=[
         "--requirepass", default_pw,
-        # Least privilege: the commands the worker and submit use, on acmeva keys only.
-        "--user", "acme", "on", ">" + user_pw, "~acmeva:*", "resetchannels", "-@all",
-        "+@stream", "+multi", "+exec", "+exists", "+del", "+client|setname"])
+        # Least privilege: the commands the worker and submit use, on acmeva keys only, and the
+        # operator's policy (read, and watched on its channel).
+        "--user", "acme", "on", ">" + user_pw, "~acmeva:*", "resetchannels",
+        "&acmeva:v1:policy", "-@all", "+@stream", "+multi", "+exec", "+exists", "+del",
+        "+client|setname", "+hgetall", "+subscribe"])
     servers.append(acl)
     acl_cl = acl.client()
     user_url = f"redis://acme:{encoded}@127.0.0.1:{acl.port}/0"

@@ -44,11 +44,16 @@ def http_jobs(prefix, n, valid=True):
     return out
 
 
-def read_lines(path):
+def read_all(path):
     if not os.path.exists(path):
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def read_lines(path):
+    """The validation lines (the policy lines are checked on their own)."""
+    return [line for line in read_all(path) if line.get("event") != "policy"]
 
 
 redis = t.RedisServer()
@@ -103,9 +108,18 @@ try:
     c.eq(broken.get("problem"), "urn:ietf:params:acme:error:malformed", "a malformed job")
     c.ok(all(line["time"].endswith("Z") and "T" in line["time"] for line in lines),
          "times in RFC 3339 UTC")
+    # The operator's policy in force when the process started: one line, before any job.
+    pol = [line for line in read_all(log1) if line.get("event") == "policy"]
+    c.eq(len(pol), 1, "one policy line: the policy read at start")
+    p0 = pol[0] if pol else {}
+    c.ok(p0.get("program") == "acmeva-worker" and p0.get("process", "").endswith(f":{w.pid}")
+         and p0.get("version") == 0 and p0.get("changes", [""])[0] == "version 0 (first read)"
+         and p0.get("policy", {}).get("disabled") == {}, "the policy line says what", p0)
+    c.ok(read_all(log1) and read_all(log1)[0].get("event") == "policy",
+         "it comes before every validation line")
     time.sleep(2 * STATS_SYNC_MS / 1000)
     metrics = get(mport, "/metrics")[1]
-    c.ok(f"acmeva_audit_log_lines_total {n}\n" in metrics, "lines counted", metrics[-300:])
+    c.ok(f"acmeva_audit_log_lines_total {n + 1}\n" in metrics, "lines counted", metrics[-300:])
 
     # ---- rotation: move the file, SIGHUP, new lines go to a new file -------------------------
     log_moved = os.path.join(tmp, "audit.log.1")
@@ -134,7 +148,8 @@ try:
     p.send_signal(signal.SIGTERM)
     c.eq(p.wait(timeout=30), 0, "exit 0")
     out.seek(0)
-    ids = sorted(json.loads(line)["id"] for line in out if line.strip())
+    ids = sorted(d["id"] for d in (json.loads(line) for line in out if line.strip())
+                 if d["event"] == "validation")
     c.eq(ids, ["stdout-0", "stdout-1"], "'-' writes the lines on standard output")
     out.close()
 
@@ -147,20 +162,22 @@ try:
                           "--metrics-listen", f"127.0.0.1:{mport}"] + t.cts_engine_args(cts),
                          "audit-full")
         c.ok(t.wait_group(cl2), "the worker joined the group")
-        c.eq(t.wait_until(lambda: get(mport, "/readyz")[0] == 200 and 200, 10), 200,
-             "ready before any write")
-        full_jobs = http_jobs("full", 3)
-        t.enqueue(cl2, full_jobs)
+        # Its first line, the policy read at start, already fails.
         c.ok(t.wait_until(lambda: "audit log write failed" in w.log(), 15),
              "the write error is logged")
         c.eq(t.wait_until(lambda: get(mport, "/readyz")[0] == 503 and 503, 10), 503,
              "not ready after a write error")
-        c.ok("audit log" in get(mport, "/readyz")[1], "the body says why")
-        time.sleep(2 * STATS_SYNC_MS / 1000)
-        metrics = get(mport, "/metrics")[1]
-        errors = [line for line in metrics.splitlines()
-                  if line.startswith("acmeva_audit_log_write_errors_total ")]
-        c.ok(errors and float(errors[0].split()[1]) >= 1, "write errors counted", errors)
+        full_jobs = http_jobs("full", 3)
+        t.enqueue(cl2, full_jobs)
+        # Once the threads have said they are connected (every 500 ms), the body says why.
+        c.ok(t.wait_until(lambda: "audit log" in get(mport, "/readyz")[1], 10),
+             "the body says why", get(mport, "/readyz"))
+        def write_errors():
+            return [float(line.split()[1]) for line in get(mport, "/metrics")[1].splitlines()
+                    if line.startswith("acmeva_audit_log_write_errors_total ")]
+        # The policy line's batch, then the validations' (each batch counts once).
+        c.ok(t.wait_until(lambda: (write_errors() or [0])[0] >= 2, 15),
+             "write errors counted", write_errors())
         c.eq(t.stream_results(cl2), [], "no result posted without its line")
         c.eq(t.pending_count(cl2), len(full_jobs), "the jobs stay pending")
         c.ok(w.alive(), "the worker keeps running")

@@ -114,11 +114,13 @@ def reply_to_rules():
     try:
         admin = redis.client()
         # The worker's user may use the jobs streams, the default results stream, the streams
-        # under acmeva:v1:results:ok and the dead letters, and nothing else.
+        # under acmeva:v1:results:ok and the dead letters, read the operator's policy, and
+        # nothing else.
         admin.call("ACL", "SETUSER", "worker", "on", ">workerpw", "resetkeys",
                    "~acmeva:v1:jobs:*", "~acmeva:v1:results", "~acmeva:v1:results:ok*",
-                   "~acmeva:v1:dead", "resetchannels", "-@all", "+@stream", "+multi", "+exec",
-                   "+exists", "+client|setname")
+                   "~acmeva:v1:dead", "%R~acmeva:v1:policy", "resetchannels",
+                   "&acmeva:v1:policy", "-@all", "+@stream", "+multi", "+exec", "+exists",
+                   "+client|setname", "+hgetall", "+subscribe")
         admin.call("SET", "acmeva:v1:results:ok-string", "not a stream")
         w = t.WorkerProc(["--redis", f"redis://worker:workerpw@127.0.0.1:{redis.port}",
                           "--threads", "1", "--claim-idle-ms", "300", "--max-deliveries", "3"] +

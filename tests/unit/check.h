@@ -5,8 +5,11 @@
 #ifndef ACMEVA_TEST_CHECK_H
 #define ACMEVA_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int check_passed_;
 static int check_failed_;
@@ -45,6 +48,17 @@ static int check_failed_;
         CHECK_MSG((g_ == NULL && w_ == NULL) || (g_ != NULL && w_ != NULL && strcmp(g_, w_) == 0), \
                   "%s = \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)");       \
     } while (0)
+
+/* check_day_ms returns UTC midnight of |date| ("2026-03-15") in unix ms, for the dated rules. */
+static inline int64_t check_day_ms(const char *date)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = atoi(date) - 1900;
+    tm.tm_mon = atoi(date + 5) - 1;
+    tm.tm_mday = atoi(date + 8);
+    return (int64_t)timegm(&tm) * 1000;
+}
 
 #define CHECK_DONE()                                                                               \
     (printf("%d passed, %d failed\n", check_passed_, check_failed_),                               \

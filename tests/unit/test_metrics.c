@@ -124,7 +124,7 @@ static void test_sum_and_render(void)
     CHECK_LINE(text, "acmeva_validations_total{type=\"dns-01\",result=\"invalid\",problem=\"dns\","
                      "perspective=\"eu\\\"west\\\\1\\n\"} 1");
     /* Series that counted nothing are left out. */
-    CHECK(strstr(text, "type=\"tls-alpn-01\"") == NULL);
+    CHECK(strstr(text, "acmeva_validations_total{type=\"tls-alpn-01\"") == NULL);
     CHECK_LINE(text, "# TYPE acmeva_validation_duration_seconds histogram");
     CHECK_LINE(text, "acmeva_validation_duration_seconds_bucket{type=\"http-01\",result=\"valid\","
                      "le=\"0.005\"} 2");
@@ -264,8 +264,50 @@ static void test_threads(void)
     acmeva_metrics_free(m);
 }
 
+/* The policy's families: the version in force on every thread (the lowest), refusals by type,
+ * a gauge per method (every method listed) and per dated rule (named from brrules.c). */
+static void test_policy(void)
+{
+    acmeva_metrics *m = new_registry(2, "default");
+    if (m == NULL)
+        return;
+    acmeva_mshard *a = acmeva_metrics_thread_shard(m, 0), *b = acmeva_metrics_thread_shard(m, 1);
+    acmeva_mshard *main_shard = acmeva_metrics_extra_shard(m, ACMEVA_MSHARD_MAIN);
+    acmeva_mshard_set(a, ACMEVA_M_POLICY_VERSION, NULL, 8);
+    acmeva_mshard_set(b, ACMEVA_M_POLICY_VERSION, NULL, 7);
+    CHECK_INT(acmeva_metrics_get(m, ACMEVA_M_POLICY_VERSION, NULL), 7);
+    acmeva_mshard_add(a, ACMEVA_M_POLICY_REFUSALS, (const unsigned[]){ACMEVA_CHALL_DNS01 - 1}, 2);
+    int method = acmeva_metrics_label_value(m, ACMEVA_ML_METHOD, "tls-alpn-01");
+    CHECK_INT(method, ACMEVA_CHALL_TLSALPN01 - 1);
+    CHECK_INT(acmeva_metrics_label_value(m, ACMEVA_ML_METHOD, "caa"), -1);
+    acmeva_mshard_set(main_shard, ACMEVA_M_POLICY_METHOD_DISABLED,
+                      (const unsigned[]){(unsigned)method}, 1);
+    int rule = acmeva_metrics_label_value(m, ACMEVA_ML_RULE, "min-remote-perspectives");
+    CHECK(rule >= 0);
+    acmeva_mshard_set(main_shard, ACMEVA_M_POLICY_RULE_VALUE, (const unsigned[]){(unsigned)rule},
+                      5);
+    acmeva_mshard_set(main_shard, ACMEVA_M_POLICY_RULE_EARLY, (const unsigned[]){(unsigned)rule},
+                      1);
+    size_t len;
+    char *text = acmeva_metrics_render(m, &len);
+    if (text != NULL) {
+        CHECK_LINE(text, "acmeva_policy_version 7");
+        CHECK_LINE(text, "acmeva_policy_refusals_total{type=\"dns-01\"} 2");
+        CHECK_LINE(text, "acmeva_policy_method_disabled{type=\"tls-alpn-01\"} 1");
+        CHECK_LINE(text, "acmeva_policy_method_disabled{type=\"http-01\"} 0");
+        CHECK_LINE(text, "acmeva_policy_method_disabled{type=\"dns-persist-01\"} 0");
+        CHECK(strstr(text, "acmeva_policy_method_disabled{type=\"caa\"}") == NULL);
+        CHECK_LINE(text, "acmeva_policy_rule_value{rule=\"min-remote-perspectives\"} 5");
+        CHECK_LINE(text, "acmeva_policy_rule_early{rule=\"min-remote-perspectives\"} 1");
+        CHECK_LINE(text, "acmeva_policy_rule_early{rule=\"dnssec-at-primary\"} 0");
+    }
+    free(text);
+    acmeva_metrics_free(m);
+}
+
 int main(void)
 {
+    test_policy();
     test_config();
     test_problem_labels();
     test_sum_and_render();

@@ -179,16 +179,6 @@ static void test_rir_names(void)
     CHECK_STR(acmeva_rir_name(ACMEVA_RIR_LACNIC), "LACNIC");
 }
 
-static int64_t day_ms(const char *date)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = atoi(date) - 1900;
-    tm.tm_mon = atoi(date + 5) - 1;
-    tm.tm_mday = atoi(date + 8);
-    return (int64_t)timegm(&tm) * 1000;
-}
-
 static void test_dated(void)
 {
     size_t n;
@@ -196,7 +186,7 @@ static void test_dated(void)
     CHECK(n >= 2);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < all[i].n_steps; j++)
-            CHECK_MSG(all[i].steps[j].from_ms == day_ms(all[i].steps[j].date),
+            CHECK_MSG(all[i].steps[j].from_ms == check_day_ms(all[i].steps[j].date),
                       "%s step %zu: from_ms does not match %s", all[i].name, j,
                       all[i].steps[j].date);
     const acmeva_dated_rule *r = acmeva_rule_find(ACMEVA_RULE_MIN_REMOTES);
@@ -204,24 +194,24 @@ static void test_dated(void)
     if (r == NULL)
         return;
     /* BR 3.2.2.9: 2 from 2025-09-15, 3 from 2026-03-15, 4 from 2026-06-15, 5 from 2026-12-15. */
-    CHECK_INT(acmeva_rule_value(r, day_ms("2025-09-14"), 0, NULL), 0);
-    CHECK_INT(acmeva_rule_value(r, day_ms("2025-09-15"), 0, NULL), 2);
-    CHECK_INT(acmeva_rule_value(r, day_ms("2026-03-14") + 86399999, 0, NULL), 2);
-    CHECK_INT(acmeva_rule_value(r, day_ms("2026-03-15"), 0, NULL), 3);
-    CHECK_INT(acmeva_rule_value(r, day_ms("2026-12-05"), 0, NULL), 4);
-    CHECK_INT(acmeva_rule_value(r, day_ms("2026-12-15"), 0, NULL), 5);
-    CHECK_INT(acmeva_rule_value(r, day_ms("2030-01-01"), 0, NULL), 5);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2025-09-14"), 0, NULL), 0);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2025-09-15"), 0, NULL), 2);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2026-03-14") + 86399999, 0, NULL), 2);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2026-03-15"), 0, NULL), 3);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2026-12-05"), 0, NULL), 4);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2026-12-15"), 0, NULL), 5);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2030-01-01"), 0, NULL), 5);
     /* Brought in early: the next step now; nothing beyond the last. */
     const acmeva_dated_step *st = NULL;
-    CHECK_INT(acmeva_rule_value(r, day_ms("2026-12-05"), 1, &st), 5);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2026-12-05"), 1, &st), 5);
     CHECK(st != NULL && strcmp(st->date, "2026-12-15") == 0);
-    CHECK_INT(acmeva_rule_value(r, day_ms("2030-01-01"), 1, NULL), 5);
+    CHECK_INT(acmeva_rule_value(r, check_day_ms("2030-01-01"), 1, NULL), 5);
     const acmeva_dated_rule *d = acmeva_rule_find(ACMEVA_RULE_DNSSEC_PRIMARY);
     CHECK(d != NULL);
     if (d != NULL) {
-        CHECK_INT(acmeva_rule_value(d, day_ms("2026-03-14"), 0, NULL), 0);
-        CHECK_INT(acmeva_rule_value(d, day_ms("2026-03-14"), 1, NULL), 1);
-        CHECK_INT(acmeva_rule_value(d, day_ms("2026-03-15"), 0, NULL), 1);
+        CHECK_INT(acmeva_rule_value(d, check_day_ms("2026-03-14"), 0, NULL), 0);
+        CHECK_INT(acmeva_rule_value(d, check_day_ms("2026-03-14"), 1, NULL), 1);
+        CHECK_INT(acmeva_rule_value(d, check_day_ms("2026-03-15"), 0, NULL), 1);
     }
     CHECK(acmeva_rule_find("no-such-rule") == NULL);
 }

@@ -901,6 +901,7 @@ static void test_result_json(void)
         CHECK_STR(gets(o, "worker"), "h:1:0");
         /* No version given: this build's, the one --version prints. */
         CHECK_STR(gets(o, "workerVersion"), acmeva_version());
+        CHECK(get(o, "policyVersion") == NULL); /* acmeva check: no policy, no member */
         CHECK(acmeva_version()[0] != '\0');
         CHECK_INT(json_integer_value(get(o, "attempt")), 2);
         CHECK_INT(json_integer_value(get(o, "startedMs")), 1764435590000LL);
@@ -922,6 +923,8 @@ static void test_result_json(void)
         v->caa_valid = 1;
         v->caa_note = acmeva_strdup_n("CAA is not checked for IP identifiers", 37);
         v->worker_version = acmeva_strdup_n("1.2.3-4-gabcdef0", 16);
+        v->has_policy_version = 1;
+        v->policy_version = 9007199254740993LL; /* above 2^53: written exactly */
         s = acmeva_result_to_json(v);
         o = s ? json_loads(s, 0, &je) : NULL;
         CHECK(o != NULL);
@@ -934,6 +937,8 @@ static void test_result_json(void)
                   json_array_size(get(o, "validationRecord")) == 0);
             CHECK(json_is_null(get(o, "caa/foundAt")));
             CHECK_STR(gets(o, "workerVersion"), "1.2.3-4-gabcdef0");
+            CHECK(json_integer_value(get(o, "policyVersion")) == 9007199254740993LL);
+            CHECK(strstr(s, "\"policyVersion\":9007199254740993,\"attempt\"") != NULL);
             CHECK(json_is_null(get(o, "caa/error")));
             CHECK_STR(gets(o, "caa/note"), "CAA is not checked for IP identifiers");
             CHECK_STR(gets(o, "perspective"), "");
@@ -1028,6 +1033,12 @@ static void test_result_check(void)
     check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
                          "\"workerVersion\":5" RTAIL,
                          "workerVersion");
+    check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
+                         "\"policyVersion\":\"3\"" RTAIL,
+                         "policyVersion");
+    check_result_refused("{\"v\":1,\"id\":\"x\",\"status\":\"valid\",\"validationRecord\":[],"
+                         "\"policyVersion\":-1" RTAIL,
+                         "policyVersion");
     check_result_refused("{\"v\":1,\"v\":1,\"id\":\"x\"}", "result");
     check_result_refused("[]", "result");
     CHECK(acmeva_result_check_json("{}", 2, NULL, 0) == ACMEVA_PROTO_EINVAL);

@@ -23,6 +23,11 @@ static const char usage[] =
     "                            (default \"default\")\n"
     "  --rir RIR                 the regional internet registry of this perspective, written\n"
     "                            into every result (default \"\")\n"
+    "  --primary                 this worker is the primary perspective: the dated BR rules\n"
+    "                            that bind the primary apply to it. dnssec-at-primary (in\n"
+    "                            force since 2026-03-15, or early by the operator's policy)\n"
+    "                            then works as --require-dnssec-resolver (docs/worker.md\n"
+    "                            \"Policy\")\n"
     "  --signing-key FILE        Ed25519 private key (PKCS#8 PEM, as `openssl genpkey\n"
     "                            -algorithm ed25519` writes it): every result entry gets a\n"
     "                            field \"sig\", the base64url signature of its field \"result\"\n"
@@ -46,6 +51,11 @@ static int parse_args(int argc, char **argv, acmeva_worker_options *o, acmeva_en
             }
             if (acmeva_str_set(&o->perspective, v) < 0 || acmeva_str_set(&cfg->perspective, v) < 0)
                 return -1;
+            continue;
+        }
+        if (strcmp(argv[i], "--primary") == 0) {
+            o->primary = 1;
+            i++;
             continue;
         }
         if (acmeva_option_value(argc, argv, &i, "--signing-key", &v)) {

@@ -20,6 +20,7 @@
 #include "acmeva/proto.h"
 #include "acmeva/version.h"
 #ifdef ACMEVA_HAVE_QUEUE
+#include "policycli.h"
 #include "submit.h"
 #include "verify.h"
 #endif
@@ -607,6 +608,8 @@ static const char main_usage[] =
     "  check   validate ACME challenges locally, with no Redis\n"
     "  submit  enqueue jobs on a Redis stream for acmeva-worker (and wait for results)\n"
     "  verify  check the signatures of result entries (acmeva-worker --signing-key)\n"
+    "  policy  show or change the operator's policy: switch a validation method off or on\n"
+    "          across the fleet, bring a dated BR rule in early\n"
     "\n"
     "Run 'acmeva <command> --help' for the options of a command, 'acmeva --version' for the\n"
     "version.\n";
@@ -627,8 +630,11 @@ int main(int argc, char **argv)
         return acmeva_submit_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)
         return acmeva_verify_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "policy") == 0)
+        return acmeva_policy_main(argc - 1, argv + 1);
 #else
-    if (strcmp(argv[1], "submit") == 0 || strcmp(argv[1], "verify") == 0) {
+    if (strcmp(argv[1], "submit") == 0 || strcmp(argv[1], "verify") == 0 ||
+        strcmp(argv[1], "policy") == 0) {
         fprintf(stderr, "acmeva: this build has no Redis queue support\n");
         return 2;
     }

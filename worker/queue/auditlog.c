@@ -152,6 +152,36 @@ char *acmeva_audit_line_new(const acmeva_audit_record *r, size_t *len)
     return acmeva_strbuf_take(&b, len);
 }
 
+char *acmeva_audit_policy_line_new(const acmeva_audit_policy_record *r, size_t *len)
+{
+    lbuf b = {NULL, 0, 0, 0, 0};
+    char t[48], num[24];
+    acmeva_log_time(t, sizeof(t));
+    puts_(&b, "{\"time\":");
+    put_str(&b, t);
+    key(&b, "event");
+    put_str(&b, "policy");
+    key(&b, "program");
+    put_str(&b, r->program);
+    key(&b, "process");
+    put_str(&b, r->process);
+    key(&b, "version");
+    snprintf(num, sizeof(num), "%lld", (long long)r->version);
+    puts_(&b, num);
+    key(&b, "changes");
+    put(&b, "[", 1);
+    for (size_t i = 0; r->changes != NULL && i < r->changes->n; i++) {
+        if (i > 0)
+            put(&b, ",", 1);
+        put_str(&b, r->changes->v[i]);
+    }
+    put(&b, "]", 1);
+    key(&b, "policy");
+    puts_(&b, r->policy_json ? r->policy_json : "null");
+    puts_(&b, "}\n");
+    return acmeva_strbuf_take(&b, len);
+}
+
 /* ---- the writer thread ----------------------------------------------------------------------- */
 
 static int open_file(acmeva_audit *a, int *fd, char *err, size_t errlen)
@@ -300,10 +330,10 @@ static void writer_main(void *arg)
             next = it->next;
             it->next = NULL;
             it->ok = i < whole;
-            aloop *l = &a->loops[it->loop];
+            aloop *l = it->loop < a->n_loops ? &a->loops[it->loop] : NULL;
             free(it->line);
             it->line = NULL;
-            if (l->closed || !l->inited) {
+            if (l == NULL || l->closed || !l->inited) { /* a note, or a loop that is gone */
                 free(it);
                 continue;
             }
@@ -380,10 +410,11 @@ void acmeva_audit_loop_close(acmeva_audit *a, size_t i)
     }
 }
 
-int acmeva_audit_submit(acmeva_audit *a, size_t i, char *line, size_t len,
-                        acmeva_audit_done_cb cb, void *arg)
+/* enqueue queues |line| for loop |i| (SIZE_MAX: a note, with no completion). */
+static int enqueue(acmeva_audit *a, size_t i, char *line, size_t len, acmeva_audit_done_cb cb,
+                   void *arg)
 {
-    item *it = i < a->n_loops ? malloc(sizeof(*it)) : NULL;
+    item *it = malloc(sizeof(*it));
     if (it == NULL) {
         free(line);
         return -1;
@@ -405,6 +436,21 @@ int acmeva_audit_submit(acmeva_audit *a, size_t i, char *line, size_t len,
     uv_cond_signal(&a->cond);
     uv_mutex_unlock(&a->lock);
     return 0;
+}
+
+int acmeva_audit_submit(acmeva_audit *a, size_t i, char *line, size_t len, acmeva_audit_done_cb cb,
+                        void *arg)
+{
+    if (i >= a->n_loops) {
+        free(line);
+        return -1;
+    }
+    return enqueue(a, i, line, len, cb, arg);
+}
+
+int acmeva_audit_note(acmeva_audit *a, char *line, size_t len)
+{
+    return enqueue(a, SIZE_MAX, line, len, NULL, NULL);
 }
 
 void acmeva_audit_reopen(acmeva_audit *a)

@@ -57,6 +57,15 @@ void acmeva_audit_loop_close(acmeva_audit *a, size_t i);
 int acmeva_audit_submit(acmeva_audit *a, size_t i, char *line, size_t len,
                         acmeva_audit_done_cb cb, void *arg);
 
+/*
+ * acmeva_audit_note queues |line| (|len| bytes ending in '\n'; taken) from any thread, with no
+ * completion: for events that must not wait on the disk (a policy change is in force at once,
+ * whether or not its line can be written; a failed write is logged and counted by the writer
+ * as for any line). Returns 0, or -1 when the queue is full or memory runs out (|line| is
+ * freed).
+ */
+int acmeva_audit_note(acmeva_audit *a, char *line, size_t len);
+
 /* acmeva_audit_reopen asks the writer to reopen the file before its next batch (any thread;
  * "-" is not reopened). */
 void acmeva_audit_reopen(acmeva_audit *a);
@@ -101,5 +110,22 @@ typedef struct acmeva_audit_record {
  * buffer (|*len| bytes, NUL-terminated) or NULL on no memory.
  */
 char *acmeva_audit_line_new(const acmeva_audit_record *r, size_t *len);
+
+/* What one audit line of a policy change says (event "policy"). Strings are borrowed. */
+typedef struct acmeva_audit_policy_record {
+    const char *program;           /* "acmeva-worker", "acmeva-coordinator" */
+    const char *process;           /* host:pid */
+    int64_t version;               /* the policy's version now in force */
+    const acmeva_strlist *changes; /* one sentence per change (acmeva_policy_changes) */
+    const char *policy_json;       /* the policy now in force, JSON text written as it is */
+} acmeva_audit_policy_record;
+
+/*
+ * acmeva_audit_policy_line_new writes |r| as one line of JSON ending in '\n':
+ * {"time":...,"event":"policy","program":...,"process":...,"version":N,"changes":[...],
+ * "policy":{...}}, escaped like acmeva_audit_line_new. Returns a new buffer (|*len| bytes,
+ * NUL-terminated) or NULL on no memory.
+ */
+char *acmeva_audit_policy_line_new(const acmeva_audit_policy_record *r, size_t *len);
 
 #endif

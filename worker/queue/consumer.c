@@ -200,7 +200,12 @@ static void log_answer(const acmeva_held *h, const acmeva_result *r, const char 
 void acmeva_consumer_answer(acmeva_held *h, acmeva_result *r, const char *reply_to,
                             const char *perspective, const char *rir, const char *reason)
 {
+    const acmeva_policy *pol = acmeva_consumer_policy(h->c);
     r->attempt = h->attempt;
+    if (!r->has_policy_version && pol != NULL) {
+        r->policy_version = pol->version;
+        r->has_policy_version = 1;
+    }
     if (acmeva_str_set(&r->worker, h->c->name) < 0 ||
         (r->perspective == NULL && acmeva_str_set(&r->perspective, perspective) < 0) ||
         (r->rir == NULL && acmeva_str_set(&r->rir, rir ? rir : "") < 0) ||
@@ -273,13 +278,33 @@ void acmeva_consumer_unvalidated(acmeva_held *h, const acmeva_job *job, const ch
     acmeva_consumer_answer(h, r, job->reply_to, perspective, rir, dead ? dead : detail);
 }
 
+int acmeva_consumer_policy_refuses(acmeva_held *h, const acmeva_job *job, const char *perspective,
+                                   const char *rir)
+{
+    const acmeva_policy *pol = acmeva_consumer_policy(h->c);
+    const char *reason = acmeva_policy_disabled(pol, job->chall_type);
+    if (reason == NULL)
+        return 0;
+    char detail[ACMEVA_POLICY_TEXT_MAX + 160];
+    snprintf(detail, sizeof(detail),
+             "The validation method %s is disabled by the operator's policy (%s version %lld): %s",
+             acmeva_chall_type_name(job->chall_type), ACMEVA_POLICY_KEY, (long long)pol->version,
+             reason);
+    acmeva_mshard_add(h->c->shard, ACMEVA_M_POLICY_REFUSALS,
+                      (const unsigned[]){(unsigned)job->chall_type - 1}, 1);
+    acmeva_consumer_unvalidated(h, job, detail, NULL, perspective, rir);
+    return 1;
+}
+
 /* ---- the reader's view -------------------------------------------------------------------- */
 
 static size_t capacity(void *owner)
 {
     acmeva_consumer *c = owner;
     size_t max = (size_t)c->max_inflight;
-    if (c->d->stopping || c->held_back || uv_now(&c->d->loop) < c->paused_until)
+    /* No entry is taken under a policy this process has not read (fail closed). */
+    if (c->d->stopping || c->held_back || uv_now(&c->d->loop) < c->paused_until ||
+        acmeva_consumer_policy(c) == NULL)
         return 0;
     return c->held >= max ? 0 : max - c->held;
 }
@@ -365,6 +390,16 @@ void acmeva_consumer_hold_back(acmeva_consumer *c, int on)
 void acmeva_consumer_kick(acmeva_consumer *c)
 {
     acmeva_sreader_kick(&c->reader);
+}
+
+/* policy_changed: a new snapshot is in force on this thread for what is delivered from now. */
+static void policy_changed(void *arg, const acmeva_policy *old, const acmeva_policy *cur)
+{
+    acmeva_consumer *c = arg;
+    acmeva_mshard_set(c->shard, ACMEVA_M_POLICY_VERSION, NULL, cur->version);
+    if (c->ops->policy_changed != NULL)
+        c->ops->policy_changed(c, old, cur);
+    acmeva_sreader_kick(&c->reader); /* the first snapshot opens the capacity */
 }
 
 /* ---- metrics ------------------------------------------------------------------------------- */
@@ -477,6 +512,8 @@ void acmeva_consumer_close(acmeva_consumer *c)
         atomic_fetch_sub(&c->d->d->held_back, 1);
     c->held_back = 0;
     uv_close((uv_handle_t *)&c->pause_timer, NULL);
+    acmeva_policy_slot_close(c->policy);
+    c->policy = NULL;
 }
 
 /* ---- setting up -------------------------------------------------------------------------- */
@@ -515,6 +552,15 @@ int acmeva_consumer_init(acmeva_consumer *c, acmeva_dthread *d, const acmeva_rco
                        ACMEVA_DEAD_STREAM, cfg->results_maxlen, d->index);
     if (c->audit != NULL && acmeva_audit_loop_init(c->audit, (size_t)d->index, &d->loop) != 0) {
         snprintf(err, errlen, "cannot set up the audit log for this thread");
+        acmeva_sreader_close(&c->reader);
+        acmeva_rconn_close(&c->writer);
+        return -1;
+    }
+    c->policy = acmeva_policy_slot_init(cfg->policy, (size_t)d->index, &d->loop, policy_changed, c);
+    if (c->policy == NULL) {
+        snprintf(err, errlen, "cannot set up the operator's policy for this thread");
+        if (c->audit != NULL)
+            acmeva_audit_loop_close(c->audit, (size_t)d->index);
         acmeva_sreader_close(&c->reader);
         acmeva_rconn_close(&c->writer);
         return -1;

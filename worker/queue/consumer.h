@@ -11,6 +11,11 @@
  * The service (the worker or the coordinator) embeds an acmeva_held in its own object for
  * each entry: deliver() creates one and calls acmeva_consumer_hold(), and the consumer calls
  * release() exactly once when it is done with it (posted, given up, dropped, or at close).
+ *
+ * The consumer also holds the thread's view of the operator's policy (policywatch.h): it takes
+ * no entry before a policy was read, answers jobs of a disabled method without running them
+ * (acmeva_consumer_policy_refuses), and stamps every result with the policy version it ran
+ * under.
  */
 #ifndef ACMEVA_CONSUMER_H
 #define ACMEVA_CONSUMER_H
@@ -23,6 +28,7 @@
 #include "daemon.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "policywatch.h"
 #include "redisconn.h"
 #include "streamreader.h"
 
@@ -61,6 +67,9 @@ typedef struct acmeva_consumer_ops {
     void (*idle)(acmeva_consumer *c);
     /* Optional: copy the service's own counters into |c->shard| (every 500 ms and at close). */
     void (*sync_stats)(acmeva_consumer *c);
+    /* Optional: the thread took a new policy snapshot (|old| NULL the first time), in force
+     * for the entries delivered from now on. */
+    void (*policy_changed)(acmeva_consumer *c, const acmeva_policy *old, const acmeva_policy *cur);
 } acmeva_consumer_ops;
 
 struct acmeva_consumer {
@@ -87,6 +96,7 @@ struct acmeva_consumer {
     acmeva_audit *audit;  /* NULL without --audit-log */
     const char *audit_event; /* "validation", "mpic" */
     uv_timer_t stats_timer;
+    acmeva_policy_slot *policy; /* this thread's view of the operator's policy */
 };
 
 /* The settings of a consumer; strings are borrowed and must outlive it. */
@@ -103,6 +113,7 @@ typedef struct acmeva_consumer_config {
     acmeva_audit *audit;  /* the audit log, or NULL */
     const char *audit_event;
     const void *signing_key; /* NULL, or an Ed25519 key (resultsig.h): every result is signed */
+    acmeva_policy_watch *policy; /* the process's policy reader (ops.h) */
 } acmeva_consumer_config;
 
 /*
@@ -119,6 +130,23 @@ void acmeva_consumer_start(acmeva_consumer *c);
 /* acmeva_consumer_hold adds |h| (zeroed by the caller) for entry |e|. Returns 0, or -1 on no
  * memory (|h| is then not held: free it; the entry stays pending). */
 int acmeva_consumer_hold(acmeva_consumer *c, acmeva_held *h, const acmeva_sentry *e);
+
+/* acmeva_consumer_policy returns the operator's policy in force on this thread (borrowed until
+ * the thread's next loop turn), or NULL before the first read (no entry is taken then). */
+static inline const acmeva_policy *acmeva_consumer_policy(const acmeva_consumer *c)
+{
+    return acmeva_policy_slot_get0(c->policy);
+}
+
+/*
+ * acmeva_consumer_policy_refuses answers |job| without running it when the policy in force
+ * disables its challenge type (DESIGN.md "Live kill switch per method"): serverInternal, the
+ * detail naming the method, the policy version and the reason, with the log line, the audit
+ * line and acmeva_policy_refusals_total of any answer. A CAA-only job is never refused: no
+ * challenge type is validated for it. Returns 1 when it answered, 0 when the job may run.
+ */
+int acmeva_consumer_policy_refuses(acmeva_held *h, const acmeva_job *job, const char *perspective,
+                                   const char *rir);
 
 /* acmeva_consumer_find returns the held entry |id|, or NULL. */
 acmeva_held *acmeva_consumer_find(acmeva_consumer *c, const char *id);
@@ -148,8 +176,10 @@ void acmeva_consumer_label(acmeva_held *h, const acmeva_result *r, unsigned pers
 
 /*
  * acmeva_consumer_answer writes |r| (taken) as the entry's result, with the attempt, this
- * consumer as "worker", and |perspective| and |rir| where |r| has none, logs it (with |reason|
- * when not NULL), and posts it on |reply_to|. On no memory the entry is dropped.
+ * consumer as "worker", |perspective| and |rir| where |r| has none, and the version of the
+ * policy in force unless |r| has one (a job that ran says the policy it started under), logs it
+ * (with |reason| when not NULL), and posts it on |reply_to|. On no memory the entry is
+ * dropped.
  */
 void acmeva_consumer_answer(acmeva_held *h, acmeva_result *r, const char *reply_to,
                             const char *perspective, const char *rir, const char *reason);

@@ -95,6 +95,7 @@ struct mjob {
     acmeva_job *job;
     int64_t started_ms;
     uint64_t start_hr;
+    int64_t policy_version;  /* the operator's policy it was taken under */
     int64_t sub_deadline_ms; /* deadlineMs of the sub-jobs */
     int n;                   /* remotes asked */
     int required;
@@ -468,6 +469,8 @@ static json_t *final_result(mjob *m)
     json_object_set_new(doc, "id", json_string(m->job->id));
     json_object_set_new(doc, "attempt", json_integer(m->h.attempt));
     json_object_set_new(doc, "startedMs", json_integer(m->started_ms));
+    /* The policy the decision was taken under (the perspectives stamp their own). */
+    json_object_set_new(doc, "policyVersion", json_integer((json_int_t)m->policy_version));
     json_object_set_new(doc, "durationMs",
                         json_real((double)((uv_hrtime() - m->start_hr) / 100000) / 10.0));
 
@@ -987,6 +990,22 @@ static const void *perspective_key(const acmeva_coordinator_options *o, const ch
     return NULL;
 }
 
+/*
+ * min_remotes returns the minimum of remote perspectives per job in force now: the dated rule
+ * min-remote-perspectives (brrules.c, BR 3.2.2.9) as the policy snapshot evaluates it (by date,
+ * or its next step when enforce:min-remote-perspectives brings it in early). An explicit
+ * --min-remotes replaces the dated value, except that a step brought in early by the policy
+ * raises it: the fleet's operator outranks a local test setting.
+ */
+static int min_remotes(const coord *c, const acmeva_policy *pol, int *early)
+{
+    int dated = acmeva_policy_rule(pol, ACMEVA_RULE_MIN_REMOTES, early);
+    int min = dated;
+    if (c->o->min_remotes >= 0)
+        min = *early && dated > c->o->min_remotes ? dated : c->o->min_remotes;
+    return min < 1 ? 1 : min;
+}
+
 static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
 {
     cthread *t = cons->svc;
@@ -1045,16 +1064,20 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
         acmeva_consumer_malformed(&m->h, job->id, field, detail, primary);
         return;
     }
-    if (count == 0)
-        count = c->per_job;
-    if (count > o->n_remotes || count < c->min_remotes) {
+    const acmeva_policy *pol = acmeva_consumer_policy(cons);
+    m->policy_version = pol != NULL ? pol->version : 0;
+    int early = 0, min = min_remotes(c, pol, &early);
+    if (count != 0 && (count > o->n_remotes || count < min)) {
+        /* The job asks for a count it may not have: the CA core's mistake. */
         snprintf(detail, sizeof(detail),
                  "mpic.perspectiveCount: %d is not between the minimum of %d remote perspectives "
                  "(BR 3.2.2.9) and the %d configured",
-                 count, c->min_remotes, o->n_remotes);
+                 count, min, o->n_remotes);
         acmeva_consumer_malformed(&m->h, job->id, "mpic.perspectiveCount", detail, primary);
         return;
     }
+    if (count == 0)
+        count = c->per_job;
     if (quorum > count) {
         snprintf(detail, sizeof(detail),
                  "mpic.quorumCount: %d is more than the %d remote perspectives asked", quorum,
@@ -1067,6 +1090,21 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
         snprintf(d, sizeof(d), "delivered %d times without a result, more than --max-deliveries %lld",
                  e->attempt, (long long)o->d.max_deliveries);
         acmeva_consumer_unvalidated(&m->h, job, d, d, primary, "");
+        return;
+    }
+    /* DESIGN.md "Live kill switch per method": a disabled method is refused before any
+     * sub-job is sent, so no perspective is asked to run it. */
+    if (acmeva_consumer_policy_refuses(&m->h, job, primary, ""))
+        return;
+    if (count < min) {
+        /* This coordinator's own remotes fall short of the minimum in force (a step of the
+         * rule that came by date or early by policy): not the job's fault, so serverInternal,
+         * and the job is not corroborated below the BR. */
+        snprintf(detail, sizeof(detail),
+                 "This coordinator asks %d remote perspectives per job, fewer than the %d that "
+                 "BR 3.2.2.9 requires now (min-remote-perspectives%s): add --remote perspectives",
+                 count, min, early ? ", brought in early by the operator's policy" : "");
+        acmeva_consumer_unvalidated(&m->h, job, detail, NULL, primary, "");
         return;
     }
     int64_t now = acmeva_wall_ms();
@@ -1164,7 +1202,34 @@ static void idle(acmeva_consumer *cons)
     acmeva_rconn_command(&cons->writer, NULL, NULL, 2, del, NULL);
 }
 
-static const acmeva_consumer_ops consumer_ops = {deliver, release, writer_ready, idle, NULL};
+/* policy_changed shows at once what a new snapshot does to this coordinator: the minimum of
+ * remote perspectives in force, and whether its remotes still meet it (once per process: the
+ * first thread says it). */
+static void policy_changed(acmeva_consumer *cons, const acmeva_policy *old,
+                           const acmeva_policy *cur)
+{
+    cthread *t = cons->svc;
+    coord *c = t->c;
+    int e0 = 0, e1 = 0;
+    int before = old != NULL ? min_remotes(c, old, &e0) : -1, now = min_remotes(c, cur, &e1);
+    if (t->index != 0 || (before == now && e0 == e1))
+        return;
+    if (c->per_job < now)
+        ACMEVA_LOG("error",
+                   "too few remote perspectives for the minimum in force: MPIC jobs are refused",
+                   ACMEVA_LI("min_remotes", now), ACMEVA_LI("early", e1),
+                   ACMEVA_LI("perspective_count", c->per_job), ACMEVA_LS("rule", "BR 3.2.2.9"),
+                   ACMEVA_LS("fix", "add --remote NAME:RIR perspectives"));
+    else
+        ACMEVA_LOG("info", "minimum of remote perspectives in force", ACMEVA_LI("min_remotes", now),
+                   ACMEVA_LI("early", e1), ACMEVA_LI("perspective_count", c->per_job));
+}
+
+static const acmeva_consumer_ops consumer_ops = {.deliver = deliver,
+                                                 .release = release,
+                                                 .writer_ready = writer_ready,
+                                                 .idle = idle,
+                                                 .policy_changed = policy_changed};
 
 static void thread_stop(acmeva_dthread *d)
 {
@@ -1214,7 +1279,8 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
                                  acmeva_ops_thread_shard(&c->ops, (size_t)d->index),
                                  c->ops.audit,
                                  "mpic",
-                                 NULL};
+                                 NULL,
+                                 c->ops.policy};
     if (acmeva_consumer_init(&t->cons, d, &c->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         free(t->table);
         return -1;
@@ -1441,7 +1507,8 @@ int acmeva_coordinator_run(const acmeva_coordinator_options *o)
         return 1;
     }
     /* DESIGN.md "Channel": the TLS context of the Redis connections (rediss://). */
-    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &c->rs.ssl_ctx, err, sizeof(err)) < 0) {
+    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &c->rs.ssl_ctx, err, sizeof(err)) < 0 ||
+        acmeva_ops_watch_policy(&c->ops, c->d.name, &c->rs, (size_t)n, err, sizeof(err)) < 0) {
         ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
         goto out;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "acmeva/version.h"
+#include "brrules.h"
 #include "strbuf.h"
 
 #define MAX_LABELS 4
@@ -55,6 +56,8 @@ static const char *const v_tls_reason[] = {"timeout", "handshake", "not_tls", "a
 static const char *const v_dead[] = {"malformed", "max_deliveries", "result_refused"};
 static const char *const v_conn[] = {"reader", "writer"};
 static const char *const v_presult[] = {"valid", "invalid", "timeout"};
+/* The challenge types alone: the first five values of v_type (acmeva_chall_type order). */
+#define N_METHODS 5
 
 #define SET(a) a, sizeof(a) / sizeof(a[0])
 static const label_def label_defs[ACMEVA_ML_COUNT] = {
@@ -72,6 +75,8 @@ static const label_def label_defs[ACMEVA_ML_COUNT] = {
     [ACMEVA_ML_VERSION] = {"version", NULL, 0},
     [ACMEVA_ML_MPIC_RESULT] = {"result", SET(v_result)},
     [ACMEVA_ML_PERSPECTIVE_RESULT] = {"result", SET(v_presult)},
+    [ACMEVA_ML_METHOD] = {"type", v_type, N_METHODS},
+    [ACMEVA_ML_RULE] = {"rule", NULL, 0},
 };
 
 /* ---- the families ---------------------------------------------------------------------------- */
@@ -191,6 +196,27 @@ static const family_def family_defs[ACMEVA_M_COUNT] = {
          "Perspective results refused for a missing or bad signature (--perspective-key); "
          "each counts as a failed perspective.",
          MT_COUNTER, 0, L0, NULL, 0},
+    [ACMEVA_M_POLICY_VERSION] =
+        {"acmeva_policy_version",
+         "The version of the operator's policy (acmeva:v1:policy) in force on every thread of "
+         "this process (the lowest of its threads'); 0 before the first read.",
+         MT_GAUGE, 1, L0, NULL, 0},
+    [ACMEVA_M_POLICY_REFUSALS] = {"acmeva_policy_refusals_total",
+                                  "Jobs not validated because the operator's policy disables "
+                                  "their method, by challenge type.",
+                                  MT_COUNTER, 0, L(ACMEVA_ML_TYPE), NULL, 0},
+    [ACMEVA_M_POLICY_METHOD_DISABLED] = {"acmeva_policy_method_disabled",
+                                         "1 when the operator's policy disables the method, "
+                                         "else 0.",
+                                         MT_GAUGE, 0, L(ACMEVA_ML_METHOD), NULL, 0},
+    [ACMEVA_M_POLICY_RULE_VALUE] = {"acmeva_policy_rule_value",
+                                    "The value in force of each dated BR rule (by date, or its "
+                                    "next step brought in early by the policy).",
+                                    MT_GAUGE, 0, L(ACMEVA_ML_RULE), NULL, 0},
+    [ACMEVA_M_POLICY_RULE_EARLY] = {"acmeva_policy_rule_early",
+                                    "1 when the value in force of the dated rule is a step "
+                                    "brought in before its date (enforce:<rule>), else 0.",
+                                    MT_GAUGE, 0, L(ACMEVA_ML_RULE), NULL, 0},
 };
 #undef L
 #undef L0
@@ -199,6 +225,7 @@ static const family_def family_defs[ACMEVA_M_COUNT] = {
 
 struct acmeva_metrics {
     const char **label_values[ACMEVA_ML_COUNT]; /* per label; dynamic sets are owned */
+    const char *rule_names[16];
     size_t label_n[ACMEVA_ML_COUNT];
     char **perspectives; /* owned copies */
     size_t n_perspectives;
@@ -267,6 +294,11 @@ int acmeva_metrics_new(const acmeva_metrics_config *cfg, size_t loop_threads,
     m->version_value[0] = acmeva_version();
     m->label_values[ACMEVA_ML_VERSION] = m->version_value;
     m->label_n[ACMEVA_ML_VERSION] = 1;
+    size_t n_rules = 0;
+    const acmeva_dated_rule *rules = acmeva_rule_all(&n_rules);
+    for (size_t i = 0; i < n_rules && i < sizeof(m->rule_names) / sizeof(m->rule_names[0]); i++)
+        m->rule_names[m->label_n[ACMEVA_ML_RULE]++] = rules[i].name;
+    m->label_values[ACMEVA_ML_RULE] = m->rule_names;
 
     for (int f = 0; f < ACMEVA_M_COUNT; f++) {
         const family_def *d = &family_defs[f];

@@ -39,6 +39,8 @@ typedef enum acmeva_mlabel {
     ACMEVA_ML_VERSION,     /* this build's version (acmeva_version) */
     ACMEVA_ML_MPIC_RESULT, /* "valid", "invalid" */
     ACMEVA_ML_PERSPECTIVE_RESULT, /* "valid", "invalid", "timeout" */
+    ACMEVA_ML_METHOD,             /* the challenge types, in acmeva_chall_type order from 1 */
+    ACMEVA_ML_RULE,               /* the dated rules, in acmeva_rule_all order (brrules.h) */
     ACMEVA_ML_COUNT
 } acmeva_mlabel;
 
@@ -71,6 +73,11 @@ typedef enum acmeva_metric {
     ACMEVA_M_MPIC_DECISIONS,
     ACMEVA_M_MPIC_PERSPECTIVE_RESULTS,
     ACMEVA_M_MPIC_BAD_SIGNATURES,
+    ACMEVA_M_POLICY_VERSION,
+    ACMEVA_M_POLICY_REFUSALS,
+    ACMEVA_M_POLICY_METHOD_DISABLED,
+    ACMEVA_M_POLICY_RULE_VALUE,
+    ACMEVA_M_POLICY_RULE_EARLY,
     ACMEVA_M_COUNT
 } acmeva_metric;
 

@@ -17,13 +17,18 @@ static void text(acmeva_httpd_response *r, int status, const char *body)
         r->status = 0; /* the server answers 500 */
 }
 
-/* ready says whether this process should get work: every thread connected to Redis and
- * reading, the audit log writing (a result is never posted before its line), and no thread
- * held back (--require-dnssec-resolver found no validating resolver). */
+/* ready says whether this process should get work: the operator's policy read (no job is
+ * taken before), every thread connected to Redis and reading, the audit log writing (a result
+ * is never posted before its line), and no thread held back (no validating resolver found for
+ * --require-dnssec-resolver, or for dnssec-at-primary at a --primary worker). */
 static const char *not_ready(const acmeva_ops *o)
 {
+    const char *why;
     if (o->d != NULL && atomic_load(&o->d->held_back) > 0)
-        return "not ready: no resolver validates DNSSEC (--require-dnssec-resolver)\n";
+        return "not ready: no resolver validates DNSSEC (--require-dnssec-resolver, or "
+               "dnssec-at-primary in force at a --primary worker)\n";
+    if ((why = acmeva_policy_watch_not_ready(o->policy)) != NULL)
+        return why;
     if (acmeva_metrics_get(o->metrics, ACMEVA_M_REDIS_CONNECTED, NULL) != 1)
         return "not ready: a Redis connection is down\n";
     if (acmeva_metrics_get(o->metrics, ACMEVA_M_STREAM_READING, NULL) != 1)
@@ -56,12 +61,18 @@ static void handle(void *arg, const char *path, acmeva_httpd_response *r)
 static int main_init(acmeva_daemon *d, char *err, size_t errlen)
 {
     acmeva_ops *o = d->hooks_data;
-    if (!o->listen)
+    int rc;
+    if (o->policy != NULL && (rc = acmeva_policy_watch_start(o->policy, &d->main_loop)) != 0) {
+        snprintf(err, errlen, "cannot set up the policy reader: %s", uv_strerror(rc));
+        return -1;
+    }
+    if (!o->listen ||
+        acmeva_httpd_start(&d->main_loop, (const struct sockaddr *)&o->listen_addr,
+                           ACMEVA_OPS_MAX_CONNS, handle, o, &o->httpd, err, errlen) == 0)
         return 0;
-    return acmeva_httpd_start(&d->main_loop, (const struct sockaddr *)&o->listen_addr,
-                              ACMEVA_OPS_MAX_CONNS, handle, o, &o->httpd, err, errlen) == 0
-               ? 0
-               : -1;
+    /* main_close does not run after a main_init that failed. */
+    acmeva_policy_watch_stop(o->policy);
+    return -1;
 }
 
 static void main_close(acmeva_daemon *d)
@@ -69,6 +80,7 @@ static void main_close(acmeva_daemon *d)
     acmeva_ops *o = d->hooks_data;
     acmeva_httpd_close(o->httpd);
     o->httpd = NULL;
+    acmeva_policy_watch_stop(o->policy);
 }
 
 static void on_hup(acmeva_daemon *d)
@@ -110,6 +122,18 @@ fail:
     return -1;
 }
 
+int acmeva_ops_watch_policy(acmeva_ops *o, const char *program, const acmeva_rconn_settings *rs,
+                            size_t loop_threads, char *err, size_t errlen)
+{
+    if (acmeva_policy_watch_new(program, rs, loop_threads,
+                                acmeva_metrics_extra_shard(o->metrics, ACMEVA_MSHARD_MAIN),
+                                o->audit, &o->policy) < 0) {
+        snprintf(err, errlen, "no memory for the policy reader");
+        return -1;
+    }
+    return 0;
+}
+
 acmeva_mshard *acmeva_ops_thread_shard(acmeva_ops *o, size_t i)
 {
     return acmeva_metrics_thread_shard(o->metrics, i);
@@ -117,6 +141,8 @@ acmeva_mshard *acmeva_ops_thread_shard(acmeva_ops *o, size_t i)
 
 void acmeva_ops_clear(acmeva_ops *o)
 {
+    acmeva_policy_watch_free(o->policy);
+    o->policy = NULL;
     acmeva_audit_free(o->audit);
     o->audit = NULL;
     acmeva_metrics_free(o->metrics);

@@ -19,6 +19,9 @@
  *   auditlog.c     the audit log: a writer thread, lines written before results are posted
  *   ops.c          metrics, endpoints and audit log wired to a daemon
  *   strbuf.c       a growable text buffer (scrapes, audit lines)
+ *   policy.c       the operator's policy (acmeva:v1:policy) as one immutable snapshot
+ *   policywatch.c  the policy's reader on a daemon's main loop, handing snapshots to threads
+ *   policycli.c    acmeva policy
  *   worker.c       acmeva-worker: entries to validations, validations to results
  *   submit.c       acmeva submit
  */
@@ -264,6 +267,8 @@ typedef struct acmeva_worker_options {
     acmeva_daemon_options d;
     char *perspective; /* the jobs stream is ACMEVA_JOBS_STREAM_PREFIX<perspective> */
     void *signing_key; /* --signing-key: Ed25519 (resultsig.h), owned; NULL: results unsigned */
+    int primary;       /* --primary: the primary perspective; the dated rules that bind it
+                          (dnssec-at-primary) apply */
 } acmeva_worker_options;
 
 /* acmeva_worker_options_init sets every default (perspective "default", the daemon

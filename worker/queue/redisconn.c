@@ -451,6 +451,20 @@ int acmeva_rconn_command(acmeva_rconn *c, acmeva_rconn_cb cb, void *priv, int ar
 
 static void handshake_start(acmeva_rconn *c);
 
+/* is_push says whether |r| is a message pushed to a subscriber: in RESP2 an array of
+ * "message", channel, payload or "pmessage", pattern, channel, payload (Redis "Pub/Sub"), which
+ * answers no command. Only a subscriber connection looks (acmeva_rconn_set_push). */
+static int is_push(const acmeva_rconn *c, const redisReply *r)
+{
+    if (c->on_push == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+        return 0;
+    const redisReply *k = r->element[0];
+    if (k->type != REDIS_REPLY_STRING)
+        return 0;
+    return (k->len == 7 && memcmp(k->str, "message", 7) == 0 && r->elements == 3) ||
+           (k->len == 8 && memcmp(k->str, "pmessage", 8) == 0 && r->elements == 4);
+}
+
 /* link_feed hands plaintext to the reply reader and runs the callbacks of complete replies. */
 static void link_feed(acmeva_rlink *l, const char *buf, size_t len)
 {
@@ -470,6 +484,12 @@ static void link_feed(acmeva_rlink *l, const char *buf, size_t len)
         }
         if (reply == NULL)
             break;
+        if (is_push(l->c, reply)) {
+            /* No command waits for it, so the reply timeout is left as it is. */
+            l->c->on_push(l->c, reply);
+            freeReplyObject(reply);
+            continue;
+        }
         if (l->q_len == 0) {
             freeReplyObject(reply);
             conn_down(l->c, "a reply nobody asked for");
@@ -1013,6 +1033,11 @@ void acmeva_rconn_settings_init(acmeva_rconn_settings *s, const acmeva_daemon_op
     s->reply_timeout_ms = o->redis_timeout_ms;
     s->probe_key = probe_key;
     s->quiet = 1;
+}
+
+void acmeva_rconn_set_push(acmeva_rconn *c, acmeva_rconn_push_cb cb)
+{
+    c->on_push = cb;
 }
 
 void acmeva_rconn_start(acmeva_rconn *c)

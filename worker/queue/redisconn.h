@@ -18,6 +18,10 @@
  * was lost (or closed) before the reply came. A connection that has commands outstanding and
  * receives nothing for the reply timeout is dropped: a half-open link or a frozen proxy can
  * never wedge it.
+ *
+ * A subscriber connection (acmeva_rconn_set_push) also takes the messages Redis pushes once
+ * SUBSCRIBE was sent: in RESP2 they come with no command waiting for them, and any other
+ * connection treats such a reply as a protocol error.
  */
 #ifndef ACMEVA_REDISCONN_H
 #define ACMEVA_REDISCONN_H
@@ -36,6 +40,11 @@ typedef struct acmeva_rlink acmeva_rlink;
 /* acmeva_rconn_cb receives the reply to one command (borrowed: freed after the call), or NULL
  * when the connection went away before it came. */
 typedef void (*acmeva_rconn_cb)(acmeva_rconn *c, redisReply *reply, void *priv);
+
+/* acmeva_rconn_push_cb receives one message published on a channel the connection subscribed
+ * to: an array of "message", the channel and the payload (or "pmessage", the pattern, the
+ * channel and the payload). Borrowed: freed after the call. */
+typedef void (*acmeva_rconn_push_cb)(acmeva_rconn *c, redisReply *msg);
 
 typedef enum {
     ACMEVA_RCONN_DOWN,       /* waiting for the reconnect timer */
@@ -76,6 +85,7 @@ struct acmeva_rconn {
     unsigned seed;      /* for the backoff jitter */
     void (*on_ready)(acmeva_rconn *c);
     void (*on_lost)(acmeva_rconn *c); /* after a READY connection went down */
+    acmeva_rconn_push_cb on_push;     /* a subscriber's messages (acmeva_rconn_set_push) */
     void *data;                       /* the owner's */
     uint64_t n_lost;                  /* READY connections lost, for metrics */
     /* Optional: runs on a ready connection right before its output is written, at the end of
@@ -100,6 +110,16 @@ int acmeva_rconn_init(acmeva_rconn *c, uv_loop_t *loop, const acmeva_rconn_setti
                       const char *role, int thread, const char *client_name,
                       void (*on_ready)(acmeva_rconn *), void (*on_lost)(acmeva_rconn *),
                       void *data);
+
+/*
+ * acmeva_rconn_set_push makes |c| a subscriber connection: a reply that is a published message
+ * ("message" or "pmessage" arrays, RESP2) goes to |cb| instead of to the oldest command
+ * outstanding. Only for a connection that sends nothing but SUBSCRIBE, PSUBSCRIBE and PING once
+ * ready: the reply of another command (HGETALL of a hash with a field "message") could look like
+ * a message. Subscriptions end with the connection: subscribe again from on_ready. Call it
+ * before acmeva_rconn_start.
+ */
+void acmeva_rconn_set_push(acmeva_rconn *c, acmeva_rconn_push_cb cb);
 
 /* acmeva_rconn_start starts connecting (and reconnecting from then on). */
 void acmeva_rconn_start(acmeva_rconn *c);

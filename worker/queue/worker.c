@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "acmeva/version.h"
+#include "brrules.h"
 #include "consumer.h"
 #include "daemon.h"
 #include "ops.h"
@@ -52,7 +53,8 @@ typedef struct wthread wthread;
 typedef struct task {
     acmeva_held h;
     wthread *t;
-    acmeva_validation *v; /* while the engine validates it */
+    acmeva_validation *v;   /* while the engine validates it */
+    int64_t policy_version; /* the operator's policy it was taken under */
 } task;
 
 struct wthread {
@@ -62,10 +64,12 @@ struct wthread {
     acmeva_consumer c;
     unsigned local_failures; /* consecutive: the pause exponent */
     uint64_t n_local;
-    /* --require-dnssec-resolver */
+    /* --require-dnssec-resolver, or dnssec-at-primary in force at a --primary worker */
     uv_timer_t dnssec_timer;
     int dnssec_timer_open;
     acmeva_dnssec_check *dnssec;
+    int dnssec_on;            /* a validating resolver is required now */
+    const char *dnssec_why;   /* by what (for the log lines) */
     int dnssec_ok;            /* the last check found a validating resolver */
     unsigned dnssec_failures; /* consecutive failed checks */
 };
@@ -123,6 +127,10 @@ static void on_result(acmeva_result *result, void *arg)
         return;
     }
     t->local_failures = 0;
+    /* It ran under the policy it was taken under, whatever changed since (DESIGN.md "Live
+     * kill switch per method": a job already running finishes). */
+    result->policy_version = k->policy_version;
+    result->has_policy_version = 1;
     acmeva_consumer_label(&k->h, result, 0, result->duration_ms / 1000.0);
     acmeva_consumer_answer(&k->h, result, k->h.item.reply_to, cfg->perspective, cfg->rir,
                            NULL); /* may free k */
@@ -187,6 +195,11 @@ static void deliver(acmeva_consumer *c, const acmeva_sentry *e)
         acmeva_job_free(job);
         return;
     }
+    /* DESIGN.md "Live kill switch per method": a disabled method is not validated. */
+    if (acmeva_consumer_policy_refuses(&k->h, job, cfg->perspective, cfg->rir)) {
+        acmeva_job_free(job);
+        return;
+    }
     /* DESIGN.md "Job": a job picked up after its deadline is not validated. */
     if (job->has_deadline && job->deadline_ms <= acmeva_wall_ms()) {
         acmeva_consumer_unvalidated(&k->h, job, "deadline passed before the job was picked up",
@@ -194,6 +207,8 @@ static void deliver(acmeva_consumer *c, const acmeva_sentry *e)
         acmeva_job_free(job);
         return;
     }
+    const acmeva_policy *pol = acmeva_consumer_policy(c);
+    k->policy_version = pol != NULL ? pol->version : 0;
     /* The result goes to the job's replyTo: kept in the item until the result is written. */
     k->h.item.reply_to = strdup(job->reply_to);
     if (k->h.item.reply_to == NULL) {
@@ -229,9 +244,7 @@ static void sync_stats(acmeva_consumer *c)
                             ds->duration_seconds_sum);
 }
 
-static const acmeva_consumer_ops consumer_ops = {deliver, release, NULL, NULL, sync_stats};
-
-/* ---- --require-dnssec-resolver ------------------------------------------------------------- */
+/* ---- --require-dnssec-resolver, dnssec-at-primary ------------------------------------------ */
 
 static void dnssec_check_start(wthread *t);
 
@@ -248,6 +261,8 @@ static void dnssec_checked(void *arg, const acmeva_dnssec_report *rep)
     const acmeva_engine_config *cfg = t->w->cfg;
     const char *name = cfg->dnssec_probe_name ? cfg->dnssec_probe_name : ".";
     t->dnssec = NULL;
+    if (!t->dnssec_on)
+        return; /* no longer required (dnssec_update released the thread) */
     int ok = rep->validating > 0;
     if (ok) {
         /* Every resolver should validate: one that does not answers a share of the
@@ -260,11 +275,12 @@ static void dnssec_checked(void *arg, const acmeva_dnssec_report *rep)
                        ACMEVA_LS("detail", rep->detail), ACMEVA_LI("thread", t->d->index));
         t->dnssec_failures = 0;
     } else {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "no resolver validates DNSSEC (%s): not taking jobs",
+                 t->dnssec_why);
         if (t->dnssec_ok || t->dnssec_failures % DNSSEC_LOG_EVERY == 0)
-            ACMEVA_LOG("error",
-                       "no resolver validates DNSSEC (--require-dnssec-resolver): not taking jobs",
-                       ACMEVA_LI("resolvers", rep->resolvers), ACMEVA_LS("probe_name", name),
-                       ACMEVA_LS("detail", rep->detail),
+            ACMEVA_LOG("error", msg, ACMEVA_LI("resolvers", rep->resolvers),
+                       ACMEVA_LS("probe_name", name), ACMEVA_LS("detail", rep->detail),
                        ACMEVA_LI("failures", t->dnssec_failures + 1),
                        ACMEVA_LI("thread", t->d->index));
         t->dnssec_failures++;
@@ -297,6 +313,68 @@ static void dnssec_stop(wthread *t)
     if (t->dnssec_timer_open)
         uv_timer_stop(&t->dnssec_timer);
 }
+
+/* dnssec_wanted says whether this thread needs a validating resolver now, and by what: the
+ * option, or the dated rule dnssec-at-primary in force (by date or early, brrules.c) at a worker
+ * that is the primary perspective (BR 3.2.2.4, ballot SC085). */
+static int dnssec_wanted(const wthread *t, const char **why)
+{
+    int early = 0;
+    if (t->w->cfg->require_dnssec) {
+        *why = "--require-dnssec-resolver";
+        return 1;
+    }
+    if (t->w->o->primary &&
+        acmeva_policy_rule(acmeva_consumer_policy(&t->c), ACMEVA_RULE_DNSSEC_PRIMARY, &early) > 0) {
+        *why = early ? "dnssec-at-primary, brought in early by the operator's policy, at this "
+                       "--primary worker"
+                     : "dnssec-at-primary (BR 3.2.2.4, ballot SC085), in force at this --primary "
+                       "worker";
+        return 1;
+    }
+    *why = NULL;
+    return 0;
+}
+
+/* dnssec_update starts or ends the resolver checks when what is required changed: at start, and
+ * when a policy snapshot brings dnssec-at-primary in early or takes it back. */
+static void dnssec_update(wthread *t)
+{
+    const char *why = NULL;
+    int want = dnssec_wanted(t, &why);
+    if (want == t->dnssec_on || t->d->stopping)
+        return;
+    t->dnssec_on = want;
+    t->dnssec_why = why;
+    if (t->d->index == 0 && (!want || !t->w->cfg->require_dnssec))
+        ACMEVA_LOG("info",
+                   want ? "a validating resolver is required from now: checking the resolvers"
+                        : "a validating resolver is no longer required",
+                   ACMEVA_LS("by", want ? why : "dnssec-at-primary no longer in force"),
+                   ACMEVA_LI("primary", t->w->o->primary));
+    if (want) {
+        /* No job is read before a resolver was found to validate DNSSEC. */
+        acmeva_consumer_hold_back(&t->c, 1);
+        t->dnssec_ok = 0;
+        t->dnssec_failures = 0;
+        dnssec_check_start(t);
+    } else {
+        dnssec_stop(t);
+        acmeva_consumer_hold_back(&t->c, 0);
+    }
+}
+
+static void policy_changed(acmeva_consumer *c, const acmeva_policy *old, const acmeva_policy *cur)
+{
+    dnssec_update(c->svc);
+    (void)old;
+    (void)cur;
+}
+
+static const acmeva_consumer_ops consumer_ops = {.deliver = deliver,
+                                                 .release = release,
+                                                 .sync_stats = sync_stats,
+                                                 .policy_changed = policy_changed};
 
 /* ---- threads and the process ---------------------------------------------------------------- */
 
@@ -339,19 +417,18 @@ static int thread_init(acmeva_dthread *d, char *err, size_t errlen)
                                  acmeva_ops_thread_shard(&w->ops, (size_t)d->index),
                                  w->ops.audit,
                                  "validation",
-                                 w->o->signing_key};
+                                 w->o->signing_key,
+                                 w->ops.policy};
     if (acmeva_consumer_init(&t->c, d, &w->rs, &cc, &consumer_ops, t, err, errlen) < 0) {
         acmeva_engine_free(t->engine);
         return -1;
     }
-    if (w->cfg->require_dnssec) {
-        /* No job is read before a resolver was found to validate DNSSEC. */
-        acmeva_consumer_hold_back(&t->c, 1);
-        uv_timer_init(&d->loop, &t->dnssec_timer);
-        t->dnssec_timer.data = t;
-        t->dnssec_timer_open = 1;
-        dnssec_check_start(t);
-    }
+    uv_timer_init(&d->loop, &t->dnssec_timer);
+    t->dnssec_timer.data = t;
+    t->dnssec_timer_open = 1;
+    /* --require-dnssec-resolver holds from the start; dnssec-at-primary once the policy (which
+     * evaluates the dated rules) is read, before which no job is taken anyway. */
+    dnssec_update(t);
     acmeva_consumer_start(&t->c);
     return 0;
 }
@@ -399,6 +476,7 @@ static void log_startup(const worker *w, uint64_t nofile)
                ACMEVA_LS("metrics_listen", o->d.metrics_listen),
                ACMEVA_LS("audit_log", o->d.audit_log), ACMEVA_LI("audit_sync", o->d.audit_sync),
                ACMEVA_LI("require_dnssec_resolver", cfg->require_dnssec),
+               ACMEVA_LI("primary", o->primary),
                ACMEVA_LS("dnssec_probe_name",
                          cfg->dnssec_probe_name ? cfg->dnssec_probe_name : "."),
                ACMEVA_LI("nofile", (int64_t)nofile),
@@ -454,7 +532,8 @@ int acmeva_worker_run(const acmeva_worker_options *o, const acmeva_engine_config
         return 1;
     }
     /* DESIGN.md "Channel": the TLS context of the Redis connections (rediss://). */
-    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &w->rs.ssl_ctx, err, sizeof(err)) < 0) {
+    if (acmeva_redis_tls_ctx_new(&o->d.redis, &o->d.tls, &w->rs.ssl_ctx, err, sizeof(err)) < 0 ||
+        acmeva_ops_watch_policy(&w->ops, w->d.name, &w->rs, (size_t)n, err, sizeof(err)) < 0) {
         ACMEVA_LOG("error", "cannot start", ACMEVA_LS("error", err));
         goto out;
     }

@@ -191,6 +191,10 @@ typedef struct acmeva_result {
     char *rir;
     char *worker;
     char *worker_version; /* NULL: this build's (acmeva_version) */
+    /* The version of the operator's policy (acmeva:v1:policy) the job ran under, written as
+     * "policyVersion" when has_policy_version is set (the daemons; acmeva check has none). */
+    int64_t policy_version;
+    int has_policy_version;
     int attempt;
     int64_t started_ms;
     double duration_ms;
@@ -231,7 +235,8 @@ int acmeva_result_set_job(acmeva_result *r, const acmeva_job *job);
  * empty lists of a record are left out; "error" is written exactly when !valid (as
  * serverInternal if no problem was set), "caa" when has_caa (its "error" null when caa_valid);
  * NULL perspective/rir/worker are written as ""; a NULL worker_version as this build's
- * version (acmeva_version); durationMs is rounded to 0.1 ms.
+ * version (acmeva_version); "policyVersion" only when has_policy_version (a negative version is
+ * written as 0); durationMs is rounded to 0.1 ms.
  */
 char *acmeva_result_to_json(const acmeva_result *r);
 
