@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -319,6 +320,51 @@ static inline size_t acmeva_utf8_decode(const unsigned char *s, size_t n, uint32
  * no memory.
  */
 char *acmeva_utf8_sanitize(const char *s, size_t len);
+
+/*
+ * A growing buffer that JSON is written into, straight, without a tree (proto/jbuf.c): the
+ * result writer and the coordinator's MPIC result use it. Start from {0}. Past
+ * ACMEVA_RESULT_MAX_BYTES, or on no memory, the buffer fails: further writes do nothing, and
+ * acmeva_jbuf_finish returns NULL.
+ */
+typedef struct acmeva_jbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} acmeva_jbuf;
+
+/* acmeva_jbuf_put_slow grows the buffer and writes |n| bytes: acmeva_jbuf_put's slow path. */
+void acmeva_jbuf_put_slow(acmeva_jbuf *b, const char *s, size_t n);
+
+/* acmeva_jbuf_put writes |n| bytes as they are, always leaving room for the final NUL. */
+static inline void acmeva_jbuf_put(acmeva_jbuf *b, const char *s, size_t n)
+{
+    if (b->cap - b->len > n) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        return;
+    }
+    acmeva_jbuf_put_slow(b, s, n);
+}
+
+/* acmeva_jbuf_puts writes the C string |s| as it is (JSON the caller vouches for). */
+void acmeva_jbuf_puts(acmeva_jbuf *b, const char *s);
+/* acmeva_jbuf_put_str writes |s| (NULL as "") as a JSON string: escaped as RFC 8259 §7
+ * requires, with each ill-formed UTF-8 sequence replaced by U+FFFD. */
+void acmeva_jbuf_put_str(acmeva_jbuf *b, const char *s);
+/* acmeva_jbuf_put_int writes |v| in decimal. */
+void acmeva_jbuf_put_int(acmeva_jbuf *b, long long v);
+/* acmeva_jbuf_put_ms writes a duration in milliseconds to 0.1 ms, as results carry
+ * "durationMs" (negatives and NaN as 0.0). */
+void acmeva_jbuf_put_ms(acmeva_jbuf *b, double ms);
+/* acmeva_jbuf_key writes ,"name": (the comma unless |*first|, which it then clears). |name|
+ * is a short ASCII literal that needs no escaping. */
+void acmeva_jbuf_key(acmeva_jbuf *b, int *first, const char *name);
+/* acmeva_jbuf_finish returns the written text NUL-terminated, owned by the caller (free()), or
+ * NULL when the buffer failed (then freed). Either way |b| is empty afterwards. */
+char *acmeva_jbuf_finish(acmeva_jbuf *b);
+/* acmeva_jbuf_clear frees what |b| holds. */
+void acmeva_jbuf_clear(acmeva_jbuf *b);
 
 #ifdef __cplusplus
 }
