@@ -115,6 +115,16 @@ int acmeva_json_read(const acmeva_jr_schema *schema, void *arg, const char *buf,
                      acmeva_jr_out *out);
 
 /*
+ * resultdoc.c: acmeva_span_add appends the span of a top-level member to a growing array;
+ * acmeva_json_splice writes the object of |buf| whose members are |members| with |edits| (as
+ * acmeva_resultdoc_splice, for any document read with its spans). Both return 0 or -1.
+ */
+int acmeva_span_add(acmeva_rd_span **spans, size_t *n, size_t *cap, int member, size_t at,
+                    size_t end);
+int acmeva_json_splice(const char *buf, const acmeva_rd_span *members, size_t n_members,
+                       const acmeva_rd_edit *edits, size_t n, acmeva_jbuf *out);
+
+/*
  * jobdoc.c: the members of a job document (proto/job.schema.json), through acmeva_json_read.
  */
 /* The members the job schema knows, by their path in the document. */
