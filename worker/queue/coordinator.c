@@ -1330,14 +1330,14 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
     }
     m->n = count;
     m->required = acmeva_mpic_required(count, quorum);
+    /* A nonce of its own per sub-job: a perspective that sees its sub-job id cannot derive
+     * another perspective's from it and answer in its name. (One RAND_bytes for all of them.) */
+    uint8_t rnd[MAX_SUBS][8];
+    RAND_bytes(&rnd[0][0], (size_t)(count + 1) * sizeof(rnd[0]));
     for (int i = 0; i <= count; i++) {
         sub *s = &m->subs[i];
-        /* A nonce of its own per sub-job: a perspective that sees its sub-job id cannot derive
-         * another perspective's from it and answer in its name. */
-        uint8_t rnd[8];
         char nonce[17];
-        RAND_bytes(rnd, sizeof(rnd));
-        hex_encode(nonce, rnd, sizeof(rnd));
+        hex_encode(nonce, rnd[i], sizeof(rnd[i]));
         s->m = m;
         s->slot = i;
         s->name = i == 0 ? o->primary : c->names[chosen[i - 1]];
