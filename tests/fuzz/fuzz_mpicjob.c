@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "acmeva/proto.h"
-#include "proto_int.h"
+#include "jobdoc_oracle.h"
 
 static void same_param(const acmeva_mpic_param *p, json_t *mpic, const char *key)
 {
@@ -65,49 +65,43 @@ static void same_subjob(const acmeva_mpicjob *doc, const char *buf, json_t *root
     free(body);
 }
 
+static void same_document(const acmeva_mpicjob *doc, const char *buf, json_t *root)
+{
+    if (doc->is_object != json_is_object(root))
+        abort();
+    if (!doc->is_object) {
+        if (acmeva_mpicjob_subjob_body(doc, buf, "r", 1, &(size_t){0}) != NULL)
+            abort(); /* only an object has sub-jobs */
+        return;
+    }
+    json_t *mpic = json_object_get(root, "mpic");
+    if (doc->has_mpic != (mpic != NULL) || doc->mpic_is_object != json_is_object(mpic))
+        abort();
+    same_param(&doc->perspective_count, mpic, "perspectiveCount");
+    same_param(&doc->quorum_count, mpic, "quorumCount");
+    same_subjob(doc, buf, root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char empty[1];
-    if (size > ACMEVA_JOB_MAX_BYTES)
-        size = ACMEVA_JOB_MAX_BYTES;
-    char *buf = size ? malloc(size) : empty;
+    char *buf = oracle_copy(data, &size, ACMEVA_JOB_MAX_BYTES);
     if (buf == NULL)
         return 0;
-    if (size)
-        memcpy(buf, data, size);
 
     acmeva_mpicjob doc;
     int rc = acmeva_mpicjob_read(&doc, buf, size);
     json_error_t jerr;
     json_t *root = json_loadb(buf, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 
-    if (memchr(buf, '\0', size) != NULL) {
-        if (rc >= 0 || doc.error == ACMEVA_JSON_OK)
-            abort();
-    } else if (doc.error == ACMEVA_JSON_NOMEM ||
-               (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)) {
-        /* out of memory on either side says nothing about the document */
-    } else if (root != NULL) {
-        if (rc != 0 || doc.error != ACMEVA_JSON_OK || doc.is_object != json_is_object(root))
-            abort();
-        if (doc.is_object) {
-            json_t *mpic = json_object_get(root, "mpic");
-            if (doc.has_mpic != (mpic != NULL) || doc.mpic_is_object != json_is_object(mpic))
-                abort();
-            same_param(&doc.perspective_count, mpic, "perspectiveCount");
-            same_param(&doc.quorum_count, mpic, "quorumCount");
-            same_subjob(&doc, buf, root);
-        } else if (acmeva_mpicjob_subjob_body(&doc, buf, "r", 1, &(size_t){0}) != NULL) {
-            abort();
-        }
-    } else {
-        if (rc >= 0 || doc.error == ACMEVA_JSON_OK || doc.is_object || doc.n_members != 0)
-            abort();
-    }
+    /* A refusal leaves nothing to use; positions are jsonread.c's (fuzz_jobdoc.c). */
+    int verdict = oracle_verdict(buf, size, rc, doc.error, 1, 1, root, &jerr);
+    if (verdict == ORACLE_ACCEPTED)
+        same_document(&doc, buf, root);
+    else if (verdict == ORACLE_REFUSED && (doc.is_object || doc.n_members != 0))
+        abort();
 
     json_decref(root);
     acmeva_mpicjob_clear(&doc);
-    if (buf != empty)
-        free(buf);
+    oracle_free(buf, size);
     return 0;
 }

@@ -29,7 +29,7 @@
 #include <jansson.h>
 
 #include "acmeva/proto.h"
-#include "proto_int.h"
+#include "jobdoc_oracle.h"
 
 static json_t *get0(json_t *obj, const char *key)
 {
@@ -213,40 +213,24 @@ static void same_document(const acmeva_resultdoc *doc, const char *buf, json_t *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char empty[1];
-    if (size > ACMEVA_RESULT_MAX_BYTES)
-        size = ACMEVA_RESULT_MAX_BYTES;
-    char *buf = size ? malloc(size) : empty;
+    char *buf = oracle_copy(data, &size, ACMEVA_RESULT_MAX_BYTES);
     if (buf == NULL)
         return 0;
-    if (size)
-        memcpy(buf, data, size);
 
     acmeva_resultdoc doc;
     int rc = acmeva_resultdoc_read(&doc, buf, size);
     json_error_t jerr;
     json_t *root = json_loadb(buf, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 
-    if (memchr(buf, '\0', size) != NULL) {
-        if (rc >= 0 || doc.error == ACMEVA_JSON_OK)
-            abort();
-    } else if (doc.error == ACMEVA_JSON_NOMEM ||
-               (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)) {
-        /* out of memory on either side says nothing about the document */
-    } else if (root != NULL) {
-        if (rc != 0 || doc.error != ACMEVA_JSON_OK)
-            abort();
+    /* A refusal leaves nothing to use; positions are jsonread.c's (fuzz_jobdoc.c). */
+    int verdict = oracle_verdict(buf, size, rc, doc.error, 1, 1, root, &jerr);
+    if (verdict == ORACLE_ACCEPTED)
         same_document(&doc, buf, root);
-    } else {
-        /* Refused: nothing of it may be used. */
-        if (rc >= 0 || doc.error == ACMEVA_JSON_OK || doc.is_object || doc.id != NULL ||
-            doc.n_members != 0)
-            abort();
-    }
+    else if (verdict == ORACLE_REFUSED && (doc.is_object || doc.id != NULL || doc.n_members != 0))
+        abort();
 
     json_decref(root);
     acmeva_resultdoc_clear(&doc);
-    if (buf != empty)
-        free(buf);
+    oracle_free(buf, size);
     return 0;
 }
