@@ -54,8 +54,8 @@ static int job_sink(void *arg, const acmeva_jr_key *k, int element, const acmeva
     return 0;
 }
 
-static const acmeva_jr_schema job_schema = {
-    job_keys, sizeof(job_keys) / sizeof(job_keys[0]), CTX_ROOT, job_sink};
+static const acmeva_jr_schema job_schema = {job_keys, sizeof(job_keys) / sizeof(job_keys[0]),
+                                            CTX_ROOT, job_sink};
 
 int acmeva_jobdoc_read(acmeva_jobdoc *doc, const char *buf, size_t len)
 {

@@ -31,10 +31,11 @@ typedef struct key {
     uint32_t hash;
 } key;
 
-#define INLINE_KEYS 32   /* enough for every job and result; more go to the heap */
-#define SORT_KEYS_OVER 16 /* objects with more keys are sorted for the duplicate check: a
-                            result has 14 at its top, and sorting them cost more than the
-                            pairs (compared by hash first) */
+#define INLINE_KEYS 32 /* enough for every job and result; more go to the heap */
+#define SORT_KEYS_OVER                                                                             \
+    16 /* objects with more keys are sorted for the duplicate check: a                             \
+         result has 14 at its top, and sorting them cost more than the                             \
+         pairs (compared by hash first) */
 
 typedef struct reader {
     const unsigned char *start, *p, *end;

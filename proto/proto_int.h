@@ -36,11 +36,11 @@ typedef enum acmeva_jv_type {
 /* One value of the document. */
 typedef struct acmeva_jv {
     acmeva_jv_type type;
-    const char *s; /* ACMEVA_JV_STRING, when kept: the decoded UTF-8, NUL-terminated, owned by
-                      the document (acmeva_jr_out.strings) */
-    size_t len;    /* ACMEVA_JV_STRING: bytes in |s|, which holds no NUL */
-    int64_t i;     /* ACMEVA_JV_INTEGER: the value */
-    double d;      /* ACMEVA_JV_INTEGER, ACMEVA_JV_REAL: the value, as json_number_value */
+    const char *s;  /* ACMEVA_JV_STRING, when kept: the decoded UTF-8, NUL-terminated, owned by
+                       the document (acmeva_jr_out.strings) */
+    size_t len;     /* ACMEVA_JV_STRING: bytes in |s|, which holds no NUL */
+    int64_t i;      /* ACMEVA_JV_INTEGER: the value */
+    double d;       /* ACMEVA_JV_INTEGER, ACMEVA_JV_REAL: the value, as json_number_value */
     size_t at, end; /* the value's bytes in the input: [at, end) */
 } acmeva_jv;
 
@@ -66,10 +66,11 @@ typedef struct acmeva_jr_out {
     char *strings;           /* owned: the decoded strings handed to the sink */
 } acmeva_jr_out;
 
-#define ACMEVA_JR_NONE 0 /* the context of objects whose members no schema entry names */
-#define ACMEVA_JR_STRING 1u   /* a string value is decoded (acmeva_jv.s) */
-#define ACMEVA_JR_ELEMENTS 2u /* each element of an array value goes to the sink as well,
-                                 strings decoded */
+#define ACMEVA_JR_NONE 0    /* the context of objects whose members no schema entry names */
+#define ACMEVA_JR_STRING 1u /* a string value is decoded (acmeva_jv.s) */
+#define ACMEVA_JR_ELEMENTS                                                                         \
+    2u /* each element of an array value goes to the sink as well,                                 \
+          strings decoded */
 
 /*
  * One member a schema knows: the member |name| of the objects of context |in| (contexts are

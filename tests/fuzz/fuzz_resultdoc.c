@@ -109,8 +109,8 @@ static json_t *parse(const char *buf, size_t len)
 
 static void same_members(const acmeva_resultdoc *doc, const char *buf, json_t *root)
 {
-    static const char *const names[] = {NULL,        "id",         "status", "error",
-                                        "attempt",   "startedMs",  "durationMs", "mpic"};
+    static const char *const names[] = {NULL,      "id",        "status",     "error",
+                                        "attempt", "startedMs", "durationMs", "mpic"};
     if (doc->n_members != json_object_size(root))
         abort();
     for (size_t i = 0; i < doc->n_members; i++) {

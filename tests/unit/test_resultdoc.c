@@ -17,7 +17,8 @@ static const char result[] =
     "\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},"
     "\"validationRecord\":[{\"addressesResolved\":[\"::1\",\"127.0.0.1\",\"::1\"],"
     "\"records\":[\"t\"]},{\"addressesResolved\":[\"127.0.0.2\",7,\"127.0.0.1\"]}],"
-    "\"error\":{\"type\":\"urn:ietf:params:acme:error:dns\",\"detail\":\"d\\u00e9\",\"status\":400},"
+    "\"error\":{\"type\":\"urn:ietf:params:acme:error:dns\",\"detail\":\"d\\u00e9\",\"status\":400}"
+    ","
     "\"caa\":{\"status\":\"valid\",\"foundAt\":null,\"records\":[\"x\",1,\"x\"],\"error\":null},"
     "\"perspective\":\"r1\",\"rir\":\"ARIN\",\"worker\":\"h\",\"attempt\":1,\"startedMs\":5,"
     "\"durationMs\":1.25e1}";
@@ -49,7 +50,8 @@ static void test_read(void)
 
     /* Nothing of what is not JSON, or of a duplicate key anywhere. */
     const char *bad[] = {"{\"id\":\"a\",\"id\":\"b\"}", "{\"id\":\"a\"",
-                         "{\"id\":\"a\",\"caa\":{\"records\":[],\"records\":[]}}", "{\"id\":\"a\"}x"};
+                         "{\"id\":\"a\",\"caa\":{\"records\":[],\"records\":[]}}",
+                         "{\"id\":\"a\"}x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK(acmeva_resultdoc_read(&d, bad[i], strlen(bad[i])) < 0);
         CHECK(d.id == NULL && !d.is_object && d.n_members == 0);
@@ -65,7 +67,8 @@ static void test_cap(void)
 {
     char buf[8192];
     size_t o = 0;
-    o += (size_t)snprintf(buf + o, sizeof(buf) - o, "{\"validationRecord\":[{\"addressesResolved\":[");
+    o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+                          "{\"validationRecord\":[{\"addressesResolved\":[");
     for (int i = 0; i < ACMEVA_RESULTDOC_LIST_MAX + 10; i++)
         o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s\"10.0.0.%d\"", i ? "," : "", i);
     o += (size_t)snprintf(buf + o, sizeof(buf) - o, ",\"10.0.0.1\"]}]}");
@@ -128,13 +131,15 @@ static void test_subjob(void)
     CHECK(d.quorum_count.present && !d.quorum_count.is_integer); /* 4.0 is a real */
     size_t blen = 0, slen = 0;
     char *body = acmeva_mpicjob_subjob_body(&d, job, "r:s", 42, &blen);
-    CHECK_MSG(body != NULL &&
-                  strcmp(body, "{\"v\":1,\"replyTo\":\"r:s\",\"x\":\"\\u00e9\",\"deadlineMs\":42}") == 0,
-              "%s", body ? body : "(null)");
+    CHECK_MSG(
+        body != NULL &&
+            strcmp(body, "{\"v\":1,\"replyTo\":\"r:s\",\"x\":\"\\u00e9\",\"deadlineMs\":42}") == 0,
+        "%s", body ? body : "(null)");
     char *sj = body ? acmeva_mpicjob_subjob(body, blen, "a/mpic:1:r1", &slen) : NULL;
     CHECK_MSG(sj != NULL && slen == strlen(sj) &&
-                  strcmp(sj, "{\"id\":\"a/mpic:1:r1\",\"v\":1,\"replyTo\":\"r:s\",\"x\":\"\\u00e9\","
-                             "\"deadlineMs\":42}") == 0,
+                  strcmp(sj,
+                         "{\"id\":\"a/mpic:1:r1\",\"v\":1,\"replyTo\":\"r:s\",\"x\":\"\\u00e9\","
+                         "\"deadlineMs\":42}") == 0,
               "%s", sj ? sj : "(null)");
     free(sj);
     free(body);

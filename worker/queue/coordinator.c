@@ -75,8 +75,8 @@ struct sub {
     /* The perspective's result, when one came and could be used: what corroboration reads
      * of it, and for the primary its bytes, which become the job's result (final_result). */
     acmeva_resultdoc *doc;
-    char *raw;          /* the primary's document; NULL for the remotes */
-    char dur_text[32];  /* its durationMs as written, when a number that short */
+    char *raw;         /* the primary's document; NULL for the remotes */
+    char dur_text[32]; /* its durationMs as written, when a number that short */
     size_t dur_len;
     char *problem_type; /* the problem this perspective counts with (URN) */
     char *problem_detail;
@@ -283,8 +283,8 @@ static void join_strings(const acmeva_rlist *l, int quote, char *buf, size_t len
     for (size_t i = 0; i < l->n; i++) {
         if (off + 1 >= len)
             break;
-        int k = snprintf(buf + off, len - off, quote ? "%s\"%s\"" : "%s%s", i ? ", " : "",
-                         l->v[i].s);
+        int k =
+            snprintf(buf + off, len - off, quote ? "%s\"%s\"" : "%s%s", i ? ", " : "", l->v[i].s);
         if (k < 0)
             break;
         off += (size_t)k;
@@ -558,7 +558,8 @@ static int final_result(mjob *m, final_doc *out)
     size_t mpic_len = 0;
     int rc = -1;
     memset(out, 0, sizeof(*out));
-    if (primary_doc_get(m, &pd) < 0 || (out->mpic = mpic_new(m, &mpic_len, out->quorum, sizeof(out->quorum))) == NULL)
+    if (primary_doc_get(m, &pd) < 0 ||
+        (out->mpic = mpic_new(m, &mpic_len, out->quorum, sizeof(out->quorum))) == NULL)
         goto out;
 
     /* The decision's status and problem. */
@@ -632,7 +633,8 @@ static int final_result(mjob *m, final_doc *out)
         edit_error,
         {ACMEVA_RD_MPIC, "mpic", out->mpic, mpic_len},
     };
-    if (acmeva_resultdoc_splice(pd.doc, pd.raw, edits, sizeof(edits) / sizeof(edits[0]), &doc) < 0 ||
+    if (acmeva_resultdoc_splice(pd.doc, pd.raw, edits, sizeof(edits) / sizeof(edits[0]), &doc) <
+            0 ||
         (out->json = acmeva_jbuf_finish(&doc)) == NULL)
         goto out;
     /* What the log and the audit say of it: from the primary's document, and problems that
@@ -1126,8 +1128,8 @@ static void sub_id(char *out, size_t len, const char *job_id, const char *nonce,
 
 /* read_mpic reads the job's optional "mpic" object (open-mpic's orchestration parameters).
  * Returns 0, or -1 with the field and the rule in |field|, |detail|. */
-static int read_mpic(const acmeva_mpicjob *doc, int *count, int *quorum, char *field,
-                     size_t flen, char *detail, size_t dlen)
+static int read_mpic(const acmeva_mpicjob *doc, int *count, int *quorum, char *field, size_t flen,
+                     char *detail, size_t dlen)
 {
     *count = *quorum = 0;
     if (!doc->has_mpic)

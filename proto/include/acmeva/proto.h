@@ -411,16 +411,16 @@ typedef struct acmeva_resultdoc {
     int is_object; /* the document is a JSON object; nothing below is set otherwise */
     /* Strings of the document, NULL when absent or not a string (through objects only). */
     const char *id, *status, *perspective, *rir;
-    const char *ident_type, *ident_value;   /* identifier.type, identifier.value */
-    const char *error_type, *error_detail;  /* error.type, error.detail */
-    const char *caa_found_at;               /* caa.foundAt */
-    int has_duration;                       /* durationMs is a number: */
-    double duration_ms;                     /* its value, as json_number_value */
-    size_t duration_at, duration_end;       /* its text */
-    int has_caa;                            /* "caa" is there, of any type */
-    int has_caa_records;                    /* caa is an object with "records", of any type */
-    acmeva_rlist addresses; /* the distinct strings of validationRecord[].addressesResolved */
-    acmeva_rlist txt;       /* the distinct strings of validationRecord[].records */
+    const char *ident_type, *ident_value;  /* identifier.type, identifier.value */
+    const char *error_type, *error_detail; /* error.type, error.detail */
+    const char *caa_found_at;              /* caa.foundAt */
+    int has_duration;                      /* durationMs is a number: */
+    double duration_ms;                    /* its value, as json_number_value */
+    size_t duration_at, duration_end;      /* its text */
+    int has_caa;                           /* "caa" is there, of any type */
+    int has_caa_records;                   /* caa is an object with "records", of any type */
+    acmeva_rlist addresses;   /* the distinct strings of validationRecord[].addressesResolved */
+    acmeva_rlist txt;         /* the distinct strings of validationRecord[].records */
     acmeva_rlist caa_records; /* the strings of caa.records, in order */
     acmeva_rd_span *members;  /* every top-level member, in order */
     size_t n_members, cap_members;
@@ -472,7 +472,7 @@ typedef struct acmeva_mpic_param {
 
 typedef struct acmeva_mpicjob {
     int is_object;
-    int has_mpic;       /* "mpic" is there, of any type */
+    int has_mpic; /* "mpic" is there, of any type */
     int mpic_is_object;
     acmeva_mpic_param perspective_count, quorum_count; /* mpic.perspectiveCount, quorumCount */
     acmeva_rd_span *members;
