@@ -29,6 +29,7 @@ enum {
     M_STARTED_MS = ACMEVA_RD_STARTED_MS,
     M_DURATION_MS = ACMEVA_RD_DURATION_MS,
     M_MPIC = ACMEVA_RD_MPIC,
+    M_POLICY_VERSION = ACMEVA_RD_POLICY_VERSION,
     M_PERSPECTIVE = 100,
     M_RIR,
     M_IDENTIFIER,
@@ -65,6 +66,7 @@ static const acmeva_jr_key result_keys[] = {
     KEY(CTX_ROOT, "startedMs", M_STARTED_MS, N, N, 0),
     KEY(CTX_ROOT, "durationMs", M_DURATION_MS, N, N, 0),
     KEY(CTX_ROOT, "mpic", M_MPIC, N, N, 0),
+    KEY(CTX_ROOT, "policyVersion", M_POLICY_VERSION, N, N, 0),
     {CTX_ROOT, NULL, 0, M_OTHER, N, N, 0}, /* every other member, for the splice */
     KEY(CTX_IDENTIFIER, "type", M_IDENT_TYPE, N, N, S),
     KEY(CTX_IDENTIFIER, "value", M_IDENT_VALUE, N, N, S),

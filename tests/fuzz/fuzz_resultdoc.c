@@ -109,8 +109,17 @@ static json_t *parse(const char *buf, size_t len)
 
 static void same_members(const acmeva_resultdoc *doc, const char *buf, json_t *root)
 {
-    static const char *const names[] = {NULL,      "id",        "status",     "error",
-                                        "attempt", "startedMs", "durationMs", "mpic"};
+    static const struct {
+        const char *name;
+        acmeva_rd_member member;
+    } names[] = {{"id", ACMEVA_RD_ID},
+                 {"status", ACMEVA_RD_STATUS},
+                 {"error", ACMEVA_RD_ERROR},
+                 {"attempt", ACMEVA_RD_ATTEMPT},
+                 {"startedMs", ACMEVA_RD_STARTED_MS},
+                 {"durationMs", ACMEVA_RD_DURATION_MS},
+                 {"mpic", ACMEVA_RD_MPIC},
+                 {"policyVersion", ACMEVA_RD_POLICY_VERSION}};
     if (doc->n_members != json_object_size(root))
         abort();
     for (size_t i = 0; i < doc->n_members; i++) {
@@ -131,10 +140,10 @@ static void same_members(const acmeva_resultdoc *doc, const char *buf, json_t *r
         if (!json_equal(json_object_get(o, key), json_object_get(root, key)))
             abort();
         int named = 0;
-        for (size_t k = 1; k < sizeof(names) / sizeof(names[0]); k++)
-            if (strcmp(key, names[k]) == 0) {
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+            if (strcmp(key, names[k].name) == 0) {
                 named = 1;
-                if (m->member != (acmeva_rd_member)k)
+                if (m->member != names[k].member)
                     abort();
             }
         if (!named && m->member != ACMEVA_RD_OTHER)

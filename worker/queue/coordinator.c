@@ -619,6 +619,9 @@ static int final_result(mjob *m, final_doc *out)
     size_t attempt_end = num.len;
     acmeva_jbuf_put_int(&num, m->started_ms);
     size_t started_end = num.len;
+    acmeva_jbuf_put_int(&num, m->policy_version); /* the decision's (the perspectives stamp
+                                                     their own) */
+    size_t policy_end = num.len;
     acmeva_jbuf_put_ms(&num, (double)((uv_hrtime() - m->start_hr) / 100000) / 10.0);
     size_t dur_end = num.len;
     const char *status = valid ? "\"valid\"" : "\"invalid\"";
@@ -628,7 +631,9 @@ static int final_result(mjob *m, final_doc *out)
         {ACMEVA_RD_ID, "id", num.p, id_end},
         {ACMEVA_RD_ATTEMPT, "attempt", num.p + id_end, attempt_end - id_end},
         {ACMEVA_RD_STARTED_MS, "startedMs", num.p + attempt_end, started_end - attempt_end},
-        {ACMEVA_RD_DURATION_MS, "durationMs", num.p + started_end, dur_end - started_end},
+        {ACMEVA_RD_POLICY_VERSION, "policyVersion", num.p + started_end,
+         policy_end - started_end},
+        {ACMEVA_RD_DURATION_MS, "durationMs", num.p + policy_end, dur_end - policy_end},
         {ACMEVA_RD_STATUS, "status", status, strlen(status)},
         edit_error,
         {ACMEVA_RD_MPIC, "mpic", out->mpic, mpic_len},

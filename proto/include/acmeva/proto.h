@@ -399,6 +399,7 @@ typedef enum acmeva_rd_member {
     ACMEVA_RD_MPIC,
     ACMEVA_RD_REPLY_TO,    /* of a job (acmeva_mpicjob) */
     ACMEVA_RD_DEADLINE_MS, /* of a job */
+    ACMEVA_RD_POLICY_VERSION,
 } acmeva_rd_member;
 
 /* One top-level member: its bytes [at, end), from its key's opening quote to its value's end. */
