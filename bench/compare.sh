@@ -6,18 +6,23 @@
 #   tls-alpn-01  wrk -t1 over https with Connection: close on the TLS port (the handshake limit)
 #   e2e-http-01  acmeva through Redis and one acmeva-worker, against the http-01 limit
 #   e2e-ops      the same, with the metrics endpoint and the audit log on, against off
+#   mpic         multi-perspective corroboration (acmeva-coordinator, a primary and 5 remotes)
+#                against one perspective, through the same Redis (bench/mpic-e2e.sh)
 # The responder gets one core and the load generator (wrk, dnsperf or acmeva) the other,
 # with taskset. Then a scale run (a tarpit holding as many http-01 validations in flight as
 # the descriptor limit allows, each with a 5 s deadline; then as many held in the DNS stage,
 # two lookup sockets each) and a check of the failure modes.
 # Prints tables, writes bench/results/ (rates.dat, rates.png, runs.ndjson, summary.txt) and
-# ends with one line per workload: ratio <workload> <acmeva per s> <limit per s> <ratio>.
+# ends with one line per workload: ratio <workload> <acmeva per s> <limit per s> <ratio>, and
+# for MPIC: ratio mpic-cpu <MPIC us> <single us> <ratio> (all processes' CPU per validation),
+# ratio mpic-rate, and mpic added-latency p50 <ms> p99 <ms>.
 #
 # Environment: BUILD (build directory, default build/bench in the repository), OUT (default
 # bench/results), DUR (seconds per measurement, default 3), CONCS (default "1 4 16 64 256"),
 # SCALE_N (default 50000; both scale runs are capped by RLIMIT_NOFILE),
 # SKIP_BUILD=1, OPS_ONLY=1 (only the e2e-ops stage; OUT then defaults to bench/results/ops),
-# OPS_PAIRS (default 3), OPS_AUDIT_SYNC (on|off, default on).
+# OPS_PAIRS (default 3), OPS_AUDIT_SYNC (on|off, default on), MPIC_ONLY=1 (only the MPIC stage;
+# OUT then defaults to bench/results/mpic), MPIC_ROUNDS (default 3).
 # Loopback only; every wait is bounded; under 5 minutes on 2 cores.
 set -uo pipefail
 
@@ -26,6 +31,8 @@ ROOT=$(dirname "$HERE")
 BUILD=${BUILD:-$ROOT/build/bench}
 if [ "${OPS_ONLY:-0}" = 1 ]; then
     OUT=${OUT:-$HERE/results/ops}
+elif [ "${MPIC_ONLY:-0}" = 1 ]; then
+    OUT=${OUT:-$HERE/results/mpic}
 else
     OUT=${OUT:-$HERE/results}
 fi
@@ -81,7 +88,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
         cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$TMP/cmake.log" 2>&1 ||
             { cat "$TMP/cmake.log" >&2; fail "cmake failed"; }
     fi
-    timeout 900 make -C "$BUILD" -j2 acmeva-responder acmeva-bench acmeva-worker \
+    timeout 900 make -C "$BUILD" -j2 acmeva-responder acmeva-bench acmeva-worker acmeva-coordinator \
         >"$TMP/make.log" 2>&1 || { tail -30 "$TMP/make.log" >&2; fail "build failed"; }
 fi
 RESPONDER=$BUILD/bench/acmeva-responder
@@ -276,6 +283,29 @@ if [ "${OPS_ONLY:-0}" = 1 ]; then
     exit 0
 fi
 
+# ---- MPIC against one perspective ---------------------------------------------------------------
+# bench/mpic-e2e.sh: single perspective and --mpic 5 alternating, MPIC_ROUNDS rounds, at 64 in
+# flight (rate, all processes' CPU) and at 1 (latency), every process on both cores. Its last
+# lines are this stage's: ratio mpic-cpu, ratio mpic-rate, mpic added-latency. Sets MPIC_LINES.
+MPIC_ROUNDS=${MPIC_ROUNDS:-3}
+mpic_stage() {
+    MPIC_LINES=""
+    if [ ! -x "$BUILD/acmeva-coordinator" ] || [ ! -x "$WORKER" ]; then
+        log "mpic: skipped, acmeva-coordinator or acmeva-worker was not built"
+        return
+    fi
+    BUILD=$BUILD ROUNDS=$MPIC_ROUNDS DUR=$((DUR + 2)) timeout 900 bash "$HERE/mpic-e2e.sh" \
+        >"$TMP/mpic.out" 2>"$TMP/mpic.err" || log "mpic: mpic-e2e.sh failed: $(tail -3 "$TMP/mpic.err")"
+    cat "$TMP/mpic.out" >>"$OUT/summary.txt"
+    cat "$TMP/mpic.out" >&2
+    MPIC_LINES=$(grep -E '^(ratio mpic-|mpic added-latency)' "$TMP/mpic.out")
+}
+if [ "${MPIC_ONLY:-0}" = 1 ]; then
+    log ""
+    mpic_stage
+    exit 0
+fi
+
 : >"$OUT/tools.log"
 : >"$OUT/rates.dat"
 echo "# concurrency wrk_http acmeva_http01 dnsperf acmeva_dns01 wrk_https acmeva_tlsalpn01" \
@@ -346,6 +376,8 @@ else
 fi
 log ""
 ops_stage
+log ""
+mpic_stage
 
 # ---- scale: a tarpit holding http-01 validations in flight until their deadline -------------
 # Each in-flight validation holds a socket; RLIMIT_NOFILE's hard limit caps how many.
@@ -447,3 +479,6 @@ for w in http-01 dns-01 tls-alpn-01; do
 done
 log "ratio e2e-http-01 $(fmt "$E2E_RATE") $(fmt "${BEST_TOOL[http-01]}") $(ratio "$E2E_RATE" "${BEST_TOOL[http-01]}")"
 log "ratio e2e-ops $(fmt "$OPS_ON") $(fmt "$OPS_OFF") $(ratio "$OPS_ON" "$OPS_OFF")"
+if [ -n "${MPIC_LINES:-}" ]; then
+    log "$MPIC_LINES"
+fi

@@ -42,23 +42,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r HTTP_PORT DNS_PORT REDIS_PORT REDIS_TLS_PORT < <(python3 - <<'EOF'
-import socket
-ports = []
-while len(ports) < 4:
-    s, u = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    try:
-        u.bind(("127.0.0.1", p))
-        if p not in ports:
-            ports.append(p)
-    except OSError:
-        pass
-    s.close(); u.close()
-print(*ports)
-EOF
-)
+# shellcheck source=bench/e2e-lib.sh
+. "$ROOT/bench/e2e-lib.sh"
+read -r HTTP_PORT DNS_PORT REDIS_PORT REDIS_TLS_PORT < <(e2e_ports 4)
 
 # Certificates: a CA, the server's for localhost, a client's.
 cd "$TMP"
@@ -84,11 +70,7 @@ PIDS+=($!)
     --tls-auth-clients yes --save "" --appendonly no --dir "$TMP" >redis.log 2>&1 &
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
-for _ in $(seq 50); do
-    grep -q ready responder.out 2>/dev/null && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 &&
-        break
-    sleep 0.1
-done
+e2e_wait_ready responder.out "$REDIS_PORT" || true
 
 echo "tls-e2e: $(date -u +%Y-%m-%dT%H:%M:%SZ), load average $(cut -d' ' -f1-3 /proc/loadavg)," \
     "$ROUNDS rounds of ${DUR}s, $CONC in flight, http-01"

@@ -142,171 +142,32 @@ int acmeva_result_set_job(acmeva_result *r, const acmeva_job *job)
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-/*
- * The result is written straight into one growing buffer rather than built as a jansson tree
- * and dumped: a worker writes one result per validation, and the tree cost more than the
- * whole http-01 check (bench/results: acmeva_result_to_json was 37% of all instructions).
- * Strings are escaped as RFC 8259 §7 requires and invalid UTF-8 becomes U+FFFD, so the
- * output is always valid JSON; test_proto parses every document back with jansson.
- */
-typedef struct jbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} jbuf;
-
-/* put_slow grows the buffer (never past ACMEVA_RESULT_MAX_BYTES) and writes. A failed buffer
- * keeps cap == len, so that put's fast path never writes to it again. */
-static void put_slow(jbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (n > ACMEVA_RESULT_MAX_BYTES || b->len + n + 1 > ACMEVA_RESULT_MAX_BYTES) {
-        b->failed = 1;
-        b->cap = b->len;
-        return;
-    }
-    /* Most results fit in 1 KiB, which is also the largest size glibc serves from its
-     * per-thread cache: one cheap allocation. */
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n + 1)
-        cap *= 2;
-    if (cap > ACMEVA_RESULT_MAX_BYTES)
-        cap = ACMEVA_RESULT_MAX_BYTES;
-    char *np = realloc(b->p, cap);
-    if (np == NULL) {
-        b->failed = 1;
-        b->cap = b->len;
-        return;
-    }
-    b->p = np;
-    b->cap = cap;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-/* put writes |n| bytes, always leaving room for the final NUL. */
-static inline void put(jbuf *b, const char *s, size_t n)
-{
-    if (b->cap - b->len > n) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-        return;
-    }
-    put_slow(b, s, n);
-}
-
-static void puts_raw(jbuf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-/* puts_str writes |s| as a JSON string (NULL as ""). */
-static void puts_str(jbuf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *in = (const unsigned char *)(s ? s : "");
-    size_t len = strlen((const char *)in), run = 0;
-    put(b, "\"", 1);
-    for (size_t i = 0; i < len;) {
-        unsigned char c = in[i];
-        if (acmeva_json_plain[c]) {
-            run++;
-            i++;
-            continue;
-        }
-        put(b, (const char *)in + i - run, run);
-        run = 0;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            put(b, e, 2);
-            i++;
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            if (c == '\n')
-                put(b, "\\n", 2);
-            else if (c == '\r')
-                put(b, "\\r", 2);
-            else if (c == '\t')
-                put(b, "\\t", 2);
-            else
-                put(b, e, 6);
-            i++;
-        } else {
-            uint32_t cp;
-            size_t n = acmeva_utf8_decode(in + i, len - i, &cp);
-            if (cp == ACMEVA_UTF8_INVALID)
-                put(b, "\xef\xbf\xbd", 3); /* U+FFFD for each maximal subpart */
-            else
-                put(b, (const char *)in + i, n);
-            i += n;
-        }
-    }
-    put(b, (const char *)in + len - run, run);
-    put(b, "\"", 1);
-}
-
-/* key writes ,"name": (the comma unless |first|) in one put. Keys are short ASCII literals. */
-static void key(jbuf *b, int *first, const char *name)
-{
-    char k[40];
-    size_t n = strlen(name), o = 0;
-    if (n > sizeof(k) - 4) {
-        b->failed = 1; /* a programming error: no key of the schema is that long */
-        b->cap = b->len;
-        return;
-    }
-    if (!*first)
-        k[o++] = ',';
-    *first = 0;
-    k[o++] = '"';
-    memcpy(k + o, name, n);
-    o += n;
-    k[o++] = '"';
-    k[o++] = ':';
-    put(b, k, o);
-}
-
-static void field_str_opt(jbuf *b, int *first, const char *name, const char *s)
+/* The result is written with acmeva_jbuf (jbuf.c), straight into one buffer. */
+static void field_str_opt(acmeva_jbuf *b, int *first, const char *name, const char *s)
 {
     if (s == NULL)
         return;
-    key(b, first, name);
-    puts_str(b, s);
+    acmeva_jbuf_key(b, first, name);
+    acmeva_jbuf_put_str(b, s);
 }
 
-static void field_list_opt(jbuf *b, int *first, const char *name, const acmeva_strlist *l)
+static void field_list_opt(acmeva_jbuf *b, int *first, const char *name, const acmeva_strlist *l)
 {
     if (l->n == 0)
         return;
-    key(b, first, name);
-    put(b, "[", 1);
+    acmeva_jbuf_key(b, first, name);
+    acmeva_jbuf_put(b, "[", 1);
     for (size_t i = 0; i < l->n; i++) {
         if (i > 0)
-            put(b, ",", 1);
-        puts_str(b, l->v[i]);
+            acmeva_jbuf_put(b, ",", 1);
+        acmeva_jbuf_put_str(b, l->v[i]);
     }
-    put(b, "]", 1);
-}
-
-/* put_int writes |v| in decimal (without snprintf, which was a fifth of this writer's time). */
-static void put_int(jbuf *b, long long v)
-{
-    char num[24];
-    size_t i = sizeof(num);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        num[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0)
-        num[--i] = '-';
-    put(b, num + i, sizeof(num) - i);
+    acmeva_jbuf_put(b, "]", 1);
 }
 
 /* put_problem writes an RFC 7807 problem document as ACME uses it (RFC 8555 §6.7). A problem
  * with no type on an invalid outcome is an internal error: the document still says why. */
-static void put_problem(jbuf *b, const acmeva_problem *p)
+static void put_problem(acmeva_jbuf *b, const acmeva_problem *p)
 {
     acmeva_problem_type type = p->type;
     const char *detail = p->detail;
@@ -315,22 +176,22 @@ static void put_problem(jbuf *b, const acmeva_problem *p)
         type = ACMEVA_PROB_SERVER_INTERNAL;
         detail = "validation failed without a recorded problem";
     }
-    put(b, "{", 1);
-    key(b, &first, "type");
-    puts_str(b, acmeva_problem_urn(type));
-    key(b, &first, "detail");
-    puts_str(b, detail);
-    key(b, &first, "status");
-    put_int(b, acmeva_problem_http_status(type));
-    put(b, "}", 1);
+    acmeva_jbuf_put(b, "{", 1);
+    acmeva_jbuf_key(b, &first, "type");
+    acmeva_jbuf_put_str(b, acmeva_problem_urn(type));
+    acmeva_jbuf_key(b, &first, "detail");
+    acmeva_jbuf_put_str(b, detail);
+    acmeva_jbuf_key(b, &first, "status");
+    acmeva_jbuf_put_int(b, acmeva_problem_http_status(type));
+    acmeva_jbuf_put(b, "}", 1);
 }
 
-static void put_record(jbuf *b, const acmeva_vrecord *rec)
+static void put_record(acmeva_jbuf *b, const acmeva_vrecord *rec)
 {
     int first = 1;
     /* Field names as ACME CAs put them in challenge objects (RFC 8555 §8.3 validationRecord,
      * Boulder's core.ValidationRecord); absent values are left out. */
-    put(b, "{", 1);
+    acmeva_jbuf_put(b, "{", 1);
     field_str_opt(b, &first, "url", rec->url);
     field_str_opt(b, &first, "hostname", rec->hostname);
     field_str_opt(b, &first, "port", rec->port);
@@ -342,119 +203,105 @@ static void put_record(jbuf *b, const acmeva_vrecord *rec)
     field_str_opt(b, &first, "rcode", rec->rcode);
     field_list_opt(b, &first, "records", &rec->records);
     field_str_opt(b, &first, "matchedRecord", rec->matched_record);
-    put(b, "}", 1);
+    acmeva_jbuf_put(b, "}", 1);
 }
 
-static void put_caa(jbuf *b, const acmeva_result *r)
+static void put_caa(acmeva_jbuf *b, const acmeva_result *r)
 {
     int first = 1;
-    put(b, "{", 1);
-    key(b, &first, "status");
-    puts_raw(b, r->caa_valid ? "\"valid\"" : "\"invalid\"");
-    key(b, &first, "foundAt");
+    acmeva_jbuf_put(b, "{", 1);
+    acmeva_jbuf_key(b, &first, "status");
+    acmeva_jbuf_puts(b, r->caa_valid ? "\"valid\"" : "\"invalid\"");
+    acmeva_jbuf_key(b, &first, "foundAt");
     if (r->caa_found_at != NULL)
-        puts_str(b, r->caa_found_at);
+        acmeva_jbuf_put_str(b, r->caa_found_at);
     else
-        puts_raw(b, "null");
+        acmeva_jbuf_puts(b, "null");
     field_list_opt(b, &first, "records", &r->caa_records);
     field_list_opt(b, &first, "resolverAddrs", &r->caa_resolver_addrs);
     field_str_opt(b, &first, "dnssec", r->caa_dnssec);
     field_str_opt(b, &first, "note", r->caa_note);
-    key(b, &first, "error");
+    acmeva_jbuf_key(b, &first, "error");
     if (r->caa_valid)
-        puts_raw(b, "null");
+        acmeva_jbuf_puts(b, "null");
     else
         put_problem(b, &r->caa_problem);
-    put(b, "}", 1);
+    acmeva_jbuf_put(b, "}", 1);
 }
 
 char *acmeva_result_to_json(const acmeva_result *r)
 {
     if (r == NULL)
         return NULL;
-    jbuf b = {NULL, 0, 0, 0};
+    acmeva_jbuf b = {0};
     int first = 1;
-    put(&b, "{", 1);
-    key(&b, &first, "v");
-    put_int(&b, ACMEVA_SCHEMA_MAJOR);
-    key(&b, &first, "id");
+    acmeva_jbuf_put(&b, "{", 1);
+    acmeva_jbuf_key(&b, &first, "v");
+    acmeva_jbuf_put_int(&b, ACMEVA_SCHEMA_MAJOR);
+    acmeva_jbuf_key(&b, &first, "id");
     if (r->id != NULL)
-        puts_str(&b, r->id);
+        acmeva_jbuf_put_str(&b, r->id);
     else
-        puts_raw(&b, "null");
-    key(&b, &first, "status");
-    puts_raw(&b, r->valid ? "\"valid\"" : "\"invalid\"");
+        acmeva_jbuf_puts(&b, "null");
+    acmeva_jbuf_key(&b, &first, "status");
+    acmeva_jbuf_puts(&b, r->valid ? "\"valid\"" : "\"invalid\"");
     if (r->ident_type != NULL) {
         int f = 1;
-        key(&b, &first, "identifier");
-        put(&b, "{", 1);
-        key(&b, &f, "type");
-        puts_str(&b, r->ident_type);
-        key(&b, &f, "value");
-        puts_str(&b, r->ident_value);
-        put(&b, "}", 1);
+        acmeva_jbuf_key(&b, &first, "identifier");
+        acmeva_jbuf_put(&b, "{", 1);
+        acmeva_jbuf_key(&b, &f, "type");
+        acmeva_jbuf_put_str(&b, r->ident_type);
+        acmeva_jbuf_key(&b, &f, "value");
+        acmeva_jbuf_put_str(&b, r->ident_value);
+        acmeva_jbuf_put(&b, "}", 1);
     }
     if (r->chall_type != NULL) {
         int f = 1;
-        key(&b, &first, "challenge");
-        put(&b, "{", 1);
-        key(&b, &f, "type");
-        puts_str(&b, r->chall_type);
+        acmeva_jbuf_key(&b, &first, "challenge");
+        acmeva_jbuf_put(&b, "{", 1);
+        acmeva_jbuf_key(&b, &f, "type");
+        acmeva_jbuf_put_str(&b, r->chall_type);
         field_str_opt(&b, &f, "token", r->token);
-        put(&b, "}", 1);
+        acmeva_jbuf_put(&b, "}", 1);
     }
-    key(&b, &first, "validationRecord");
-    put(&b, "[", 1);
+    acmeva_jbuf_key(&b, &first, "validationRecord");
+    acmeva_jbuf_put(&b, "[", 1);
     for (size_t i = 0; i < r->n_records; i++) {
         if (i > 0)
-            put(&b, ",", 1);
+            acmeva_jbuf_put(&b, ",", 1);
         put_record(&b, &r->records[i]);
     }
-    put(&b, "]", 1);
+    acmeva_jbuf_put(&b, "]", 1);
     /* DESIGN.md "Result": "error" is present exactly when "status" is "invalid". */
     if (!r->valid) {
-        key(&b, &first, "error");
+        acmeva_jbuf_key(&b, &first, "error");
         put_problem(&b, &r->problem);
     }
     if (r->has_caa) {
-        key(&b, &first, "caa");
+        acmeva_jbuf_key(&b, &first, "caa");
         put_caa(&b, r);
     }
-    key(&b, &first, "perspective");
-    puts_str(&b, r->perspective);
-    key(&b, &first, "rir");
-    puts_str(&b, r->rir);
-    key(&b, &first, "worker");
-    puts_str(&b, r->worker);
+    acmeva_jbuf_key(&b, &first, "perspective");
+    acmeva_jbuf_put_str(&b, r->perspective);
+    acmeva_jbuf_key(&b, &first, "rir");
+    acmeva_jbuf_put_str(&b, r->rir);
+    acmeva_jbuf_key(&b, &first, "worker");
+    acmeva_jbuf_put_str(&b, r->worker);
     /* Which build answered: the CA can tell results of a fleet in the middle of an upgrade. */
-    key(&b, &first, "workerVersion");
-    puts_str(&b, r->worker_version ? r->worker_version : acmeva_version());
+    acmeva_jbuf_key(&b, &first, "workerVersion");
+    acmeva_jbuf_put_str(&b, r->worker_version ? r->worker_version : acmeva_version());
     /* Which operator policy it ran under (DESIGN.md "Live kill switch per method"): the CA
      * core tells results from before and after a switch. */
     if (r->has_policy_version) {
-        key(&b, &first, "policyVersion");
-        put_int(&b, (long long)(r->policy_version > 0 ? r->policy_version : 0));
+        acmeva_jbuf_key(&b, &first, "policyVersion");
+        acmeva_jbuf_put_int(&b, (long long)(r->policy_version > 0 ? r->policy_version : 0));
     }
-    key(&b, &first, "attempt");
-    put_int(&b, r->attempt);
-    key(&b, &first, "startedMs");
-    put_int(&b, (long long)r->started_ms);
-    /* durationMs to 0.1 ms: finer digits are noise. */
-    double d = r->duration_ms;
-    if (!(d >= 0)) /* NaN and negatives */
-        d = 0;
-    if (d > 1e12)
-        d = 1e12;
-    long long tenths = (long long)(d * 10 + 0.5);
-    char frac[2] = {'.', (char)('0' + tenths % 10)};
-    key(&b, &first, "durationMs");
-    put_int(&b, tenths / 10);
-    put(&b, frac, 2);
-    put(&b, "}", 1);
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    b.p[b.len] = '\0';
-    return b.p;
+    acmeva_jbuf_key(&b, &first, "attempt");
+    acmeva_jbuf_put_int(&b, r->attempt);
+    acmeva_jbuf_key(&b, &first, "startedMs");
+    acmeva_jbuf_put_int(&b, (long long)r->started_ms);
+    acmeva_jbuf_key(&b, &first, "durationMs");
+    acmeva_jbuf_put_ms(&b, r->duration_ms);
+    acmeva_jbuf_put(&b, "}", 1);
+    return acmeva_jbuf_finish(&b);
 }

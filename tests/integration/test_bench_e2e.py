@@ -2,7 +2,9 @@
 real redis-server with a plain and a TLS port, with the workers it starts on plain TCP and on
 mutual TLS (--worker-redis, --worker-arg), against acmeva-responder on loopback. Every job must
 be answered valid in both: the mode had stopped answering anything once workers required
-replyTo under --reply-prefix.
+replyTo under --reply-prefix. Then --mpic 2 (bench/mpic-e2e.sh's harness): the jobs go through
+acmeva-coordinator to a primary and two remote perspectives, every one must come back valid, and
+the report gives the coordinator's CPU apart from the workers' and the sum of every process.
 """
 
 import json
@@ -57,6 +59,24 @@ try:
                  wlog[:1200])
         else:
             c.ok("redis connected" in wlog and "tls=" not in wlog, "plain: no TLS", wlog[:800])
+    log = os.path.join(pki.dir, "mpic.log")
+    b = t.subprocess.run([BENCH, "--allow-private-addresses", "--resolver", f"127.0.0.1:{dns_port}",
+                          "--http-port", str(http_port), "--mode", "e2e", "--redis", redis.url,
+                          "--workers", "1", "--worker-threads", "1", "--worker-log", log,
+                          "--mix", "dns-01", "-n", str(N), "-c", "16", "--deadline-ms", "10000",
+                          "--mpic", "2", "--json"], capture_output=True, text=True, timeout=120)
+    c.eq(b.returncode, 0, "mpic: every corroborated validation ended as expected")
+    rep = json.loads(b.stdout.strip().splitlines()[-1]) if b.stdout.strip() else {}
+    c.ok(rep.get("valid") == N and rep.get("mpicRemotes") == 2,
+         f"mpic: {N} valid results came back through the coordinator", (rep, b.stderr[-500:]))
+    cpu = rep.get("cpu", {})
+    parts = [cpu.get(k, 0) for k in ("self_us_per_validation", "workers_us_per_validation",
+                                     "coordinator_us_per_validation", "redis_us_per_validation")]
+    c.ok(cpu.get("coordinator_us_per_validation", 0) > 0 and cpu.get("workers_us_per_validation", 0) > 0
+         and abs(cpu.get("all_us_per_validation", 0) - sum(parts)) < 0.01 * sum(parts) + 0.1,
+         "mpic: the coordinator's CPU apart, and all processes' as the sum", cpu)
+    with open(log) as f:
+        c.ok("acmeva-coordinator starting" in f.read(), "mpic: the coordinator ran")
 finally:
     proc.terminate()
     proc.wait(10)

@@ -26,7 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <openssl/mem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -73,7 +72,12 @@ struct sub {
     int answered;  /* a result came */
     int fail_seq;  /* the order in which remotes failed, from 1 */
     const char *status; /* "valid", "invalid", "timeout" */
-    json_t *result;     /* the perspective's result, when one came */
+    /* The perspective's result, when one came and could be used: what corroboration reads
+     * of it, and for the primary its bytes, which become the job's result (final_result). */
+    acmeva_resultdoc *doc;
+    char *raw;         /* the primary's document; NULL for the remotes */
+    char dur_text[32]; /* its durationMs as written, when a number that short */
+    size_t dur_len;
     char *problem_type; /* the problem this perspective counts with (URN) */
     char *problem_detail;
     double duration_ms;
@@ -89,9 +93,10 @@ struct mjob {
     acmeva_held h; /* first: the consumer's part (entry id, raw, attempt, outbox item) */
     cthread *t;
     mjob_state state;
-    json_t *doc;    /* the job as received */
+    acmeva_mpicjob *doc; /* the job as received: its "mpic" object and members' bytes */
     char *sub_body; /* the sub-jobs without their "id": the job with the coordinator's replyTo
                        and deadlineMs and without "mpic", as one JSON object */
+    size_t sub_body_len;
     acmeva_job *job;
     int64_t started_ms;
     uint64_t start_hr;
@@ -217,11 +222,14 @@ static void mjob_release(mjob *m)
     if (m->xadds > 0)
         return;
     for (int i = 0; i <= m->n; i++) {
-        json_decref(m->subs[i].result);
+        acmeva_resultdoc_clear(m->subs[i].doc);
+        free(m->subs[i].doc);
+        free(m->subs[i].raw);
         free(m->subs[i].problem_type);
         free(m->subs[i].problem_detail);
     }
-    json_decref(m->doc);
+    acmeva_mpicjob_clear(m->doc);
+    free(m->doc);
     free(m->sub_body);
     acmeva_job_free(m->job);
     free(m);
@@ -255,134 +263,118 @@ static void log_decision(const mjob *m, const char *status, const char *error,
 
 /* ---- the final result --------------------------------------------------------------------- */
 
-static const char *jstr(json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
+/*
+ * The job's result is the primary's document with the decision's members spliced in
+ * (acmeva_resultdoc_splice), and the "mpic" object written straight into a buffer: no tree of
+ * any result is built (bench/README.md, "MPIC: what corroboration costs"). What is compared
+ * and listed comes from what acmeva_resultdoc_read kept of each perspective's result: strings
+ * only, at most ACMEVA_RESULTDOC_LIST_MAX per list.
+ */
 
-/* collect appends the strings of |key| in every validation record of |result| to |out|. */
-static void collect(json_t *result, const char *key, json_t *out)
+/* join_strings writes the strings of |l| as "x, y" (quoted when |quote|) into |buf|. */
+static void join_strings(const acmeva_rlist *l, int quote, char *buf, size_t len)
 {
-    json_t *recs = json_object_get(result, "validationRecord"), *rec, *v;
-    size_t i, j;
-    json_array_foreach(recs, i, rec)
-    {
-        json_array_foreach(json_object_get(rec, key), j, v)
-        {
-            int seen = 0;
-            json_t *w;
-            size_t k;
-            json_array_foreach(out, k, w) seen |= json_equal(v, w);
-            if (!seen && json_is_string(v))
-                json_array_append(out, v);
-        }
-    }
-}
-
-/* join_strings writes the strings of |a| as "x, y" (quoted when |quote|) into |buf|. */
-static void join_strings(json_t *a, int quote, char *buf, size_t len)
-{
-    size_t off = 0, i;
-    json_t *v;
+    size_t off = 0;
     buf[0] = '\0';
-    if (json_array_size(a) == 0) {
+    if (l->n == 0) {
         snprintf(buf, len, "nothing");
         return;
     }
-    json_array_foreach(a, i, v)
-    {
+    for (size_t i = 0; i < l->n; i++) {
         if (off + 1 >= len)
             break;
-        int k = snprintf(buf + off, len - off, quote ? "%s\"%s\"" : "%s%s", i ? ", " : "",
-                         json_string_value(v));
+        int k =
+            snprintf(buf + off, len - off, quote ? "%s\"%s\"" : "%s%s", i ? ", " : "", l->v[i].s);
         if (k < 0)
             break;
         off += (size_t)k;
     }
 }
 
-static int same_set(json_t *a, json_t *b)
+static int listed(const acmeva_rlist *l, const acmeva_rstr *x)
 {
-    if (json_array_size(a) != json_array_size(b))
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].len == x->len && memcmp(l->v[i].s, x->s, x->len) == 0)
+            return 1;
+    return 0;
+}
+
+static int same_set(const acmeva_rlist *a, const acmeva_rlist *b)
+{
+    if (a->n != b->n)
         return 0;
-    size_t i, j;
-    json_t *v, *w;
-    json_array_foreach(a, i, v)
-    {
-        int found = 0;
-        json_array_foreach(b, j, w) found |= json_equal(v, w);
-        if (!found)
+    for (size_t i = 0; i < a->n; i++)
+        if (!listed(b, &a->v[i]))
             return 0;
-    }
     return 1;
 }
 
-static void add_line(json_t *lines, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_line(json_t *lines, const char *fmt, ...)
+/* add_line writes one disagreement as a JSON string of the array in |lines|. */
+static void add_line(acmeva_jbuf *lines, int *first, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void add_line(acmeva_jbuf *lines, int *first, const char *fmt, ...)
 {
     char buf[DISAGREEMENT_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    json_array_append_new(lines, json_string(buf));
+    if (!*first)
+        acmeva_jbuf_put(lines, ",", 1);
+    *first = 0;
+    acmeva_jbuf_put_str(lines, buf);
 }
 
 /* disagree adds what remote |s| saw differently from the primary, one line each: addresses,
  * TXT values, the CAA set, the outcome. This is how a BGP hijack or DNS poisoning seen from
  * some perspectives shows itself. */
-static void disagree(const sub *p, const sub *s, json_t *lines)
+static void disagree(const sub *p, const sub *s, acmeva_jbuf *lines, int *first)
 {
-    if (s->result == NULL || p->result == NULL)
+    if (s->doc == NULL || p->doc == NULL)
         return;
+    const acmeva_resultdoc *pd = p->doc, *sd = s->doc;
     char a[160], b[160];
-    static const char *const keys[] = {"addressesResolved", "records"};
+    const acmeva_rlist *pl[] = {&pd->addresses, &pd->txt}, *sl[] = {&sd->addresses, &sd->txt};
     static const char *const what[][2] = {{"resolved", "resolved"}, {"saw TXT", "saw"}};
     for (int k = 0; k < 2; k++) {
-        json_t *pa = json_array(), *sa = json_array();
-        collect(p->result, keys[k], pa);
-        collect(s->result, keys[k], sa);
-        if (pa != NULL && sa != NULL && !same_set(pa, sa) &&
-            (json_array_size(pa) > 0 || json_array_size(sa) > 0)) {
-            join_strings(sa, k == 1, a, sizeof(a));
-            join_strings(pa, k == 1, b, sizeof(b));
-            add_line(lines, "%s: %s %s where the primary %s %s", s->name, what[k][0], a,
+        if (!same_set(pl[k], sl[k]) && (pl[k]->n > 0 || sl[k]->n > 0)) {
+            join_strings(sl[k], k == 1, a, sizeof(a));
+            join_strings(pl[k], k == 1, b, sizeof(b));
+            add_line(lines, first, "%s: %s %s where the primary %s %s", s->name, what[k][0], a,
                      what[k][1], b);
         }
-        json_decref(pa);
-        json_decref(sa);
     }
-    json_t *pc = json_object_get(p->result, "caa"), *sc = json_object_get(s->result, "caa");
-    if (pc != NULL && sc != NULL) {
-        const char *pf = jstr(pc, "foundAt"), *sf = jstr(sc, "foundAt");
-        json_t *pr = json_object_get(pc, "records"), *sr = json_object_get(sc, "records");
+    if (pd->has_caa && sd->has_caa) {
+        const char *pf = pd->caa_found_at, *sf = sd->caa_found_at;
+        const acmeva_rlist *pr = &pd->caa_records, *sr = &sd->caa_records;
         int differ = (pf == NULL) != (sf == NULL) || (pf != NULL && strcmp(pf, sf) != 0) ||
-                     !(pr == NULL ? sr == NULL || json_array_size(sr) == 0
-                                  : sr != NULL && same_set(pr, sr));
+                     !(!pd->has_caa_records ? !sd->has_caa_records || sr->n == 0
+                                            : sd->has_caa_records && same_set(pr, sr));
         if (differ) {
             join_strings(sr, 1, a, sizeof(a));
             join_strings(pr, 1, b, sizeof(b));
-            add_line(lines, "%s: found CAA at %s (%s) where the primary found it at %s (%s)",
-                     s->name, sf ? sf : "no name", sr ? a : "none", pf ? pf : "no name",
-                     pr ? b : "none");
+            add_line(lines, first, "%s: found CAA at %s (%s) where the primary found it at %s (%s)",
+                     s->name, sf ? sf : "no name", sd->has_caa_records ? a : "none",
+                     pf ? pf : "no name", pd->has_caa_records ? b : "none");
         }
     }
-    const char *ps = jstr(p->result, "status"), *ss = jstr(s->result, "status");
-    const char *pt = jstr(json_object_get(p->result, "error"), "type");
-    const char *st = jstr(json_object_get(s->result, "error"), "type");
+    const char *ps = pd->status, *ss = sd->status;
+    const char *pt = pd->error_type, *st = sd->error_type;
     if (ps != NULL && ss != NULL &&
         (strcmp(ps, ss) != 0 || (pt != NULL && st != NULL && strcmp(pt, st) != 0))) {
-        const char *sd = jstr(json_object_get(s->result, "error"), "detail");
+        const char *sdet = sd->error_detail;
         char mine[DISAGREEMENT_MAX / 2] = "", theirs[96] = "";
         if (st != NULL)
-            snprintf(mine, sizeof(mine), " (%s: %s)", st, sd ? sd : "");
+            snprintf(mine, sizeof(mine), " (%s: %s)", st, sdet ? sdet : "");
         if (pt != NULL)
             snprintf(theirs, sizeof(theirs), " (%s)", pt);
-        add_line(lines, "%s: %s%s where the primary was %s%s", s->name, ss, mine, ps, theirs);
+        add_line(lines, first, "%s: %s%s where the primary was %s%s", s->name, ss, mine, ps,
+                 theirs);
     }
 }
 
-static json_t *problem_json(const char *type, const char *detail)
+/* put_problem writes an RFC 8555 §6.7 problem document of |type| (serverInternal when NULL). */
+static void put_problem(acmeva_jbuf *b, const char *type, const char *detail)
 {
     int status = 500;
     static const struct {
@@ -395,93 +387,194 @@ static json_t *problem_json(const char *type, const char *detail)
     for (size_t i = 0; name != NULL && i < sizeof(st) / sizeof(st[0]); i++)
         if (strcmp(name + 1, st[i].suffix) == 0)
             status = st[i].status;
-    return json_pack("{s:s, s:s, s:i}", "type",
-                     type ? type : acmeva_problem_urn(ACMEVA_PROB_SERVER_INTERNAL), "detail",
-                     detail ? detail : "", "status", status);
+    int first = 1;
+    acmeva_jbuf_put(b, "{", 1);
+    acmeva_jbuf_key(b, &first, "type");
+    acmeva_jbuf_put_str(b, type ? type : acmeva_problem_urn(ACMEVA_PROB_SERVER_INTERNAL));
+    acmeva_jbuf_key(b, &first, "detail");
+    acmeva_jbuf_put_str(b, detail ? detail : "");
+    acmeva_jbuf_key(b, &first, "status");
+    acmeva_jbuf_put_int(b, status);
+    acmeva_jbuf_put(b, "}", 1);
 }
 
-/* final_result builds the job's result: the primary's result with the decision's status and
- * error, and the "mpic" object. Returns the document, or NULL on no memory. */
-static json_t *final_result(mjob *m)
+/* put_perspective writes the entry of remote |s| in mpic.perspectives. */
+static void put_perspective(acmeva_jbuf *b, const sub *s)
 {
-    cthread *t = m->t;
-    sub *p = &m->subs[0];
-    json_t *doc = NULL;
-    /* The mpic object, from the perspectives' results as they came (the primary's result
-     * becomes the job's below). */
-    json_t *mp = json_object(), *persp = json_array(), *lines = json_array(), *rirs = json_array();
-    int pass = 0;
+    int first = 1;
+    acmeva_jbuf_put(b, "{", 1);
+    acmeva_jbuf_key(b, &first, "perspective");
+    acmeva_jbuf_put_str(b, s->name);
+    acmeva_jbuf_key(b, &first, "rir");
+    acmeva_jbuf_put_str(b, acmeva_rir_name(s->rir));
+    acmeva_jbuf_key(b, &first, "status");
+    acmeva_jbuf_put_str(b, s->status ? s->status : "timeout");
+    /* The number as the perspective wrote it (result.schema.json: >= 0), else 0. */
+    acmeva_jbuf_key(b, &first, "durationMs");
+    if (s->dur_len > 0 && s->duration_ms >= 0)
+        acmeva_jbuf_put(b, s->dur_text, s->dur_len);
+    else
+        acmeva_jbuf_puts(b, "0.0");
+    acmeva_jbuf_key(b, &first, "error");
+    if (s->vote != ACMEVA_MPIC_PASS && s->problem_type != NULL)
+        put_problem(b, s->problem_type, s->problem_detail);
+    else
+        acmeva_jbuf_puts(b, "null");
+    acmeva_jbuf_key(b, &first, "addressesResolved");
+    acmeva_jbuf_put(b, "[", 1);
+    for (size_t i = 0; s->doc != NULL && i < s->doc->addresses.n; i++) {
+        if (i > 0)
+            acmeva_jbuf_put(b, ",", 1);
+        acmeva_jbuf_put_str(b, s->doc->addresses.v[i].s);
+    }
+    acmeva_jbuf_put(b, "]", 1);
+    acmeva_jbuf_put(b, "}", 1);
+}
+
+/* mpic_new writes the "mpic" object: the quorum (also into |quorum|), each remote asked, the
+ * disagreements. Returns it (free()), or NULL on no memory. */
+static char *mpic_new(const mjob *m, size_t *len, char *quorum, size_t qlen)
+{
+    const sub *p = &m->subs[0];
+    acmeva_jbuf b = {0}, lines = {0};
+    int pass = 0, first = 1, first_line = 1;
     acmeva_mpic_vote votes[ACMEVA_COORD_MAX_REMOTES];
     acmeva_rir all[ACMEVA_COORD_MAX_REMOTES];
+    acmeva_jbuf_put(&lines, "[", 1);
+    acmeva_jbuf perspectives = {0};
+    acmeva_jbuf_put(&perspectives, "[", 1);
     for (int i = 1; i <= m->n; i++) {
-        sub *s = &m->subs[i];
+        const sub *s = &m->subs[i];
         votes[i - 1] = s->vote;
         all[i - 1] = s->rir;
         if (!s->asked)
             continue;
         pass += s->vote == ACMEVA_MPIC_PASS;
-        json_t *addrs = json_array();
-        if (s->result != NULL)
-            collect(s->result, "addressesResolved", addrs);
-        json_t *err = json_null();
-        if (s->vote != ACMEVA_MPIC_PASS && s->problem_type != NULL)
-            err = problem_json(s->problem_type, s->problem_detail);
-        json_array_append_new(
-            persp, json_pack("{s:s, s:s, s:s, s:f, s:o, s:o}", "perspective", s->name, "rir",
-                             acmeva_rir_name(s->rir), "status", s->status ? s->status : "timeout",
-                             "durationMs", s->duration_ms, "error", err, "addressesResolved",
-                             addrs));
-        disagree(p, s, lines);
+        if (perspectives.len > 1)
+            acmeva_jbuf_put(&perspectives, ",", 1);
+        put_perspective(&perspectives, s);
+        disagree(p, s, &lines, &first_line);
     }
+    acmeva_jbuf_put(&perspectives, "]", 1);
+    acmeva_jbuf_put(&lines, "]", 1);
+    snprintf(quorum, qlen, "%d/%d", pass, m->n);
+    acmeva_jbuf_put(&b, "{", 1);
+    acmeva_jbuf_key(&b, &first, "quorum");
+    acmeva_jbuf_put_str(&b, quorum);
+    acmeva_jbuf_key(&b, &first, "required");
+    acmeva_jbuf_put_int(&b, m->required);
+    acmeva_jbuf_key(&b, &first, "primary");
+    acmeva_jbuf_put_str(&b, p->status ? p->status : (p->answered ? "invalid" : "timeout"));
+    acmeva_jbuf_key(&b, &first, "passedRirs");
+    acmeva_jbuf_put(&b, "[", 1);
     acmeva_rir passed[5];
     size_t k = acmeva_mpic_passed_rirs(m->n, votes, all, passed);
-    for (size_t i = 0; i < k; i++)
-        json_array_append_new(rirs, json_string(acmeva_rir_name(passed[i])));
-    char quorum[32];
-    snprintf(quorum, sizeof(quorum), "%d/%d", pass, m->n);
-    json_object_set_new(mp, "quorum", json_string(quorum));
-    json_object_set_new(mp, "required", json_integer(m->required));
-    json_object_set_new(mp, "primary",
-                        json_string(p->status ? p->status : (p->answered ? "invalid" : "timeout")));
-    json_object_set_new(mp, "passedRirs", rirs);
-    json_object_set_new(mp, "perspectives", persp);
-    json_object_set_new(mp, "disagreements", lines);
-    if (p->result != NULL) {
-        doc = json_incref(p->result); /* ours: it becomes the job's result */
-    } else {
-        /* The primary never answered: a result from the job itself. */
-        acmeva_result *r = acmeva_result_new();
-        char *js = NULL;
-        if (r != NULL && acmeva_result_set_job(r, m->job) == 0 &&
-            acmeva_str_set(&r->perspective, p->name) == 0 && acmeva_str_set(&r->rir, "") == 0 &&
-            acmeva_str_set(&r->worker, t->cons.name) == 0 &&
-            acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, "placeholder") == 0)
-            js = acmeva_result_to_json(r);
-        acmeva_result_free(r);
-        if (js != NULL)
-            doc = json_loads(js, 0, NULL);
-        free(js);
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0)
+            acmeva_jbuf_put(&b, ",", 1);
+        acmeva_jbuf_put_str(&b, acmeva_rir_name(passed[i]));
     }
-    if (doc == NULL) {
-        json_decref(mp);
+    acmeva_jbuf_put(&b, "]", 1);
+    acmeva_jbuf_key(&b, &first, "perspectives");
+    acmeva_jbuf_put(&b, perspectives.p, perspectives.failed ? 0 : perspectives.len);
+    acmeva_jbuf_key(&b, &first, "disagreements");
+    acmeva_jbuf_put(&b, lines.p, lines.failed ? 0 : lines.len);
+    acmeva_jbuf_put(&b, "}", 1);
+    int failed = perspectives.failed || lines.failed;
+    acmeva_jbuf_clear(&perspectives);
+    acmeva_jbuf_clear(&lines);
+    *len = b.len;
+    if (failed) {
+        acmeva_jbuf_clear(&b);
         return NULL;
     }
-    json_object_set_new(doc, "id", json_string(m->job->id));
-    json_object_set_new(doc, "attempt", json_integer(m->h.attempt));
-    json_object_set_new(doc, "startedMs", json_integer(m->started_ms));
-    /* The policy the decision was taken under (the perspectives stamp their own). */
-    json_object_set_new(doc, "policyVersion", json_integer((json_int_t)m->policy_version));
-    json_object_set_new(doc, "durationMs",
-                        json_real((double)((uv_hrtime() - m->start_hr) / 100000) / 10.0));
+    return acmeva_jbuf_finish(&b);
+}
+
+/* The primary's document that the job's result is made of: its result, or, when it never
+ * answered, one made from the job (acmeva_result_to_json). */
+typedef struct primary_doc {
+    const acmeva_resultdoc *doc;
+    const char *raw;
+    acmeva_resultdoc own;
+    char *own_raw;
+} primary_doc;
+
+static int primary_doc_get(mjob *m, primary_doc *pd)
+{
+    sub *p = &m->subs[0];
+    memset(pd, 0, sizeof(*pd));
+    if (p->doc != NULL) {
+        pd->doc = p->doc;
+        pd->raw = p->raw;
+        return 0;
+    }
+    acmeva_result *r = acmeva_result_new();
+    if (r != NULL && acmeva_result_set_job(r, m->job) == 0 &&
+        acmeva_str_set(&r->perspective, p->name) == 0 && acmeva_str_set(&r->rir, "") == 0 &&
+        acmeva_str_set(&r->worker, m->t->cons.name) == 0 &&
+        acmeva_result_set_problem(r, ACMEVA_PROB_SERVER_INTERNAL, "placeholder") == 0)
+        pd->own_raw = acmeva_result_to_json(r);
+    acmeva_result_free(r);
+    if (pd->own_raw == NULL ||
+        acmeva_resultdoc_read(&pd->own, pd->own_raw, strlen(pd->own_raw)) < 0)
+        return -1;
+    pd->doc = &pd->own;
+    pd->raw = pd->own_raw;
+    return 0;
+}
+
+static void primary_doc_clear(primary_doc *pd)
+{
+    acmeva_resultdoc_clear(&pd->own);
+    free(pd->own_raw);
+}
+
+static int has_member(const acmeva_resultdoc *doc, acmeva_rd_member member)
+{
+    for (size_t i = 0; i < doc->n_members; i++)
+        if (doc->members[i].member == member)
+            return 1;
+    return 0;
+}
+
+/* The job's result as final_result makes it, and what the log and the audit log say of it. */
+typedef struct final_doc {
+    char *json;          /* the result document */
+    char *mpic;          /* its "mpic" object */
+    const char *problem; /* its error.type, NULL when valid */
+    const char *ident_type, *ident_value, *perspective, *rir;
+    char quorum[32];
+    char problem_buf[160];
+} final_doc;
+
+/* final_result makes the job's result: the primary's result with the decision's status and
+ * error, the job's id and attempt, and the "mpic" object. Returns 0, or -1 on no memory. */
+static int final_result(mjob *m, final_doc *out)
+{
+    sub *p = &m->subs[0];
+    primary_doc pd;
+    acmeva_jbuf doc = {0}, error = {0}, num = {0};
+    size_t mpic_len = 0;
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (primary_doc_get(m, &pd) < 0 ||
+        (out->mpic = mpic_new(m, &mpic_len, out->quorum, sizeof(out->quorum))) == NULL)
+        goto out;
 
     /* The decision's status and problem. */
     int valid = m->outcome == ACMEVA_MPIC_VALID;
-    json_object_set_new(doc, "status", json_string(valid ? "valid" : "invalid"));
+    acmeva_rd_edit edit_error = {ACMEVA_RD_ERROR, "error", NULL, 0};
     if (valid) {
-        json_object_del(doc, "error");
+        /* no "error" (DESIGN.md "Result": present exactly when invalid) */
     } else if (m->why != NULL && strcmp(m->why, "primary") == 0) {
-        if (p->result == NULL || json_object_get(doc, "error") == NULL)
-            json_object_set_new(doc, "error", problem_json(p->problem_type, p->problem_detail));
+        if (pd.doc == p->doc && has_member(pd.doc, ACMEVA_RD_ERROR)) {
+            edit_error.member = ACMEVA_RD_OTHER; /* the primary's own problem, as it is */
+            out->problem = pd.doc->error_type;
+        } else {
+            put_problem(&error, p->problem_type, p->problem_detail);
+            out->problem = p->problem_type;
+        }
     } else {
         /* Boulder's wording: the first remote that failed, "During secondary validation: ". */
         const sub *first = NULL;
@@ -509,11 +602,75 @@ static json_t *final_result(mjob *m)
                      "RIR%s, fewer than the 2 BR 3.2.2.9 requires",
                      k, k == 1 ? "" : "s");
         }
-        json_object_set_new(doc, "error", problem_json(type, detail));
+        put_problem(&error, type, detail);
+        out->problem = type;
+    }
+    if (!valid && out->problem == NULL)
+        out->problem = acmeva_problem_urn(ACMEVA_PROB_SERVER_INTERNAL);
+    if (error.len > 0) {
+        edit_error.value = error.p;
+        edit_error.len = error.len;
     }
 
-    json_object_set_new(doc, "mpic", mp);
-    return doc;
+    /* The job's own members, in the order a tree of the primary's result would have them. */
+    acmeva_jbuf_put_str(&num, m->job->id);
+    size_t id_end = num.len;
+    acmeva_jbuf_put_int(&num, m->h.attempt);
+    size_t attempt_end = num.len;
+    acmeva_jbuf_put_int(&num, m->started_ms);
+    size_t started_end = num.len;
+    acmeva_jbuf_put_int(&num, m->policy_version); /* the decision's (the perspectives stamp
+                                                     their own) */
+    size_t policy_end = num.len;
+    acmeva_jbuf_put_ms(&num, (double)((uv_hrtime() - m->start_hr) / 100000) / 10.0);
+    size_t dur_end = num.len;
+    const char *status = valid ? "\"valid\"" : "\"invalid\"";
+    if (error.failed || num.failed)
+        goto out;
+    const acmeva_rd_edit edits[] = {
+        {ACMEVA_RD_ID, "id", num.p, id_end},
+        {ACMEVA_RD_ATTEMPT, "attempt", num.p + id_end, attempt_end - id_end},
+        {ACMEVA_RD_STARTED_MS, "startedMs", num.p + attempt_end, started_end - attempt_end},
+        {ACMEVA_RD_POLICY_VERSION, "policyVersion", num.p + started_end,
+         policy_end - started_end},
+        {ACMEVA_RD_DURATION_MS, "durationMs", num.p + policy_end, dur_end - policy_end},
+        {ACMEVA_RD_STATUS, "status", status, strlen(status)},
+        edit_error,
+        {ACMEVA_RD_MPIC, "mpic", out->mpic, mpic_len},
+    };
+    if (acmeva_resultdoc_splice(pd.doc, pd.raw, edits, sizeof(edits) / sizeof(edits[0]), &doc) <
+            0 ||
+        (out->json = acmeva_jbuf_finish(&doc)) == NULL)
+        goto out;
+    /* What the log and the audit say of it: from the primary's document, and problems that
+     * live in |pd| or in a sub copied out, since |pd| goes below. */
+    if (out->problem != NULL) {
+        snprintf(out->problem_buf, sizeof(out->problem_buf), "%s", out->problem);
+        out->problem = out->problem_buf;
+    }
+    if (pd.doc == p->doc) {
+        out->ident_type = p->doc->ident_type;
+        out->ident_value = p->doc->ident_value;
+        out->perspective = p->doc->perspective;
+        out->rir = p->doc->rir;
+    } else {
+        out->ident_type = m->job->ident_type == ACMEVA_IDENT_IP ? "ip" : "dns";
+        out->ident_value = m->job->ident_value;
+        out->perspective = p->name;
+        out->rir = "";
+    }
+    rc = 0;
+out:
+    acmeva_jbuf_clear(&doc);
+    acmeva_jbuf_clear(&error);
+    acmeva_jbuf_clear(&num);
+    primary_doc_clear(&pd);
+    if (rc < 0) {
+        free(out->json);
+        free(out->mpic);
+        out->json = out->mpic = NULL;
+    }
+    return rc;
 }
 
 /* count_decision counts a decision that is now in Redis (DESIGN.md "Operations"). */
@@ -545,50 +702,40 @@ static void post_decision(mjob *m)
         if (s->asked && !s->answered && s->status == NULL)
             s->status = "timeout"; /* a straggler cut off after the decision */
     }
-    json_t *doc = final_result(m);
-    char *json = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    char *mpic = doc ? json_dumps(json_object_get(doc, "mpic"), JSON_COMPACT | JSON_PRESERVE_ORDER)
-                     : NULL;
-    if (json == NULL || mpic == NULL) {
+    final_doc fd;
+    if (final_result(m, &fd) < 0) {
         ACMEVA_LOG("error", "no memory for a result", ACMEVA_LS("entry", m->h.entry_id));
-        free(json);
-        free(mpic);
-        json_decref(doc);
         acmeva_consumer_drop(&m->h); /* stays pending */
         return;
     }
     int valid = m->outcome == ACMEVA_MPIC_VALID;
-    json_t *ident = json_object_get(doc, "identifier");
-    const char *problem = valid ? NULL : jstr(json_object_get(doc, "error"), "type");
-    log_decision(m, valid ? "valid" : "invalid", problem,
-                 jstr(json_object_get(doc, "mpic"), "quorum"));
+    log_decision(m, valid ? "valid" : "invalid", fd.problem, fd.quorum);
     m->state = MJOB_POSTING;
     timer_free(m->timer);
     m->timer = NULL;
-    m->h.item.result = json;
+    m->h.item.result = fd.json;
     m->counted = 1;
     /* BR 5.4.1: the decision, every perspective's result and the quorum, before it is posted. */
     acmeva_audit_record rec = {"mpic",
                                m->job->id,
-                               jstr(ident, "type"),
-                               jstr(ident, "value"),
+                               fd.ident_type,
+                               fd.ident_value,
                                m->job->chall_type != ACMEVA_CHALL_NONE
                                    ? acmeva_chall_type_name(m->job->chall_type)
                                    : NULL,
                                m->job->has_caa,
-                               jstr(doc, "perspective"),
-                               jstr(doc, "rir"),
+                               fd.perspective,
+                               fd.rir,
                                valid ? "valid" : "invalid",
-                               problem,
+                               fd.problem,
                                m->h.entry_id,
                                m->h.attempt,
                                m->t->cons.name,
-                               json,
+                               fd.json,
                                "mpic",
-                               mpic};
+                               fd.mpic};
     acmeva_consumer_post_audited(&m->h, &rec);
-    free(mpic);
-    json_decref(doc);
+    free(fd.mpic);
 }
 
 /* ---- fan-out --------------------------------------------------------------------------- */
@@ -649,24 +796,18 @@ static void send_sub(sub *s)
     cthread *t = m->t;
     if (s->asked || s->vote != ACMEVA_MPIC_WAITING || !acmeva_rconn_ready(&t->cons.writer))
         return;
-    /* The sub-job is the shared body with this perspective's "id" first: ids are of the
-     * alphabet [A-Za-z0-9._:/-] and need no escaping. */
-    size_t blen = strlen(m->sub_body), ilen = strlen(s->id);
-    char *body = malloc(blen + ilen + 16);
+    /* The sub-job is the shared body with this perspective's "id" first. */
+    size_t blen = 0;
+    char *body = acmeva_mpicjob_subjob(m->sub_body, m->sub_body_len, s->id, &blen);
     if (body == NULL)
         return; /* no memory: retried from the writer's next ready, or times out */
-    int n = snprintf(body, blen + ilen + 16, "{\"id\":\"%s\"%s%s", s->id,
-                     strcmp(m->sub_body, "{}") == 0 ? "" : ",", m->sub_body + 1);
-    if (n < 0) {
-        free(body);
-        return;
-    }
     char stream[sizeof(ACMEVA_JOBS_STREAM_PREFIX) + ACMEVA_PERSPECTIVE_MAX];
     char maxlen[24];
     snprintf(stream, sizeof(stream), "%s%s", ACMEVA_JOBS_STREAM_PREFIX, s->name);
     snprintf(maxlen, sizeof(maxlen), "%lld", (long long)t->c->o->d.results_maxlen);
     const char *argv[] = {"XADD", stream, "MAXLEN", "~", maxlen, "*", "job", body};
-    if (acmeva_rconn_command(&t->cons.writer, xadd_cb, s, 8, argv, NULL) == 0) {
+    const size_t lens[] = {4, strlen(stream), 6, 1, strlen(maxlen), 1, 3, blen};
+    if (acmeva_rconn_command(&t->cons.writer, xadd_cb, s, 8, argv, lens) == 0) {
         s->asked = 1;
         m->xadds++;
     }
@@ -782,26 +923,55 @@ static const char *sig_refused(const sub *s, const char *doc, size_t len, const 
     return NULL;
 }
 
+/* keep_doc keeps what corroboration uses of the result |rd| of |s| (and takes it over), and
+ * for the primary its bytes, which the job's result is made of. Returns 0, or -1 on no
+ * memory (then nothing is kept and |rd| is cleared). */
+static int keep_doc(sub *s, acmeva_resultdoc *rd, const char *doc, size_t len)
+{
+    if ((s->doc = malloc(sizeof(*s->doc))) == NULL ||
+        (s->slot == 0 && (s->raw = malloc(len + 1)) == NULL)) {
+        free(s->doc);
+        s->doc = NULL;
+        acmeva_resultdoc_clear(rd);
+        return -1;
+    }
+    if (s->raw != NULL) {
+        memcpy(s->raw, doc, len);
+        s->raw[len] = '\0';
+    }
+    *s->doc = *rd;
+    s->duration_ms = rd->has_duration ? rd->duration_ms : 0;
+    size_t n = rd->duration_end - rd->duration_at;
+    if (rd->has_duration && n < sizeof(s->dur_text)) {
+        memcpy(s->dur_text, doc + rd->duration_at, n);
+        s->dur_len = n;
+    }
+    return 0;
+}
+
 static void on_sub_result(cthread *t, const char *doc, size_t len, const char *sig, size_t siglen)
 {
-    json_error_t je;
-    json_t *r = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &je);
-    const char *id = jstr(r, "id");
+    /* One bounded pass over the result (proto/resultdoc.c); nothing of a document that is not
+     * JSON, or larger than a result may be, is used. */
+    acmeva_resultdoc rd = {0};
+    if (len <= ACMEVA_RESULT_MAX_BYTES)
+        acmeva_resultdoc_read(&rd, doc, len); /* on failure |rd| is left empty */
+    const char *id = rd.id;
     sub *s = id ? table_find(t, id) : NULL;
     if (s == NULL) {
         t->n_foreign++; /* late (already decided), from a dead coordinator, or not a result */
-        json_decref(r);
+        acmeva_resultdoc_clear(&rd);
         return;
     }
     mjob *m = s->m;
     if (s->answered || m->state != MJOB_RUNNING) {
         t->n_dup++;
-        json_decref(r);
+        acmeva_resultdoc_clear(&rd);
         return;
     }
     if (m->decided && s->vote != ACMEVA_MPIC_WAITING) {
         t->n_late++;
-        json_decref(r);
+        acmeva_resultdoc_clear(&rd);
         return;
     }
     s->answered = 1;
@@ -819,16 +989,17 @@ static void on_sub_result(cthread *t, const char *doc, size_t len, const char *s
                    ACMEVA_LS("sub_id", s->id), ACMEVA_LS("error", refused),
                    ACMEVA_LS("entry", m->h.entry_id), ACMEVA_LI("thread", t->index),
                    ACMEVA_LI("bad_signatures", t->n_bad_sig));
-        json_decref(r);
+        acmeva_resultdoc_clear(&rd);
         sub_fail(s, "invalid", detail);
         evaluate(m);
         return;
     }
-    s->result = r;
-    const char *status = jstr(r, "status"), *persp = jstr(r, "perspective");
-    json_t *dur = json_object_get(r, "durationMs");
-    s->duration_ms = json_is_number(dur) ? json_number_value(dur) : 0;
-    json_t *err = json_object_get(r, "error");
+    if (keep_doc(s, &rd, doc, len) < 0) {
+        sub_fail(s, "invalid", "no memory to keep the perspective's result");
+        evaluate(m);
+        return;
+    }
+    const char *status = s->doc->status, *persp = s->doc->perspective;
     if (persp == NULL || strcmp(persp, s->name) != 0) {
         /* The sub-job id is unpredictable, so only a worker that read this perspective's stream
          * can answer it; a result naming another perspective is not a corroboration. */
@@ -845,7 +1016,7 @@ static void on_sub_result(cthread *t, const char *doc, size_t len, const char *s
         s->status = "invalid";
         if (s->slot > 0)
             s->fail_seq = ++m->fails;
-        const char *type = jstr(err, "type"), *detail = jstr(err, "detail");
+        const char *type = s->doc->error_type, *detail = s->doc->error_detail;
         set_problem(s, type ? type : acmeva_problem_urn(ACMEVA_PROB_SERVER_INTERNAL),
                     detail ? detail : "the perspective's result has no problem document");
     }
@@ -931,6 +1102,18 @@ static void upkeep_cb(uv_timer_t *h)
 
 /* ---- taking MPIC jobs --------------------------------------------------------------------- */
 
+/* hex_encode writes |n| bytes as 2n lowercase hex digits and a NUL (no snprintf per byte: a
+ * job asks six perspectives). */
+static void hex_encode(char *out, const uint8_t *in, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 /* sub_id derives the id of a sub-job from the job's id, a nonce of this fan-out and the
  * perspective, within the id rules (DESIGN.md "Job": 1..200 bytes of [A-Za-z0-9._:/-]): the
  * job id itself when it fits, else a digest of it. */
@@ -944,39 +1127,36 @@ static void sub_id(char *out, size_t len, const char *job_id, const char *nonce,
     uint8_t d[SHA256_DIGEST_LENGTH];
     SHA256((const uint8_t *)job_id, strlen(job_id), d);
     char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    hex_encode(hex, d, 16);
     snprintf(out, len, "sha256:%s/mpic:%s:%s", hex, nonce, name);
 }
 
 /* read_mpic reads the job's optional "mpic" object (open-mpic's orchestration parameters).
  * Returns 0, or -1 with the field and the rule in |field|, |detail|. */
-static int read_mpic(const json_t *doc, int *count, int *quorum, char *field, size_t flen,
+static int read_mpic(const acmeva_mpicjob *doc, int *count, int *quorum, char *field, size_t flen,
                      char *detail, size_t dlen)
 {
-    json_t *mp = json_object_get(doc, "mpic");
     *count = *quorum = 0;
-    if (mp == NULL)
+    if (!doc->has_mpic)
         return 0;
-    if (!json_is_object(mp)) {
+    if (!doc->mpic_is_object) {
         snprintf(field, flen, "mpic");
         snprintf(detail, dlen, "mpic: must be an object");
         return -1;
     }
     static const char *const keys[] = {"perspectiveCount", "quorumCount"};
     int *dst[] = {count, quorum};
+    const acmeva_mpic_param *v[] = {&doc->perspective_count, &doc->quorum_count};
     for (int i = 0; i < 2; i++) {
-        json_t *v = json_object_get(mp, keys[i]);
-        if (v == NULL)
+        if (!v[i]->present)
             continue;
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > ACMEVA_COORD_MAX_REMOTES) {
+        if (!v[i]->is_integer || v[i]->value < 1 || v[i]->value > ACMEVA_COORD_MAX_REMOTES) {
             snprintf(field, flen, "mpic.%s", keys[i]);
             snprintf(detail, dlen, "mpic.%s: must be an integer from 1 to %d", keys[i],
                      ACMEVA_COORD_MAX_REMOTES);
             return -1;
         }
-        *dst[i] = (int)json_integer_value(v);
+        *dst[i] = (int)v[i]->value;
     }
     return 0;
 }
@@ -1051,8 +1231,12 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
         acmeva_consumer_malformed(&m->h, job->id, "replyTo", detail, primary);
         return;
     }
-    /* The job's own members are already checked; the tree keeps them for the sub-jobs. */
-    m->doc = json_loadb(e->raw, e->raw_len, JSON_REJECT_DUPLICATES, NULL);
+    /* The job's own members are already checked; the sub-jobs are made from its bytes. */
+    m->doc = malloc(sizeof(*m->doc));
+    if (m->doc != NULL && acmeva_mpicjob_read(m->doc, e->raw, e->raw_len) < 0) {
+        free(m->doc); /* cannot be: acmeva_job_parse read the same bytes; no memory */
+        m->doc = NULL;
+    }
     m->h.item.reply_to = strdup(job->reply_to);
     if (m->doc == NULL || m->h.item.reply_to == NULL) {
         ACMEVA_LOG("error", "no memory for a job", ACMEVA_LS("entry", e->id));
@@ -1130,16 +1314,15 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
         return;
     }
     /* One body for every sub-job (send_sub puts each one's id in front). */
-    json_object_del(m->doc, "id");
-    json_object_del(m->doc, "mpic");
-    if (json_object_set_new(m->doc, "replyTo", json_string(t->reply_stream)) != 0 ||
-        json_object_set_new(m->doc, "deadlineMs", json_integer(m->sub_deadline_ms)) != 0 ||
-        (m->sub_body = json_dumps(m->doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+    m->sub_body = acmeva_mpicjob_subjob_body(m->doc, e->raw, t->reply_stream, m->sub_deadline_ms,
+                                             &m->sub_body_len);
+    if (m->sub_body == NULL) {
         ACMEVA_LOG("error", "no memory for a job", ACMEVA_LS("entry", e->id));
         acmeva_consumer_drop(&m->h);
         return;
     }
-    json_decref(m->doc);
+    acmeva_mpicjob_clear(m->doc);
+    free(m->doc);
     m->doc = NULL;
 
     /* The perspectives: the primary, then the remotes chosen for this identifier. */
@@ -1154,15 +1337,14 @@ static void deliver(acmeva_consumer *cons, const acmeva_sentry *e)
     }
     m->n = count;
     m->required = acmeva_mpic_required(count, quorum);
+    /* A nonce of its own per sub-job: a perspective that sees its sub-job id cannot derive
+     * another perspective's from it and answer in its name. (One RAND_bytes for all of them.) */
+    uint8_t rnd[MAX_SUBS][8];
+    RAND_bytes(&rnd[0][0], (size_t)(count + 1) * sizeof(rnd[0]));
     for (int i = 0; i <= count; i++) {
         sub *s = &m->subs[i];
-        /* A nonce of its own per sub-job: a perspective that sees its sub-job id cannot derive
-         * another perspective's from it and answer in its name. */
-        uint8_t rnd[8];
         char nonce[17];
-        RAND_bytes(rnd, sizeof(rnd));
-        for (int k = 0; k < 8; k++)
-            snprintf(nonce + 2 * k, 3, "%02x", rnd[k]);
+        hex_encode(nonce, rnd[i], sizeof(rnd[i]));
         s->m = m;
         s->slot = i;
         s->name = i == 0 ? o->primary : c->names[chosen[i - 1]];

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -319,6 +320,188 @@ static inline size_t acmeva_utf8_decode(const unsigned char *s, size_t n, uint32
  * no memory.
  */
 char *acmeva_utf8_sanitize(const char *s, size_t len);
+
+/*
+ * A growing buffer that JSON is written into, straight, without a tree (proto/jbuf.c): the
+ * result writer and the coordinator's MPIC result use it. Start from {0}. Past
+ * ACMEVA_RESULT_MAX_BYTES, or on no memory, the buffer fails: further writes do nothing, and
+ * acmeva_jbuf_finish returns NULL.
+ */
+typedef struct acmeva_jbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} acmeva_jbuf;
+
+/* acmeva_jbuf_put_slow grows the buffer and writes |n| bytes: acmeva_jbuf_put's slow path. */
+void acmeva_jbuf_put_slow(acmeva_jbuf *b, const char *s, size_t n);
+
+/* acmeva_jbuf_put writes |n| bytes as they are, always leaving room for the final NUL. */
+static inline void acmeva_jbuf_put(acmeva_jbuf *b, const char *s, size_t n)
+{
+    if (b->cap - b->len > n) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        return;
+    }
+    acmeva_jbuf_put_slow(b, s, n);
+}
+
+/* acmeva_jbuf_puts writes the C string |s| as it is (JSON the caller vouches for). */
+void acmeva_jbuf_puts(acmeva_jbuf *b, const char *s);
+/* acmeva_jbuf_put_str writes |s| (NULL as "") as a JSON string: escaped as RFC 8259 §7
+ * requires, with each ill-formed UTF-8 sequence replaced by U+FFFD. */
+void acmeva_jbuf_put_str(acmeva_jbuf *b, const char *s);
+/* acmeva_jbuf_put_int writes |v| in decimal. */
+void acmeva_jbuf_put_int(acmeva_jbuf *b, long long v);
+/* acmeva_jbuf_put_ms writes a duration in milliseconds to 0.1 ms, as results carry
+ * "durationMs" (negatives and NaN as 0.0). */
+void acmeva_jbuf_put_ms(acmeva_jbuf *b, double ms);
+/* acmeva_jbuf_key writes ,"name": (the comma unless |*first|, which it then clears). |name|
+ * is a short ASCII literal that needs no escaping. */
+void acmeva_jbuf_key(acmeva_jbuf *b, int *first, const char *name);
+/* acmeva_jbuf_finish returns the written text NUL-terminated, owned by the caller (free()), or
+ * NULL when the buffer failed (then freed). Either way |b| is empty afterwards. */
+char *acmeva_jbuf_finish(acmeva_jbuf *b);
+/* acmeva_jbuf_clear frees what |b| holds. */
+void acmeva_jbuf_clear(acmeva_jbuf *b);
+
+/*
+ * A result document as the coordinator reads it from a perspective (proto/resultdoc.c): one
+ * bounded pass, held to jansson's json_loadb(JSON_REJECT_DUPLICATES) by
+ * tests/fuzz/fuzz_resultdoc.c, that keeps only what corroboration uses and the byte range of
+ * every top-level member, so that the document can be written again with members replaced
+ * (acmeva_resultdoc_splice) instead of through a tree.
+ */
+#define ACMEVA_RESULTDOC_LIST_MAX 64 /* strings kept per list; more are counted, not kept */
+
+/* A string of a document: decoded UTF-8 with no NUL in it, NUL-terminated, owned by it. */
+typedef struct acmeva_rstr {
+    const char *s;
+    size_t len;
+} acmeva_rstr;
+
+typedef struct acmeva_rlist {
+    acmeva_rstr *v;
+    size_t n, cap;
+    size_t more; /* strings left out once ACMEVA_RESULTDOC_LIST_MAX were kept */
+} acmeva_rlist;
+
+/* The top-level members a splice may replace, and the others (ACMEVA_RD_OTHER). */
+typedef enum acmeva_rd_member {
+    ACMEVA_RD_OTHER = 0,
+    ACMEVA_RD_ID,
+    ACMEVA_RD_STATUS,
+    ACMEVA_RD_ERROR,
+    ACMEVA_RD_ATTEMPT,
+    ACMEVA_RD_STARTED_MS,
+    ACMEVA_RD_DURATION_MS,
+    ACMEVA_RD_MPIC,
+    ACMEVA_RD_REPLY_TO,    /* of a job (acmeva_mpicjob) */
+    ACMEVA_RD_DEADLINE_MS, /* of a job */
+    ACMEVA_RD_POLICY_VERSION,
+} acmeva_rd_member;
+
+/* One top-level member: its bytes [at, end), from its key's opening quote to its value's end. */
+typedef struct acmeva_rd_span {
+    acmeva_rd_member member;
+    size_t at, end;
+} acmeva_rd_span;
+
+typedef struct acmeva_resultdoc {
+    int is_object; /* the document is a JSON object; nothing below is set otherwise */
+    /* Strings of the document, NULL when absent or not a string (through objects only). */
+    const char *id, *status, *perspective, *rir;
+    const char *ident_type, *ident_value;  /* identifier.type, identifier.value */
+    const char *error_type, *error_detail; /* error.type, error.detail */
+    const char *caa_found_at;              /* caa.foundAt */
+    int has_duration;                      /* durationMs is a number: */
+    double duration_ms;                    /* its value, as json_number_value */
+    size_t duration_at, duration_end;      /* its text */
+    int has_caa;                           /* "caa" is there, of any type */
+    int has_caa_records;                   /* caa is an object with "records", of any type */
+    acmeva_rlist addresses;   /* the distinct strings of validationRecord[].addressesResolved */
+    acmeva_rlist txt;         /* the distinct strings of validationRecord[].records */
+    acmeva_rlist caa_records; /* the strings of caa.records, in order */
+    acmeva_rd_span *members;  /* every top-level member, in order */
+    size_t n_members, cap_members;
+    int error; /* why the read failed (jsonread.c's categories), 0 after a successful one */
+    char *strings;
+} acmeva_resultdoc;
+
+/*
+ * acmeva_resultdoc_read reads |len| bytes at |buf| into |doc|, which it initialises. Lists keep
+ * strings in the order they first come, the first ACMEVA_RESULTDOC_LIST_MAX; the distinct ones
+ * are distinct byte strings. Returns 0 when the document is JSON (of any type: see
+ * |doc->is_object|), else a negative value. Either way the caller calls acmeva_resultdoc_clear.
+ * Memory is linear in |len|, time O(|len| log |len|); the caller caps |len|.
+ */
+int acmeva_resultdoc_read(acmeva_resultdoc *doc, const char *buf, size_t len);
+/* acmeva_resultdoc_clear frees what |doc| owns; its strings go with it. */
+void acmeva_resultdoc_clear(acmeva_resultdoc *doc);
+
+/* One change to a top-level member: |member| becomes "|name|": |value| (|len| bytes of JSON
+ * the caller vouches for), or, with |value| NULL, goes. */
+typedef struct acmeva_rd_edit {
+    acmeva_rd_member member;
+    const char *name;
+    const char *value;
+    size_t len;
+} acmeva_rd_edit;
+
+/*
+ * acmeva_resultdoc_splice writes the object |doc| was read from (|buf|) to |out| with |n|
+ * edits: each member an edit names is replaced where it stands (or left out), every other
+ * member is copied byte for byte, and the edits whose member was not there are added at the
+ * end, in their order. The output is JSON whenever the edits' values are. Returns 0, or -1 when
+ * |doc| is not an object.
+ */
+int acmeva_resultdoc_splice(const acmeva_resultdoc *doc, const char *buf,
+                            const acmeva_rd_edit *edits, size_t n, acmeva_jbuf *out);
+
+/*
+ * An MPIC job as the coordinator reads it beside acmeva_job_parse (proto/mpicjob.c): the
+ * "mpic" object's parameters, and the byte range of every top-level member, so that the
+ * sub-jobs are written from the job's own bytes (acmeva_mpicjob_subjob_body) rather than
+ * through a tree. Held to jansson by tests/fuzz/fuzz_mpicjob.c.
+ */
+typedef struct acmeva_mpic_param {
+    int present;    /* the member is there (inside an "mpic" object) */
+    int is_integer; /* and is an integer (no fraction, no exponent) */
+    int64_t value;
+} acmeva_mpic_param;
+
+typedef struct acmeva_mpicjob {
+    int is_object;
+    int has_mpic; /* "mpic" is there, of any type */
+    int mpic_is_object;
+    acmeva_mpic_param perspective_count, quorum_count; /* mpic.perspectiveCount, quorumCount */
+    acmeva_rd_span *members;
+    size_t n_members, cap_members;
+    int error;
+    char *strings;
+} acmeva_mpicjob;
+
+/* acmeva_mpicjob_read reads |len| bytes at |buf| into |doc| (initialised here). Returns 0
+ * when they are JSON, else a negative value; either way the caller calls acmeva_mpicjob_clear. */
+int acmeva_mpicjob_read(acmeva_mpicjob *doc, const char *buf, size_t len);
+void acmeva_mpicjob_clear(acmeva_mpicjob *doc);
+
+/*
+ * acmeva_mpicjob_subjob_body writes the body every sub-job of the job |doc| was read from
+ * (|buf|) shares (DESIGN.md "Multi-perspective corroboration"): the job with "id" and "mpic"
+ * left out, "replyTo" set to |reply_to| and "deadlineMs" to |deadline_ms| (where they stand, or
+ * added at the end). The sub-job's own "id" goes in front (acmeva_mpicjob_subjob). Returns the
+ * body (free()), or NULL on no memory or when |doc| is not an object.
+ */
+char *acmeva_mpicjob_subjob_body(const acmeva_mpicjob *doc, const char *buf, const char *reply_to,
+                                 int64_t deadline_ms, size_t *len);
+
+/* acmeva_mpicjob_subjob writes the sub-job of id |id| from |body| (|blen| bytes, as
+ * acmeva_mpicjob_subjob_body made it) into a new buffer, NUL-terminated, |*len| bytes. The id
+ * is of the job id alphabet ([A-Za-z0-9._:/-]), which needs no escaping. Returns NULL on no
+ * memory. */
+char *acmeva_mpicjob_subjob(const char *body, size_t blen, const char *id, size_t *len);
 
 #ifdef __cplusplus
 }
