@@ -19,6 +19,7 @@
 #include "certcheck.h"
 #include "conn.h"
 #include "engine_int.h"
+#include "escape.h"
 
 static const uint8_t acme_tls_1[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
 
@@ -129,6 +130,7 @@ static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *wha
         t->conn = NULL;
         acmeva_validation_list_add(t->v, &record(t)->addresses_tried, t->addr_text,
                                    strlen(t->addr_text));
+        acmeva_validation_list_add(t->v, &record(t)->tried_errors, what, strlen(what));
         t->cur++;
         try_next(t);
         return;
@@ -149,6 +151,9 @@ static void check_certificate(tlsalpn *t)
     const uint8_t *proto = NULL;
     unsigned proto_len = 0;
     SSL_get0_alpn_selected(ssl, &proto, &proto_len);
+    acmeva_vrecord *rec = record(t);
+    if (proto_len > 0 && (rec->alpn = acmeva_escape_dup(proto, proto_len, 0)) == NULL)
+        acmeva_validation_nomem(t->v);
     if (proto_len != sizeof(acme_tls_1) - 1 || memcmp(proto, acme_tls_1 + 1, proto_len) != 0) {
         /* RFC 8737 §3: the server must negotiate acme-tls/1. */
         t->v->e->stats.tls_failures[ACMEVA_TLS_FAIL_ALPN]++;
@@ -162,6 +167,11 @@ static void check_certificate(tlsalpn *t)
         return;
     }
     const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(certs, 0);
+    /* The names of the certificate seen, for a person to recognise it (often the site's own
+     * certificate, served by a web server that does not speak tls-alpn-01). */
+    if (acmeva_cert_names(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), &rec->cert_names) ==
+        ACMEVA_CERT_ENOMEM)
+        acmeva_validation_nomem(t->v);
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256((const uint8_t *)job->key_authorization, strlen(job->key_authorization), digest);
     char reason[ACMEVA_CERT_REASON_MAX];
