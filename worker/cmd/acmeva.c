@@ -19,6 +19,7 @@
 #include "acmeva/engine.h"
 #include "acmeva/proto.h"
 #include "acmeva/version.h"
+#include "diagnose.h"
 #ifdef ACMEVA_HAVE_QUEUE
 #include "submit.h"
 #include "verify.h"
@@ -34,7 +35,7 @@
 #define CHECK_MIN_FREE_FDS 8
 
 static const char check_usage[] =
-    "usage: acmeva check [engine options] [--max-inflight N] [--dns-stats]\n"
+    "usage: acmeva check [engine options] [--max-inflight N] [--dns-stats] [--format text|json]\n"
     "                    (--job FILE|- | --type T --identifier V [--token T]\n"
     "                     [--key-authorization KA] [--account-uri U] [--caa] [--id ID])\n"
     "\n"
@@ -49,6 +50,14 @@ static const char check_usage[] =
     "go to standard error). Exit status: 0 when all are valid, 1 when any is invalid, 2 for\n"
     "bad usage or bad input (a batch with a bad line still runs its other jobs), and 2 with\n"
     "no job run when --require-dnssec-resolver finds no resolver that validates DNSSEC.\n"
+    "\n"
+    "--format text prints, for each job, a diagnosis for people: the verdict first, then each\n"
+    "step the validation took (names looked up and their answers with their DNSSEC status,\n"
+    "addresses tried and what happened at each, redirect hops with their status codes, the\n"
+    "start of the body, the certificate seen, where CAA was found and which record decided),\n"
+    "then the problem with its most likely cause and what to change. --format json prints the\n"
+    "result documents. Default: text when standard output is a terminal, json otherwise (so\n"
+    "scripts and pipes get JSON). Colour only on a terminal, and never when NO_COLOR is set.\n"
     "\n"
     "--dns-stats writes the engine's DNS counters (queries by type and response code,\n"
     "replies dropped by reason, tries, time) at the end, as one line of JSON on standard\n"
@@ -68,6 +77,10 @@ typedef struct check_run {
     acmeva_engine_config cfg;
     size_t max_inflight;
     int dns_stats;
+    /* output: the result documents, or a diagnosis for people (--format) */
+    int text;
+    unsigned diag_flags;
+    size_t printed;
     /* input */
     int fd;
     uv_stream_t *stream; /* pipe or tty */
@@ -92,17 +105,37 @@ typedef struct check_run {
 static void pump(check_run *run);
 static void input_resume(check_run *run);
 
+/* print_text writes the diagnosis of the result document |json| (--format text), jobs
+ * separated by a blank line. Returns 0, or -1 on no memory. */
+static int print_text(check_run *run, const char *json)
+{
+    json_t *doc = json_loads(json, 0, NULL);
+    char *text = doc ? acmeva_diagnose_text(doc, run->diag_flags) : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        return -1;
+    if (run->printed++ > 0)
+        fputc('\n', stdout);
+    fputs(text, stdout);
+    fflush(stdout);
+    free(text);
+    return 0;
+}
+
 static void print_result(check_run *run, acmeva_result *r)
 {
     char *json = acmeva_result_to_json(r);
-    if (json == NULL) {
+    if (json == NULL || (run->text && print_text(run, json) != 0)) {
         fprintf(stderr, "acmeva: out of memory writing a result\n");
         run->bad_input = 1;
+        free(json);
         return;
     }
-    fputs(json, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
+    if (!run->text) {
+        fputs(json, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
     free(json);
     if (!r->valid)
         run->any_invalid = 1;
@@ -464,7 +497,7 @@ static int check_main(int argc, char **argv)
     check_run run;
     uv_loop_t loop;
     const char *job_path = NULL, *type = NULL, *ident = NULL, *token = NULL, *ka = NULL;
-    const char *account = NULL, *id = NULL;
+    const char *account = NULL, *id = NULL, *format = NULL;
     int caa = 0, rc = 2;
     char err[256];
     memset(&run, 0, sizeof(run));
@@ -488,7 +521,8 @@ static int check_main(int argc, char **argv)
                        {"--token", &token},
                        {"--key-authorization", &ka},
                        {"--account-uri", &account},
-                       {"--id", &id}};
+                       {"--id", &id},
+                       {"--format", &format}};
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(check_usage, stdout);
             fputs(acmeva_engine_config_usage, stdout);
@@ -528,6 +562,17 @@ static int check_main(int argc, char **argv)
         }
         *strings[k].dst = v;
     }
+    /* Scripts and pipes keep the result documents; a person at a terminal gets the text.
+     * Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+    if (format != NULL && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+        fprintf(stderr, "acmeva check: --format is text or json\n");
+        goto out;
+    }
+    int tty = isatty(STDOUT_FILENO);
+    run.text = format != NULL ? strcmp(format, "text") == 0 : tty;
+    const char *no_color = getenv("NO_COLOR");
+    if (run.text && tty && (no_color == NULL || no_color[0] == '\0'))
+        run.diag_flags |= ACMEVA_DIAG_COLOR;
     if ((job_path != NULL) == (ident != NULL)) {
         fprintf(stderr, "acmeva check: give either --job FILE|- or --identifier (see --help)\n");
         goto out;
