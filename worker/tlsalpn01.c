@@ -154,6 +154,14 @@ static void check_certificate(tlsalpn *t)
     acmeva_vrecord *rec = record(t);
     if (proto_len > 0 && (rec->alpn = acmeva_escape_dup(proto, proto_len, 0)) == NULL)
         acmeva_validation_nomem(t->v);
+    /* The names of the certificate seen, for a person to recognise it (often the site's own
+     * certificate, served by a web server that does not speak tls-alpn-01). */
+    const STACK_OF(CRYPTO_BUFFER) *certs = SSL_get0_peer_certificates(ssl);
+    const CRYPTO_BUFFER *leaf =
+        certs != NULL && sk_CRYPTO_BUFFER_num(certs) > 0 ? sk_CRYPTO_BUFFER_value(certs, 0) : NULL;
+    if (leaf != NULL && acmeva_cert_names(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf),
+                                          &rec->cert_names) == ACMEVA_CERT_ENOMEM)
+        acmeva_validation_nomem(t->v);
     if (proto_len != sizeof(acme_tls_1) - 1 || memcmp(proto, acme_tls_1 + 1, proto_len) != 0) {
         /* RFC 8737 §3: the server must negotiate acme-tls/1. */
         t->v->e->stats.tls_failures[ACMEVA_TLS_FAIL_ALPN]++;
@@ -161,17 +169,10 @@ static void check_certificate(tlsalpn *t)
              "Cannot negotiate ALPN protocol \"acme-tls/1\" for tls-alpn-01 challenge");
         return;
     }
-    const STACK_OF(CRYPTO_BUFFER) *certs = SSL_get0_peer_certificates(ssl);
-    if (certs == NULL || sk_CRYPTO_BUFFER_num(certs) == 0) {
+    if (leaf == NULL) {
         fail(t, ACMEVA_PROB_UNAUTHORIZED, "No certs presented for tls-alpn-01 challenge");
         return;
     }
-    const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(certs, 0);
-    /* The names of the certificate seen, for a person to recognise it (often the site's own
-     * certificate, served by a web server that does not speak tls-alpn-01). */
-    if (acmeva_cert_names(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf), &rec->cert_names) ==
-        ACMEVA_CERT_ENOMEM)
-        acmeva_validation_nomem(t->v);
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256((const uint8_t *)job->key_authorization, strlen(job->key_authorization), digest);
     char reason[ACMEVA_CERT_REASON_MAX];

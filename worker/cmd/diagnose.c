@@ -1049,6 +1049,9 @@ static void notes(out *o, const facts *f, int explained, const char *x_name)
             const char *a = item(rec, "addressesTried", k);
             const char *why = item(rec, "triedErrors", k);
             const char *used = str(rec, "addressUsed");
+            /* When the used address failed the same way, the problem already says it all. */
+            if (!f->valid && why != NULL && has(f->detail, why))
+                continue;
             if (is_ipv6(a) && used != NULL && !is_ipv6(used))
                 para(o, S_YELLOW, "Note:", 6,
                      line(buf, sizeof(buf),
@@ -1128,8 +1131,8 @@ static void notes(out *o, const facts *f, int explained, const char *x_name)
     /* The failure was at IPv6 while IPv4 was there: without --all-addresses we cannot tell
      * whether IPv4 would have passed. */
     static const char *const server_answers[] = {
-        "not-found",  "http-status", "html-page",   "wrong-body",          "empty-body",
-        "connection", "slow",        "no-acme-tls", "tls-alpn-certificate"};
+        "not-found",  "http-status", "html-page",   "wrong-body",           "empty-body",
+        "connection", "slow",        "no-acme-tls", "tls-alpn-certificate", "other-account-key"};
     int answered_wrong = 0;
     for (size_t i = 0; explained && i < sizeof(server_answers) / sizeof(server_answers[0]); i++)
         answered_wrong |= strcmp(x_name, server_answers[i]) == 0;
@@ -1265,6 +1268,22 @@ static const char *reason_phrase(json_int_t st)
     }
 }
 
+/* fetch_error returns what went wrong at the address used, from a problem detail of the form
+ * "<address>: Fetching <url>: <what>" or "<address>: <what>"; |otherwise| when it has neither. */
+static const char *fetch_error(const char *detail, const char *otherwise)
+{
+    const char *p = strstr(detail, ": Fetching ");
+    if (p != NULL) {
+        p = strstr(p + 11, ": ");
+        return p != NULL ? p + 2 : otherwise;
+    }
+    p = strstr(detail, ": ");
+    return p != NULL && strchr("0123456789abcdef:.[", detail[0]) != NULL &&
+                   (size_t)(p - detail) < 48
+               ? p + 2
+               : otherwise;
+}
+
 static void steps_http(out *o, const facts *f)
 {
     char buf[LINE_MAX_BYTES], names[600];
@@ -1305,7 +1324,9 @@ static void steps_http(out *o, const facts *f)
                  line(buf, sizeof(buf), "%s: HTTP %lld%s", used ? used : "?", (long long)st,
                       reason_phrase(st)));
         else if (used != NULL && !f->valid && i + 1 == f->n_recs)
-            text(o, 7, line(buf, sizeof(buf), "%s: no HTTP response (see the problem)", used));
+            text(
+                o, 7,
+                line(buf, sizeof(buf), "%s: %s", used, fetch_error(f->detail, "no HTTP response")));
     }
 }
 
@@ -1328,7 +1349,8 @@ static void steps_tls(out *o, const facts *f)
                       count(rec, "certNames") ? join(rec, "certNames", 0, names, sizeof(names))
                                               : "none"));
         else if (used != NULL && !f->valid && i + 1 == f->n_recs)
-            text(o, 7, line(buf, sizeof(buf), "%s: no handshake (see the problem)", used));
+            text(o, 7,
+                 line(buf, sizeof(buf), "%s: %s", used, fetch_error(f->detail, "no handshake")));
     }
 }
 

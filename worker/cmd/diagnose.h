@@ -30,7 +30,7 @@ char *acmeva_diagnose_text(const json_t *result, unsigned flags);
 
 /*
  * acmeva_diagnose_cause returns the name of the catalogue entry that explains |result|: for an
- * invalid result the failure ("ipv6-differs", "firewall", "redirect-port", "html-page",
+ * invalid result the failure ("firewall", "redirect-port", "html-page",
  * "caa-other-ca", "cname-no-txt", "txt-wrong", "dnssec-bogus", "servfail", "no-acme-tls",
  * ... ; "other" when none fits), "valid" for a valid one. The string is static.
  */
