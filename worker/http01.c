@@ -534,6 +534,18 @@ static void hop_begin(http01 *h, const char *url_text)
         connect_next(h);
         return;
     }
+    if (v->pinned && strcmp(h->url.host, v->job->ident_value) == 0) {
+        /* acmeva check --all-addresses: this run tries the identifier at one of its addresses
+         * only, the one it is pinned to, on every hop to the identifier; other hosts of
+         * redirects are looked up as always. */
+        acmeva_validation_list_add(v, &rec->addresses_resolved, v->pin_text, strlen(v->pin_text));
+        h->n_addrs = 1;
+        h->cur = 0;
+        h->fam[0] = v->pin_fam;
+        memcpy(h->addr[0], v->pin_addr, v->pin_fam == AF_INET6 ? 16 : 4);
+        connect_next(h);
+        return;
+    }
     set_state(h, HTTP01_RESOLVING, 0, resolve_timeout_cb);
     if (acmeva_engine_lookup_host(v->e, h->url.host, on_lookup, h, &h->lookup) != 0) {
         acmeva_validation_local_failure(v, 0, "cannot start a DNS lookup for %s", h->url.host);

@@ -358,6 +358,16 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
         return 0;
     }
     snprintf(t->sni, sizeof(t->sni), "%s", job->ident_value);
+    if (v->pinned) {
+        /* acmeva check --all-addresses: this run tries one address of the identifier, the one
+         * it is pinned to, without a lookup. */
+        acmeva_validation_list_add(v, &rec->addresses_resolved, v->pin_text, strlen(v->pin_text));
+        t->n_addrs = 1;
+        t->fam[0] = v->pin_fam;
+        memcpy(t->addr[0], v->pin_addr, v->pin_fam == AF_INET6 ? 16 : 4);
+        try_next(t);
+        return 0;
+    }
     t->state = TLSALPN_RESOLVING;
     uv_timer_start(t->timer, resolve_timeout_cb, acmeva_phase_ms(v, 0), 0);
     if (acmeva_engine_lookup_host(v->e, job->ident_value, on_lookup, t, &t->lookup) != 0) {

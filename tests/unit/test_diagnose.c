@@ -397,11 +397,19 @@ static void test_address_checks(void)
                 "\"") "]},{\"address\":\"192.0.2.2\",\"status\":\"invalid\",\"validationRecord\":"
                       "[" HOP("\"addressUsed\":\"192.0.2.2\",\"httpStatus\":200,\"body\":\"" TOK
                               ".old\"") "],\"error\":{\"type\":\"" URN "unauthorized\",\"detail\":"
-                                        "\"old\",\"status\":403}}]");
+                                        "\"The key authorization file from the server did "
+                                        "not match this challenge. Expected \\\"" KA
+                                        "\\\" (got \\\"" TOK ".old\\\")\",\"status\":403}}]");
     json_t *r = json_loads(json, 0, NULL);
     CHECK(r != NULL);
     char *text = acmeva_diagnose_text(r, 0);
     CHECK(text != NULL && strncmp(text, "INVALID http-01", 15) == 0);
+    /* The problem is one address's: the verdict names it, and its records explain it. */
+    CHECK_MSG(text && strcmp(first_line(text), "INVALID http-01 www.example.com: at 192.0.2.2, "
+                                               "the file holds a key authorization for another "
+                                               "account key") == 0,
+              "%s", text ? first_line(text) : "");
+    CHECK(strcmp(acmeva_diagnose_cause(r), "other-account-key") == 0);
     CHECK(text && strstr(text, "Each address on its own (--all-addresses):") != NULL);
     CHECK_MSG(text && strstr(text, "  VALID   192.0.2.1: HTTP 200 OK, body \"" KA "\"") != NULL,
               "%s", text);

@@ -36,6 +36,7 @@
 
 static const char check_usage[] =
     "usage: acmeva check [engine options] [--max-inflight N] [--dns-stats] [--format text|json]\n"
+    "                    [--all-addresses]\n"
     "                    (--job FILE|- | --type T --identifier V [--token T]\n"
     "                     [--key-authorization KA] [--account-uri U] [--caa] [--id ID])\n"
     "\n"
@@ -58,6 +59,12 @@ static const char check_usage[] =
     "then the problem with its most likely cause and what to change. --format json prints the\n"
     "result documents. Default: text when standard output is a terminal, json otherwise (so\n"
     "scripts and pipes get JSON). Colour only on a terminal, and never when NO_COLOR is set.\n"
+    "\n"
+    "--all-addresses validates http-01 and tls-alpn-01 against every address the identifier\n"
+    "resolves to (A and AAAA, at most 32), each on its own, after the validation as a CA does it\n"
+    "(first IPv6, then IPv4), all within the job's deadline; the result lists each address's\n"
+    "outcome (addressChecks) and is valid only when every address passed: a load balancer with\n"
+    "a member that serves an old file shows up.\n"
     "\n"
     "--dns-stats writes the engine's DNS counters (queries by type and response code,\n"
     "replies dropped by reason, tries, time) at the end, as one line of JSON on standard\n"
@@ -536,6 +543,11 @@ static int check_main(int argc, char **argv)
         }
         if (strcmp(a, "--dns-stats") == 0) {
             run.dns_stats = 1;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--all-addresses") == 0) {
+            run.cfg.all_addresses = 1;
             i++;
             continue;
         }

@@ -243,6 +243,7 @@ typedef struct facts {
     size_t n_recs;
     const json_t *last; /* the last validation record */
     const json_t *caa;
+    const char *at_address; /* --all-addresses: the address whose run explains the problem */
 } facts;
 
 static void facts_read(facts *f, const json_t *r)
@@ -268,6 +269,26 @@ static void facts_read(facts *f, const json_t *r)
     f->recs = list(r, "validationRecord");
     f->n_recs = json_array_size(f->recs);
     f->last = f->n_recs > 0 ? json_array_get(f->recs, f->n_recs - 1) : NULL;
+    /* --all-addresses: when the problem is one address's (the validation as the CA does it
+     * passed), that address's records explain it. */
+    const json_t *checks = list(r, "addressChecks");
+    for (size_t i = 0; !f->valid && i < json_array_size(checks); i++) {
+        const json_t *chk = json_array_get(checks, i);
+        const char *d = str(json_object_get(chk, "error"), "detail");
+        const char *a = str(chk, "address");
+        size_t alen = a ? strlen(a) : 0;
+        if (d == NULL || a == NULL)
+            continue;
+        if (strcmp(d, f->detail) == 0 ||
+            (strncmp(f->detail, a, alen) == 0 && strncmp(f->detail + alen, ": ", 2) == 0 &&
+             strcmp(f->detail + alen + 2, d) == 0)) {
+            const json_t *recs = list(chk, "validationRecord");
+            f->last = json_array_get(recs, json_array_size(recs) - 1);
+            f->detail = d;
+            f->at_address = a;
+            break;
+        }
+    }
     f->caa = json_object_get(r, "caa");
     if (!json_is_object(f->caa))
         f->caa = NULL;
@@ -1475,8 +1496,9 @@ static void write_diagnosis(out *o, const json_t *r)
     const char *what = f.ctype ? f.ctype : (f.caa != NULL ? "CAA" : "job");
     if (!f.valid && x.headline[0] != '\0')
         text(o, 1,
-             line(buf, sizeof(buf), "%s %s: %s", what, f.ident ? f.ident : "(no identifier)",
-                  x.headline));
+             line(buf, sizeof(buf), "%s %s: %s%s%s%s", what, f.ident ? f.ident : "(no identifier)",
+                  f.at_address ? "at " : "", f.at_address ? f.at_address : "",
+                  f.at_address ? ", " : "", x.headline));
     else if (!f.valid)
         text(o, 1,
              line(buf, sizeof(buf), "%s %s: %s", what, f.ident ? f.ident : "(no identifier)",

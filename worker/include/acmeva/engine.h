@@ -57,6 +57,12 @@ typedef struct acmeva_engine_config {
     int require_dnssec;         /* --require-dnssec-resolver: the shells refuse to validate
                                  * unless a resolver validates DNSSEC (acmeva_dnssec_check) */
     char *dnssec_probe_name;    /* the name the check asks for; default "." (the root) */
+    /* acmeva check --all-addresses: after an http-01 or tls-alpn-01 validation, run its
+     * connections again once per address the identifier resolved to (at most
+     * ACMEVA_MAX_ADDRESS_CHECKS, within the job's deadline) and record each outcome in
+     * result->address_checks; the result is valid only when every address passed too. Not an
+     * engine option: acmeva_engine_config_option never sets it, so a worker never does. */
+    int all_addresses;
 } acmeva_engine_config;
 
 /* acmeva_engine_config_init sets every default. */
