@@ -32,6 +32,7 @@
 #include <openssl/sha.h>
 
 #include "acmeva/proto.h"
+#include "acmeva/resultdiff.h"
 #include "acmeva/version.h"
 #include "brrules.h"
 #include "consumer.h"
@@ -52,7 +53,6 @@
 #define UPKEEP_MS 5000
 #define REPLY_TTL_S "600" /* a dead coordinator's reply stream goes away after this */
 #define DETAIL_MAX 1024
-#define DISAGREEMENT_MAX 400
 #define FDS_PER_JOB 1
 #define FDS_BASE 64
 
@@ -258,128 +258,6 @@ static const char *jstr(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* collect appends the strings of |key| in every validation record of |result| to |out|. */
-static void collect(json_t *result, const char *key, json_t *out)
-{
-    json_t *recs = json_object_get(result, "validationRecord"), *rec, *v;
-    size_t i, j;
-    json_array_foreach(recs, i, rec)
-    {
-        json_array_foreach(json_object_get(rec, key), j, v)
-        {
-            int seen = 0;
-            json_t *w;
-            size_t k;
-            json_array_foreach(out, k, w) seen |= json_equal(v, w);
-            if (!seen && json_is_string(v))
-                json_array_append(out, v);
-        }
-    }
-}
-
-/* join_strings writes the strings of |a| as "x, y" (quoted when |quote|) into |buf|. */
-static void join_strings(json_t *a, int quote, char *buf, size_t len)
-{
-    size_t off = 0, i;
-    json_t *v;
-    buf[0] = '\0';
-    if (json_array_size(a) == 0) {
-        snprintf(buf, len, "nothing");
-        return;
-    }
-    json_array_foreach(a, i, v)
-    {
-        if (off + 1 >= len)
-            break;
-        int k = snprintf(buf + off, len - off, quote ? "%s\"%s\"" : "%s%s", i ? ", " : "",
-                         json_string_value(v));
-        if (k < 0)
-            break;
-        off += (size_t)k;
-    }
-}
-
-static int same_set(json_t *a, json_t *b)
-{
-    if (json_array_size(a) != json_array_size(b))
-        return 0;
-    size_t i, j;
-    json_t *v, *w;
-    json_array_foreach(a, i, v)
-    {
-        int found = 0;
-        json_array_foreach(b, j, w) found |= json_equal(v, w);
-        if (!found)
-            return 0;
-    }
-    return 1;
-}
-
-static void add_line(json_t *lines, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_line(json_t *lines, const char *fmt, ...)
-{
-    char buf[DISAGREEMENT_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    json_array_append_new(lines, json_string(buf));
-}
-
-/* disagree adds what remote |s| saw differently from the primary, one line each: addresses,
- * TXT values, the CAA set, the outcome. This is how a BGP hijack or DNS poisoning seen from
- * some perspectives shows itself. */
-static void disagree(const sub *p, const sub *s, json_t *lines)
-{
-    if (s->result == NULL || p->result == NULL)
-        return;
-    char a[160], b[160];
-    static const char *const keys[] = {"addressesResolved", "records"};
-    static const char *const what[][2] = {{"resolved", "resolved"}, {"saw TXT", "saw"}};
-    for (int k = 0; k < 2; k++) {
-        json_t *pa = json_array(), *sa = json_array();
-        collect(p->result, keys[k], pa);
-        collect(s->result, keys[k], sa);
-        if (pa != NULL && sa != NULL && !same_set(pa, sa) &&
-            (json_array_size(pa) > 0 || json_array_size(sa) > 0)) {
-            join_strings(sa, k == 1, a, sizeof(a));
-            join_strings(pa, k == 1, b, sizeof(b));
-            add_line(lines, "%s: %s %s where the primary %s %s", s->name, what[k][0], a,
-                     what[k][1], b);
-        }
-        json_decref(pa);
-        json_decref(sa);
-    }
-    json_t *pc = json_object_get(p->result, "caa"), *sc = json_object_get(s->result, "caa");
-    if (pc != NULL && sc != NULL) {
-        const char *pf = jstr(pc, "foundAt"), *sf = jstr(sc, "foundAt");
-        json_t *pr = json_object_get(pc, "records"), *sr = json_object_get(sc, "records");
-        int differ = (pf == NULL) != (sf == NULL) || (pf != NULL && strcmp(pf, sf) != 0) ||
-                     !(pr == NULL ? sr == NULL || json_array_size(sr) == 0
-                                  : sr != NULL && same_set(pr, sr));
-        if (differ) {
-            join_strings(sr, 1, a, sizeof(a));
-            join_strings(pr, 1, b, sizeof(b));
-            add_line(lines, "%s: found CAA at %s (%s) where the primary found it at %s (%s)",
-                     s->name, sf ? sf : "no name", sr ? a : "none", pf ? pf : "no name",
-                     pr ? b : "none");
-        }
-    }
-    const char *ps = jstr(p->result, "status"), *ss = jstr(s->result, "status");
-    const char *pt = jstr(json_object_get(p->result, "error"), "type");
-    const char *st = jstr(json_object_get(s->result, "error"), "type");
-    if (ps != NULL && ss != NULL &&
-        (strcmp(ps, ss) != 0 || (pt != NULL && st != NULL && strcmp(pt, st) != 0))) {
-        const char *sd = jstr(json_object_get(s->result, "error"), "detail");
-        char mine[DISAGREEMENT_MAX / 2] = "", theirs[96] = "";
-        if (st != NULL)
-            snprintf(mine, sizeof(mine), " (%s: %s)", st, sd ? sd : "");
-        if (pt != NULL)
-            snprintf(theirs, sizeof(theirs), " (%s)", pt);
-        add_line(lines, "%s: %s%s where the primary was %s%s", s->name, ss, mine, ps, theirs);
-    }
-}
-
 static json_t *problem_json(const char *type, const char *detail)
 {
     int status = 500;
@@ -481,7 +359,7 @@ static json_t *final_result(mjob *m)
         pass += s->vote == ACMEVA_MPIC_PASS;
         json_t *addrs = json_array();
         if (s->result != NULL)
-            collect(s->result, "addressesResolved", addrs);
+            acmeva_result_collect(s->result, "addressesResolved", addrs);
         json_t *err = json_null();
         if (s->vote != ACMEVA_MPIC_PASS && s->problem_type != NULL)
             err = problem_json(s->problem_type, s->problem_detail);
@@ -490,7 +368,7 @@ static json_t *final_result(mjob *m)
                              acmeva_rir_name(s->rir), "status", s->status ? s->status : "timeout",
                              "durationMs", s->duration_ms, "error", err, "addressesResolved",
                              addrs));
-        disagree(p, s, lines);
+        acmeva_result_disagreements(p->result, "the primary", s->result, s->name, lines);
     }
     acmeva_rir passed[5];
     size_t k = acmeva_mpic_passed_rirs(m->n, votes, all, passed);
