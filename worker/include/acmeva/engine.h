@@ -69,6 +69,9 @@ typedef struct acmeva_engine_config {
 void acmeva_engine_config_init(acmeva_engine_config *cfg);
 /* acmeva_engine_config_clear frees the strings |cfg| owns. */
 void acmeva_engine_config_clear(acmeva_engine_config *cfg);
+/* acmeva_engine_config_copy makes |dst| a copy of |src| that owns copies of its strings (clear
+ * each with acmeva_engine_config_clear). Returns 0, or -1 on no memory (|dst| is then empty). */
+int acmeva_engine_config_copy(acmeva_engine_config *dst, const acmeva_engine_config *src);
 
 /*
  * acmeva_engine_config_option tries to consume the engine option at argv[*i] (and its value,
