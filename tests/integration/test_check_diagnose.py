@@ -270,7 +270,7 @@ try:
            cause="a CDN or proxy in front of the site",
            fix="ahead of any rewrite or application route",
            step=('::1: HTTP 200 OK, body "<!DOCTYPE html>\\n<html><head><title>Welcome',
-                 "(first 128 bytes)"))
+                 "(the first 128 bytes; there was more)"))
     c.has(verdict(texts.get("body-html")), "the server answered with a web page",
           "body-html: headline")
     expect(texts, "body-html404", "INVALID http-01",

@@ -421,6 +421,32 @@ static void test_address_checks(void)
     json_decref(r);
 }
 
+/* A body of 128 bytes or more is marked cut; a shorter one with many escapes is not. */
+static void test_body_length(void)
+{
+    char body[600] = "", rec[900];
+    for (int i = 0; i < 60; i++)
+        strcat(body, "\\\\n"); /* 60 escaped newlines: 120 characters, 60 bytes */
+    snprintf(rec, sizeof(rec),
+             HOP("\"addressUsed\":\"192.0.2.1\",\"httpStatus\":200,\"body\":\"%s\""), body);
+    json_t *r = json_loads(
+        doc("invalid", "http-01", "www.example.com", rec, err("unauthorized", 403, "x")), 0, NULL);
+    char *text = acmeva_diagnose_text(r, 0);
+    CHECK(text && strstr(text, "there was more") == NULL);
+    free(text);
+    json_decref(r);
+    memset(body, 'a', 128);
+    body[128] = '\0';
+    snprintf(rec, sizeof(rec),
+             HOP("\"addressUsed\":\"192.0.2.1\",\"httpStatus\":200,\"body\":\"%s\""), body);
+    r = json_loads(doc("invalid", "http-01", "www.example.com", rec, err("unauthorized", 403, "x")),
+                   0, NULL);
+    text = acmeva_diagnose_text(r, 0);
+    CHECK(text && strstr(text, "(the first 128 bytes; there was more)") != NULL);
+    free(text);
+    json_decref(r);
+}
+
 /* Colour only when asked; whatever the document holds, no byte of it drives the terminal. */
 static void test_color_and_safety(void)
 {
@@ -494,6 +520,7 @@ int main(void)
     test_catalogue();
     test_https_hop_note();
     test_address_checks();
+    test_body_length();
     test_color_and_safety();
     test_perspectives();
     return CHECK_DONE();

@@ -1289,6 +1289,24 @@ static const char *reason_phrase(json_int_t st)
     }
 }
 
+/* body_bytes returns how many bytes of the response an escaped body stands for (escape.h:
+ * \n, \", \\ and \xNN are one byte each, \uXXXX a character of up to 3, \UXXXXXXXX of 4). */
+static size_t body_bytes(const char *body)
+{
+    size_t len = strlen(body), n = 0;
+    for (size_t i = 0; i < len; n++) {
+        if (body[i] != '\\' || i + 1 == len) {
+            i++;
+            continue;
+        }
+        char k = body[i + 1];
+        size_t skip = k == 'x' ? 4 : k == 'u' ? 6 : k == 'U' ? 10 : 2;
+        n += k == 'u' ? 2 : k == 'U' ? 3 : 0;
+        i += skip < len - i ? skip : len - i;
+    }
+    return n;
+}
+
 /* fetch_error returns what went wrong at the address used, from a problem detail of the form
  * "<address>: Fetching <url>: <what>" or "<address>: <what>"; |otherwise| when it has neither. */
 static const char *fetch_error(const char *detail, const char *otherwise)
@@ -1339,7 +1357,9 @@ static void steps_http(out *o, const facts *f)
             text(o, 7,
                  line(buf, sizeof(buf), "%s: HTTP %lld%s, body \"%s\"%s", used ? used : "?",
                       (long long)st, reason_phrase(st), body,
-                      strlen(body) >= ACMEVA_RECORD_BODY_MAX ? " (first 128 bytes)" : ""));
+                      body_bytes(body) >= ACMEVA_RECORD_BODY_MAX
+                          ? " (the first 128 bytes; there was more)"
+                          : ""));
         else if (st != 0)
             text(o, 7,
                  line(buf, sizeof(buf), "%s: HTTP %lld%s", used ? used : "?", (long long)st,
