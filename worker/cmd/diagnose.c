@@ -18,6 +18,7 @@
 
 #include "acmeva/proto.h"
 #include "escape.h"
+#include "strbuf.h"
 
 #define WRAP_COLUMNS 100
 #define LINE_MAX_BYTES 8192 /* one composed line; longer data is cut */
@@ -27,31 +28,13 @@ static const char kUrnPrefix[] = "urn:ietf:params:acme:error:";
 /* ---- output ------------------------------------------------------------------------------- */
 
 typedef struct out {
-    char *p;
-    size_t len, cap;
-    int failed;
+    acmeva_strbuf b;
     int color;
 } out;
 
 static void put(out *o, const char *s, size_t n)
 {
-    if (o->failed || n == 0)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        char *np = realloc(o->p, cap);
-        if (np == NULL) {
-            o->failed = 1;
-            return;
-        }
-        o->p = np;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
+    acmeva_strbuf_put(&o->b, s, n);
 }
 
 static void puts_(out *o, const char *s)
@@ -1549,7 +1532,7 @@ static void write_diagnosis(out *o, const json_t *r)
 
     /* The problem, its likely cause, what to change; then the notes. A blank line before
      * them when there is any. */
-    out tail = {NULL, 0, 0, 0, o->color};
+    out tail = {{0}, o->color};
     out *main_out = o;
     o = &tail;
     if (!f.valid) {
@@ -1567,23 +1550,20 @@ static void write_diagnosis(out *o, const json_t *r)
             para(o, S_BOLD, "What to change:", 4, x.fix);
     }
     notes(o, &f, explained, x.name ? x.name : "");
-    if (tail.len > 0) {
+    if (tail.b.len > 0) {
         puts_(main_out, "\n");
-        put(main_out, tail.p, tail.len);
+        put(main_out, tail.b.p, tail.b.len);
     }
-    main_out->failed |= tail.failed;
-    free(tail.p);
+    main_out->b.failed |= tail.b.failed;
+    free(tail.b.p);
 }
 
 char *acmeva_diagnose_text(const json_t *result, unsigned flags)
 {
-    out o = {NULL, 0, 0, 0, (flags & ACMEVA_DIAG_COLOR) != 0};
+    out o = {{0}, (flags & ACMEVA_DIAG_COLOR) != 0};
     write_diagnosis(&o, result);
-    if (o.failed) {
-        free(o.p);
-        return NULL;
-    }
-    return o.p;
+    size_t len;
+    return acmeva_strbuf_take(&o.b, &len);
 }
 
 const char *acmeva_diagnose_cause(const json_t *result)
@@ -1600,7 +1580,7 @@ const char *acmeva_diagnose_cause(const json_t *result)
 
 char *acmeva_diagnose_perspectives_text(const json_t *doc, unsigned flags)
 {
-    out o = {NULL, 0, 0, 0, (flags & ACMEVA_DIAG_COLOR) != 0};
+    out o = {{0}, (flags & ACMEVA_DIAG_COLOR) != 0};
     char buf[LINE_MAX_BYTES];
     const json_t *ps = list(doc, "perspectives");
     const json_t *diffs = list(doc, "disagreements");
@@ -1663,9 +1643,6 @@ char *acmeva_diagnose_perspectives_text(const json_t *doc, unsigned flags)
                          str(p, "resolver") ? str(p, "resolver") : "?"));
         write_diagnosis(&o, json_object_get(p, "result"));
     }
-    if (o.failed) {
-        free(o.p);
-        return NULL;
-    }
-    return o.p;
+    size_t len;
+    return acmeva_strbuf_take(&o.b, &len);
 }
