@@ -42,7 +42,7 @@ try:
     # The same dns-01 job without a deadline passes: the targets are right.
     control = dict(jobs[1], id="control")
     del control["deadlineMs"]
-    rc, res, results, err = t.run_check(["--resolver", cts.dns, "--http-port", str(fix.port),
+    rc, res, results, err = t.run_check([*cts.resolver_args, "--http-port", str(fix.port),
                                          "--tls-port", str(fix.port)], jobs + [control])
     c.eq(rc, 1, "exit status 1")
     c.eq(len(results), len(jobs) + 1, "a result per job")
