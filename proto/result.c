@@ -32,6 +32,12 @@ static void vrecord_clear(acmeva_vrecord *rec)
     free(rec->rcode);
     acmeva_strlist_clear(&rec->records);
     free(rec->matched_record);
+    free(rec->body);
+    acmeva_strlist_clear(&rec->tried_errors);
+    acmeva_strlist_clear(&rec->cnames);
+    acmeva_strlist_clear(&rec->cert_names);
+    free(rec->alpn);
+    free(rec->expected);
 }
 
 void acmeva_result_free(acmeva_result *r)
@@ -53,6 +59,13 @@ void acmeva_result_free(acmeva_result *r)
     free(r->caa_dnssec);
     free(r->caa_note);
     free(r->caa_problem.detail);
+    acmeva_strlist_clear(&r->caa_issuer_domains);
+    free(r->caa_decision);
+    for (size_t i = 0; i < r->n_address_checks; i++) {
+        free(r->address_checks[i].address);
+        acmeva_result_free(r->address_checks[i].result);
+    }
+    free(r->address_checks);
     free(r->perspective);
     free(r->rir);
     free(r->worker);
@@ -79,6 +92,25 @@ acmeva_vrecord *acmeva_result_add_record(acmeva_result *r)
     acmeva_vrecord *rec = &r->records[r->n_records++];
     memset(rec, 0, sizeof(*rec));
     return rec;
+}
+
+int acmeva_result_add_address_check(acmeva_result *r, const char *address, acmeva_result *check)
+{
+    if (r == NULL || address == NULL || check == NULL ||
+        r->n_address_checks >= ACMEVA_MAX_ADDRESS_CHECKS)
+        return ACMEVA_PROTO_EINVAL;
+    char *copy = acmeva_strdup_n(address, strlen(address));
+    acmeva_address_check *v =
+        copy ? realloc(r->address_checks, (r->n_address_checks + 1) * sizeof(*v)) : NULL;
+    if (v == NULL) {
+        free(copy);
+        return ACMEVA_PROTO_ENOMEM;
+    }
+    r->address_checks = v;
+    v[r->n_address_checks].address = copy;
+    v[r->n_address_checks].result = check;
+    r->n_address_checks++;
+    return 0;
 }
 
 int acmeva_result_set_problem(acmeva_result *r, acmeva_problem_type type, const char *detail)
@@ -203,7 +235,55 @@ static void put_record(acmeva_jbuf *b, const acmeva_vrecord *rec)
     field_str_opt(b, &first, "rcode", rec->rcode);
     field_list_opt(b, &first, "records", &rec->records);
     field_str_opt(b, &first, "matchedRecord", rec->matched_record);
+    /* Added within major 1, after every older field: a reader that drops what it does not know
+     * sees the bytes of before. */
+    if (rec->http_status > 0) {
+        acmeva_jbuf_key(b, &first, "httpStatus");
+        acmeva_jbuf_put_int(b, rec->http_status);
+    }
+    field_str_opt(b, &first, "body", rec->body);
+    field_list_opt(b, &first, "triedErrors", &rec->tried_errors);
+    field_list_opt(b, &first, "cnames", &rec->cnames);
+    field_list_opt(b, &first, "certNames", &rec->cert_names);
+    field_str_opt(b, &first, "alpn", rec->alpn);
+    field_str_opt(b, &first, "expected", rec->expected);
     acmeva_jbuf_put(b, "}", 1);
+}
+
+static void put_records(acmeva_jbuf *b, const acmeva_result *r)
+{
+    acmeva_jbuf_put(b, "[", 1);
+    for (size_t i = 0; i < r->n_records; i++) {
+        if (i > 0)
+            acmeva_jbuf_put(b, ",", 1);
+        put_record(b, &r->records[i]);
+    }
+    acmeva_jbuf_put(b, "]", 1);
+}
+
+/* put_address_checks writes acmeva check --all-addresses' runs: per address, its outcome. */
+static void put_address_checks(acmeva_jbuf *b, const acmeva_result *r)
+{
+    acmeva_jbuf_put(b, "[", 1);
+    for (size_t i = 0; i < r->n_address_checks; i++) {
+        const acmeva_result *c = r->address_checks[i].result;
+        int first = 1;
+        if (i > 0)
+            acmeva_jbuf_put(b, ",", 1);
+        acmeva_jbuf_put(b, "{", 1);
+        acmeva_jbuf_key(b, &first, "address");
+        acmeva_jbuf_put_str(b, r->address_checks[i].address);
+        acmeva_jbuf_key(b, &first, "status");
+        acmeva_jbuf_puts(b, c->valid ? "\"valid\"" : "\"invalid\"");
+        acmeva_jbuf_key(b, &first, "validationRecord");
+        put_records(b, c);
+        if (!c->valid) {
+            acmeva_jbuf_key(b, &first, "error");
+            put_problem(b, &c->problem);
+        }
+        acmeva_jbuf_put(b, "}", 1);
+    }
+    acmeva_jbuf_put(b, "]", 1);
 }
 
 static void put_caa(acmeva_jbuf *b, const acmeva_result *r)
@@ -226,6 +306,8 @@ static void put_caa(acmeva_jbuf *b, const acmeva_result *r)
         acmeva_jbuf_puts(b, "null");
     else
         put_problem(b, &r->caa_problem);
+    field_list_opt(b, &first, "issuerDomains", &r->caa_issuer_domains);
+    field_str_opt(b, &first, "decision", r->caa_decision);
     acmeva_jbuf_put(b, "}", 1);
 }
 
@@ -265,13 +347,7 @@ char *acmeva_result_to_json(const acmeva_result *r)
         acmeva_jbuf_put(&b, "}", 1);
     }
     acmeva_jbuf_key(&b, &first, "validationRecord");
-    acmeva_jbuf_put(&b, "[", 1);
-    for (size_t i = 0; i < r->n_records; i++) {
-        if (i > 0)
-            acmeva_jbuf_put(&b, ",", 1);
-        put_record(&b, &r->records[i]);
-    }
-    acmeva_jbuf_put(&b, "]", 1);
+    put_records(&b, r);
     /* DESIGN.md "Result": "error" is present exactly when "status" is "invalid". */
     if (!r->valid) {
         acmeva_jbuf_key(&b, &first, "error");
@@ -302,6 +378,10 @@ char *acmeva_result_to_json(const acmeva_result *r)
     acmeva_jbuf_put_int(&b, (long long)r->started_ms);
     acmeva_jbuf_key(&b, &first, "durationMs");
     acmeva_jbuf_put_ms(&b, r->duration_ms);
+    if (r->n_address_checks > 0) {
+        acmeva_jbuf_key(&b, &first, "addressChecks");
+        put_address_checks(&b, r);
+    }
     acmeva_jbuf_put(&b, "}", 1);
     return acmeva_jbuf_finish(&b);
 }

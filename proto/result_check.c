@@ -87,27 +87,65 @@ static int check_status(json_t *obj, const char *path, check_err *e)
     return strcmp(s, "valid") == 0;
 }
 
-static int check_records(json_t *root, check_err *e)
+/* check_records: |records| (at |where|, e.g. "validationRecord") is an array of records. */
+static int check_records(json_t *records, const char *where, check_err *e)
 {
-    static const char *const strings[] = {"url",    "hostname", "port",         "addressUsed",
-                                          "dnssec", "rcode",    "matchedRecord"};
+    static const char *const strings[] = {"url",    "hostname", "port",          "addressUsed",
+                                          "dnssec", "rcode",    "matchedRecord", "body",
+                                          "alpn",   "expected"};
     static const char *const lists[] = {"addressesResolved", "addressesTried", "resolverAddrs",
-                                        "records"};
-    json_t *records = json_object_get(root, "validationRecord");
+                                        "records",           "triedErrors",    "cnames",
+                                        "certNames"};
     if (!json_is_array(records))
-        return bad(e, "validationRecord: missing or not an array");
+        return bad(e, "%s: missing or not an array", where);
     for (size_t i = 0; i < json_array_size(records); i++) {
         json_t *rec = json_array_get(records, i);
-        char path[48];
-        snprintf(path, sizeof(path), "validationRecord[%zu].", i);
+        char path[96];
+        snprintf(path, sizeof(path), "%s[%zu].", where, i);
         if (!json_is_object(rec))
-            return bad(e, "validationRecord[%zu]: must be an object", i);
+            return bad(e, "%s[%zu]: must be an object", where, i);
         for (size_t k = 0; k < sizeof(strings) / sizeof(strings[0]); k++)
             if (check_string_member(rec, path, strings[k], 0, e) < 0)
                 return ACMEVA_PROTO_EINVAL;
         for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
             if (check_string_array_member(rec, path, lists[k], e) < 0)
                 return ACMEVA_PROTO_EINVAL;
+        json_t *st = json_object_get(rec, "httpStatus");
+        if (st != NULL &&
+            (!json_is_integer(st) || json_integer_value(st) < 100 || json_integer_value(st) > 999))
+            return bad(e, "%shttpStatus: not an HTTP status code", path);
+    }
+    return 0;
+}
+
+/* check_address_checks: acmeva check --all-addresses' per-address outcomes, when present. */
+static int check_address_checks(json_t *root, check_err *e)
+{
+    json_t *list = json_object_get(root, "addressChecks");
+    if (list == NULL)
+        return 0;
+    if (!json_is_array(list) || json_array_size(list) > ACMEVA_MAX_ADDRESS_CHECKS)
+        return bad(e, "addressChecks: not an array of at most %d", ACMEVA_MAX_ADDRESS_CHECKS);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *x = json_array_get(list, i);
+        char path[48];
+        snprintf(path, sizeof(path), "addressChecks[%zu].", i);
+        if (!json_is_object(x))
+            return bad(e, "addressChecks[%zu]: must be an object", i);
+        if (check_string_member(x, path, "address", 1, e) < 0)
+            return ACMEVA_PROTO_EINVAL;
+        int valid = check_status(x, path, e);
+        if (valid < 0)
+            return valid;
+        char where[64];
+        snprintf(where, sizeof(where), "%svalidationRecord", path);
+        if (check_records(json_object_get(x, "validationRecord"), where, e) < 0)
+            return ACMEVA_PROTO_EINVAL;
+        json_t *err = json_object_get(x, "error");
+        if (valid && err != NULL)
+            return bad(e, "%serror: present although status is \"valid\"", path);
+        if (!valid && (err == NULL || check_problem(err, "addressChecks[].error", e) < 0))
+            return bad(e, "%serror: missing or not a problem object", path);
     }
     return 0;
 }
@@ -128,7 +166,9 @@ static int check_caa(json_t *root, check_err *e)
     if (check_string_array_member(caa, "caa.", "records", e) < 0 ||
         check_string_array_member(caa, "caa.", "resolverAddrs", e) < 0 ||
         check_string_member(caa, "caa.", "dnssec", 0, e) < 0 ||
-        check_string_member(caa, "caa.", "note", 0, e) < 0)
+        check_string_member(caa, "caa.", "note", 0, e) < 0 ||
+        check_string_array_member(caa, "caa.", "issuerDomains", e) < 0 ||
+        check_string_member(caa, "caa.", "decision", 0, e) < 0)
         return ACMEVA_PROTO_EINVAL;
     json_t *err = json_object_get(caa, "error");
     if (err == NULL)
@@ -243,7 +283,7 @@ static int check_result(json_t *root, check_err *e)
             check_string_member(chall, "challenge.", "token", 0, e) < 0)
             return ACMEVA_PROTO_EINVAL;
     }
-    if (check_records(root, e) < 0)
+    if (check_records(json_object_get(root, "validationRecord"), "validationRecord", e) < 0)
         return ACMEVA_PROTO_EINVAL;
 
     /* DESIGN.md "Result": error is present exactly when status is invalid. */
@@ -254,7 +294,7 @@ static int check_result(json_t *root, check_err *e)
         return bad(e, "error: missing (required when status is \"invalid\")");
     if (!valid && check_problem(err, "error", e) < 0)
         return ACMEVA_PROTO_EINVAL;
-    if (check_caa(root, e) < 0 || check_mpic(root, e) < 0)
+    if (check_caa(root, e) < 0 || check_mpic(root, e) < 0 || check_address_checks(root, e) < 0)
         return ACMEVA_PROTO_EINVAL;
 
     if (check_string_member(root, "", "perspective", 1, e) < 0 ||

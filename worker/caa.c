@@ -95,6 +95,18 @@ static void record_lookups(caa_check *c, size_t last)
         r->caa_dnssec = strdup(secure ? "secure" : "insecure");
 }
 
+/* job_issuers returns the CA's issuer domains this job's CAA records are held to: the job's
+ * caa.issuerDomains, else the engine's --issuer-domain values. */
+static const char *const *job_issuers(const acmeva_validation *v, size_t *n)
+{
+    if (v->job->issuer_domains != NULL) {
+        *n = v->job->n_issuer_domains;
+        return (const char *const *)v->job->issuer_domains;
+    }
+    *n = v->e->cfg->n_issuer_domains;
+    return (const char *const *)v->e->cfg->issuer_domains;
+}
+
 /* Every level answered (or the deadline hit): pick the relevant set and decide. */
 static void decide(caa_check *c)
 {
@@ -167,12 +179,8 @@ static void decide(caa_check *c)
             p += 2 + len;
         }
         r->caa_found_at = acmeva_validation_strdup(v, l->name);
-        const char *const *issuers = (const char *const *)v->e->cfg->issuer_domains;
-        size_t n_issuers = v->e->cfg->n_issuer_domains;
-        if (job->issuer_domains != NULL) {
-            issuers = (const char *const *)job->issuer_domains;
-            n_issuers = job->n_issuer_domains;
-        }
+        size_t n_issuers;
+        const char *const *issuers = job_issuers(v, &n_issuers);
         /* RFC 8657 §4: validationmethods is checked against the challenge's type, or the
          * caa.method a CAA-only job names (the method that validated its authorization). */
         acmeva_caa_request req = {issuers, n_issuers, job->wildcard, job->account_uri,
@@ -180,6 +188,8 @@ static void decide(caa_check *c)
         char reason[256];
         unsigned notes = 0;
         int permitted = acmeva_caa_decide(recs, n, &req, reason, sizeof(reason), &notes) == 1;
+        /* Which record decided, in caapolicy.c's words (record bytes escaped there). */
+        r->caa_decision = acmeva_validation_strdup(v, reason);
         free(recs);
         free(parsed);
         if (permitted) {
@@ -282,6 +292,11 @@ static int caa_start(acmeva_validation *v, void **state)
     if (c == NULL)
         return -1;
     c->v = v;
+    size_t n_issuers;
+    const char *const *issuers = job_issuers(v, &n_issuers);
+    for (size_t i = 0; i < n_issuers; i++)
+        if (issuers[i] != NULL)
+            acmeva_validation_list_add(v, &r->caa_issuer_domains, issuers[i], strlen(issuers[i]));
     const char *name = job->ident_value;
     if (job->wildcard)
         name += 2; /* "*.example.com": CAA of example.com, issuewild first (RFC 8659 §4.3) */

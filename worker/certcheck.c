@@ -260,11 +260,9 @@ static int names_less(const struct name_list *l, size_t a, size_t b)
  * server bytes in problem details: Go's %q for printable text, no control characters, valid
  * UTF-8). What does not fit in |out| is left out and marked with "...".
  */
-static void names_quote(const struct name_list *l, char *out, size_t outlen)
+/* names_sort fills |order| with the indexes of |l|'s names in sorted order. */
+static void names_sort(const struct name_list *l, size_t order[MAX_LISTED_NAMES])
 {
-    /* Room kept for ", ..." and the closing quote after the last name written. */
-    const size_t reserve = 8;
-    size_t order[MAX_LISTED_NAMES];
     for (size_t i = 0; i < l->n; i++)
         order[i] = i;
     /* Insertion sort: at most MAX_LISTED_NAMES entries, and no shared state (qsort has no
@@ -275,6 +273,14 @@ static void names_quote(const struct name_list *l, char *out, size_t outlen)
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
+}
+
+static void names_quote(const struct name_list *l, char *out, size_t outlen)
+{
+    /* Room kept for ", ..." and the closing quote after the last name written. */
+    const size_t reserve = 8;
+    size_t order[MAX_LISTED_NAMES];
+    names_sort(l, order);
 
     struct sbuf b;
     sb_init(&b, out, outlen);
@@ -697,6 +703,47 @@ int acmeva_tlsalpn01_check_cert(const uint8_t *der, size_t der_len, int ident_is
     free(v);
     /* Failed parses and verifications leave entries on this thread's BoringSSL error queue,
      * where a later TLS call on the same thread would find them. */
+    ERR_clear_error();
+    return rc;
+}
+
+int acmeva_cert_names(const uint8_t *der, size_t der_len, acmeva_strlist *out)
+{
+    if ((der == NULL && der_len > 0) || out == NULL)
+        return ACMEVA_CERT_EINVAL;
+    if (der_len > ACMEVA_CERT_MAX_DER)
+        return ACMEVA_CERT_EMALFORMED;
+    struct cert_view *v = calloc(1, sizeof(*v));
+    if (v == NULL)
+        return ACMEVA_CERT_ENOMEM;
+    const char *why = NULL;
+    int rc = ACMEVA_CERT_OK;
+    if (parse_cert(der, der_len, v, &why) != 0) {
+        rc = ACMEVA_CERT_EMALFORMED;
+        goto out;
+    }
+    size_t order[MAX_LISTED_NAMES];
+    names_sort(&v->names, order);
+    const char *prev = NULL;
+    size_t prev_len = 0;
+    for (size_t k = 0; k < v->names.n; k++) {
+        const char *s = v->names.arena + v->names.v[order[k]].off;
+        size_t len = v->names.v[order[k]].len;
+        if (prev != NULL && prev_len == len && memcmp(prev, s, len) == 0)
+            continue;
+        prev = s;
+        prev_len = len;
+        /* Certificate bytes: escaped like every server byte that reaches a record. */
+        char *esc = acmeva_escape_dup((const uint8_t *)s, len, 0);
+        if (esc == NULL || acmeva_strlist_add(out, esc, strlen(esc)) != 0) {
+            free(esc);
+            rc = ACMEVA_CERT_ENOMEM;
+            goto out;
+        }
+        free(esc);
+    }
+out:
+    free(v);
     ERR_clear_error();
     return rc;
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acmeva/proto.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -73,6 +75,17 @@ extern "C" {
 int acmeva_tlsalpn01_check_cert(const uint8_t *der, size_t der_len, int ident_is_ip,
                                 const char *dns_name, const uint8_t *ip, size_t ip_len,
                                 const uint8_t digest[32], char *reason, size_t reason_len);
+
+/*
+ * acmeva_cert_names appends to |out| the names of the certificate |der| (|der_len| bytes,
+ * borrowed) as a tls-alpn-01 reason lists them: its subjectAltName entries (dNSName, iPAddress,
+ * email, URI) and its subject commonName, lowercased, sorted, each once, at most 32, escaped
+ * with acmeva_escape. What a person needs to recognise the certificate a server presented
+ * (a validation record's certNames). Returns ACMEVA_CERT_OK, ACMEVA_CERT_EMALFORMED for a
+ * certificate that does not parse (or is over the size cap; nothing is appended),
+ * ACMEVA_CERT_ENOMEM (what was appended stays) or ACMEVA_CERT_EINVAL.
+ */
+int acmeva_cert_names(const uint8_t *der, size_t der_len, acmeva_strlist *out);
 
 /*
  * acmeva_tlsalpn01_reverse_name writes the SNI of a tls-alpn-01 request for an IP

@@ -91,6 +91,43 @@ void acmeva_engine_config_clear(acmeva_engine_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
+/* copy_strings copies |n| owned strings; returns 0 or -1 (then what was copied stays). */
+static int copy_strings(char **dst, char *const *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (src[i] != NULL && (dst[i] = strdup(src[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+static int copy_string(char **dst, const char *src)
+{
+    return src != NULL && (*dst = strdup(src)) == NULL ? -1 : 0;
+}
+
+int acmeva_engine_config_copy(acmeva_engine_config *dst, const acmeva_engine_config *src)
+{
+    *dst = *src;
+    /* Every owned string is copied anew: the two configurations are cleared on their own. */
+    memset(dst->resolvers, 0, sizeof(dst->resolvers));
+    memset(dst->issuer_domains, 0, sizeof(dst->issuer_domains));
+    memset(dst->allow_addresses, 0, sizeof(dst->allow_addresses));
+    dst->user_agent = dst->perspective = dst->rir = dst->worker_id = NULL;
+    dst->dnssec_probe_name = NULL;
+    if (copy_strings(dst->resolvers, src->resolvers, src->n_resolvers) != 0 ||
+        copy_strings(dst->issuer_domains, src->issuer_domains, src->n_issuer_domains) != 0 ||
+        copy_strings(dst->allow_addresses, src->allow_addresses, src->n_allow_addresses) != 0 ||
+        copy_string(&dst->user_agent, src->user_agent) != 0 ||
+        copy_string(&dst->perspective, src->perspective) != 0 ||
+        copy_string(&dst->rir, src->rir) != 0 ||
+        copy_string(&dst->worker_id, src->worker_id) != 0 ||
+        copy_string(&dst->dnssec_probe_name, src->dnssec_probe_name) != 0) {
+        acmeva_engine_config_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
 int acmeva_option_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *a = argv[*i];

@@ -167,6 +167,7 @@ static void txt_cb(void *arg, const acmeva_dns_answer *ans)
     if (ans->status == ACMEVA_DNS_OK) {
         rec->rcode = acmeva_validation_strdup(c->v, acmeva_dns_rcode_name(ans->msg->rcode));
         rec->dnssec = acmeva_validation_strdup(c->v, ans->msg->ad ? "secure" : "insecure");
+        acmeva_dns_answer_cnames(ans->msg, &rec->cnames);
     }
     /* Any rcode other than NOERROR is a dns problem; SERVFAIL is never success. */
     if (acmeva_dns_problem(ans, "TXT", c->name, detail, sizeof(detail))) {
@@ -217,6 +218,8 @@ static int txt_start(acmeva_validation *v, void **state)
     }
     c->rec = v->result->n_records - 1;
     rec->hostname = acmeva_validation_strdup(v, c->name);
+    if (c->expected[0] != '\0')
+        rec->expected = acmeva_validation_strdup(v, c->expected);
     *state = c;
     uv_timer_start(c->timer, txt_timeout_cb, acmeva_phase_ms(v, 0), 0);
     rc = acmeva_dns_query_start(v->e->resolver, c->name, ACMEVA_DNS_TXT, txt_cb, c, &c->q);

@@ -5,6 +5,7 @@
  */
 #include "engine_int.h"
 
+#include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -195,6 +196,185 @@ const acmeva_engine_stats *acmeva_engine_stats_get0(const acmeva_engine *e)
     return &e->stats;
 }
 
+/* ---- acmeva check --all-addresses: the challenge against each address on its own ---------- */
+
+/* The runs of one validation, one per address, allocated only when they start. */
+typedef struct acmeva_address_runs {
+    size_t n, pending;
+    int spawning; /* starting them: a run that ends at once does not finish the parent yet */
+    struct {
+        acmeva_validation *v; /* running, or NULL once it reported */
+        acmeva_result *result;
+        char address[64];
+    } run[ACMEVA_MAX_ADDRESS_CHECKS];
+} acmeva_address_runs;
+
+/* ACMEVA_MAX_ADDRS bounds the addresses a lookup keeps per family; the runs are bounded by
+ * what a result may hold. */
+_Static_assert(ACMEVA_MAX_ADDRESS_CHECKS <= 2 * ACMEVA_MAX_ADDRS, "runs per validation");
+
+static void validation_finish(acmeva_validation *v);
+
+static void runs_free(acmeva_address_runs *runs)
+{
+    if (runs == NULL)
+        return;
+    for (size_t i = 0; i < runs->n; i++) {
+        acmeva_validation *c = runs->run[i].v;
+        if (c != NULL) {
+            for (int k = 0; k < ACMEVA_CHECK_MAX; k++)
+                if (c->state[k] != NULL)
+                    c->ops[k]->cancel(c->state[k]);
+            acmeva_result_free(c->result);
+            free(c);
+        }
+        acmeva_result_free(runs->run[i].result);
+    }
+    free(runs);
+}
+
+/* run_reported takes the outcome of the run |c| (its result) into its parent, frees the run,
+ * and finishes the parent once the last run reported. */
+static void run_reported(acmeva_validation *c)
+{
+    acmeva_validation *p = c->parent;
+    acmeva_address_runs *runs = p->runs;
+    runs->run[c->slot].result = c->result;
+    runs->run[c->slot].v = NULL;
+    free(c);
+    if (--runs->pending == 0 && !runs->spawning)
+        validation_finish(p);
+}
+
+/* wants_runs: an http-01 or tls-alpn-01 validation of a DNS name that resolved, with time
+ * left, under acmeva check --all-addresses. */
+static int wants_runs(const acmeva_validation *v)
+{
+    const acmeva_job *job = v->job;
+    return v->e->cfg->all_addresses && v->parent == NULL && v->runs == NULL &&
+           job->ident_type == ACMEVA_IDENT_DNS &&
+           (job->chall_type == ACMEVA_CHALL_HTTP01 || job->chall_type == ACMEVA_CHALL_TLSALPN01) &&
+           v->result->n_records > 0 && v->result->records[0].addresses_resolved.n > 0 &&
+           acmeva_validation_remaining_ms(v) > 0;
+}
+
+/* run_new returns a run of |v|'s challenge pinned to |fam| |addr|, or NULL on no memory. It
+ * borrows the job, shares the deadline, and is not in the engine's list (|v| owns it). */
+static acmeva_validation *run_new(acmeva_validation *v, size_t slot, int fam, const uint8_t *addr,
+                                  const char *text)
+{
+    acmeva_validation *c = calloc(1, sizeof(*c));
+    acmeva_result *r = acmeva_result_new();
+    if (c == NULL || r == NULL || acmeva_result_set_job(r, v->job) != 0 ||
+        acmeva_str_set(&r->perspective, v->result->perspective) != 0 ||
+        acmeva_str_set(&r->rir, v->result->rir) != 0 ||
+        acmeva_str_set(&r->worker, v->result->worker) != 0) {
+        free(c);
+        acmeva_result_free(r);
+        return NULL;
+    }
+    c->e = v->e;
+    c->job = v->job;
+    c->result = r;
+    c->deadline = v->deadline;
+    c->start_hr = uv_hrtime();
+    c->parent = v;
+    c->slot = slot;
+    c->pinned = 1;
+    c->pin_fam = fam;
+    memcpy(c->pin_addr, addr, fam == AF_INET6 ? 16 : 4);
+    snprintf(c->pin_text, sizeof(c->pin_text), "%s", text);
+    c->ops[ACMEVA_CHECK_CHALLENGE] = v->ops[ACMEVA_CHECK_CHALLENGE];
+    r->attempt = v->result->attempt;
+    r->started_ms = wall_ms();
+    return c;
+}
+
+/* spawn_runs starts one run per address the identifier resolved to (in the order resolved,
+ * at most ACMEVA_MAX_ADDRESS_CHECKS). Returns how many are still running: the parent finishes
+ * when they have reported. Connections go through the dialer as always, so the address policy
+ * and --max-per-destination hold for every run. */
+static size_t spawn_runs(acmeva_validation *v)
+{
+    const acmeva_strlist *addrs = &v->result->records[0].addresses_resolved;
+    acmeva_address_runs *runs = calloc(1, sizeof(*runs));
+    if (runs == NULL) {
+        acmeva_validation_nomem(v);
+        return 0;
+    }
+    v->runs = runs;
+    runs->spawning = 1;
+    for (size_t i = 0; i < addrs->n && runs->n < ACMEVA_MAX_ADDRESS_CHECKS; i++) {
+        uint8_t ip[16];
+        int fam = inet_pton(AF_INET6, addrs->v[i], ip) == 1  ? AF_INET6
+                  : inet_pton(AF_INET, addrs->v[i], ip) == 1 ? AF_INET
+                                                             : 0;
+        if (fam == 0)
+            continue;
+        size_t slot = runs->n;
+        acmeva_validation *c = run_new(v, slot, fam, ip, addrs->v[i]);
+        if (c == NULL) {
+            acmeva_validation_nomem(v);
+            break;
+        }
+        snprintf(runs->run[slot].address, sizeof(runs->run[slot].address), "%s", addrs->v[i]);
+        runs->run[slot].v = c;
+        runs->n++;
+        runs->pending++;
+        c->starting = 1;
+        if (c->ops[ACMEVA_CHECK_CHALLENGE]->start(c, &c->state[ACMEVA_CHECK_CHALLENGE]) != 0)
+            acmeva_validation_local_failure(c, 0, "out of memory starting the check");
+        c->starting = 0;
+        if (c->state[ACMEVA_CHECK_CHALLENGE] == NULL)
+            validation_finish(c); /* ended at once: reports to |v| now */
+    }
+    runs->spawning = 0;
+    return runs->pending;
+}
+
+/* merge_runs writes the runs' outcomes into |r| (addressChecks): the result is valid only when
+ * every address passed, and when one did not, its problem becomes the result's (named by the
+ * address) unless the validation itself had already failed. */
+static void merge_runs(acmeva_validation *v)
+{
+    acmeva_address_runs *runs = v->runs;
+    acmeva_result *r = v->result;
+    const acmeva_result *first_bad = NULL;
+    const char *bad_address = NULL;
+    for (size_t i = 0; i < runs->n; i++) {
+        acmeva_result *c = runs->run[i].result;
+        if (c == NULL)
+            continue;
+        if (c->local_failure)
+            r->local_failure = 1;
+        if (!c->valid && first_bad == NULL) {
+            first_bad = c;
+            bad_address = runs->run[i].address;
+        }
+        if (acmeva_result_add_address_check(r, runs->run[i].address, c) != 0) {
+            acmeva_result_free(c);
+            v->nomem = 1;
+        }
+        runs->run[i].result = NULL;
+    }
+    if (first_bad != NULL && r->valid) {
+        char detail[4096];
+        const char *d = first_bad->problem.detail ? first_bad->problem.detail : "";
+        size_t alen = strlen(bad_address);
+        /* Details of a connection already start with the address ("<ip>: Fetching ..."). */
+        if (strncmp(d, bad_address, alen) == 0 && d[alen] == ':')
+            snprintf(detail, sizeof(detail), "%s", d);
+        else
+            snprintf(detail, sizeof(detail), "%s: %s", bad_address, d);
+        acmeva_problem_type type = first_bad->problem.type != ACMEVA_PROB_NONE
+                                       ? first_bad->problem.type
+                                       : ACMEVA_PROB_SERVER_INTERNAL;
+        if (acmeva_result_set_problem(r, type, detail) != 0)
+            v->nomem = 1;
+        r->valid = 0;
+    }
+}
+
 static void validation_unlink_free(acmeva_validation *v)
 {
     acmeva_engine *e = v->e;
@@ -205,6 +385,7 @@ static void validation_unlink_free(acmeva_validation *v)
     if (v->next != NULL)
         v->next->prev = v->prev;
     e->inflight--;
+    runs_free(v->runs);
     acmeva_job_free(v->job);
     acmeva_result_free(v->result);
     free(v);
@@ -262,9 +443,13 @@ static void local_failure(acmeva_result *r)
     }
 }
 
-/* Every check has reported: assemble the outcome, report it once, free once. */
+/* Every check has reported: assemble the outcome, report it once, free once. Under
+ * --all-addresses the runs per address start first, and the validation finishes once they
+ * have reported (run_reported calls this again). */
 static void validation_finish(acmeva_validation *v)
 {
+    if (wants_runs(v) && spawn_runs(v) > 0)
+        return;
     acmeva_result *r = v->result;
     int has_chall = v->ops[ACMEVA_CHECK_CHALLENGE] != NULL;
     int has_caa = v->ops[ACMEVA_CHECK_CAA] != NULL;
@@ -281,6 +466,8 @@ static void validation_finish(acmeva_validation *v)
     } else {
         r->valid = 1;
     }
+    if (v->runs != NULL)
+        merge_runs(v);
     if (r->valid) {
         free(r->problem.detail);
         r->problem.detail = NULL;
@@ -292,6 +479,10 @@ static void validation_finish(acmeva_validation *v)
     if (v->nomem)
         local_failure(r);
     r->duration_ms = (double)(uv_hrtime() - v->start_hr) / 1e6;
+    if (v->parent != NULL) {
+        run_reported(v);
+        return;
+    }
     v->result = NULL;
     acmeva_validation_cb cb = v->cb;
     void *arg = v->arg;

@@ -53,6 +53,16 @@ struct acmeva_validation {
     int starting;      /* inside acmeva_engine_validate: finishing is deferred */
     uv_timer_t *defer; /* the zero timer of a deferred finish */
     int nomem;         /* something the result needed could not be allocated */
+    /* cfg->all_addresses: a run of the challenge pinned to one address of the identifier has
+     * a parent (the validation it belongs to, which reports its outcome); hops to the
+     * identifier connect to pin_addr only, without a lookup. The parent keeps its runs. */
+    acmeva_validation *parent;
+    size_t slot; /* this run's index in parent->runs */
+    int pinned;
+    int pin_fam;
+    uint8_t pin_addr[16];
+    char pin_text[64];
+    struct acmeva_address_runs *runs;
 };
 
 /*

@@ -49,6 +49,11 @@ static int nonprinting(uint32_t cp)
     return (cp & 0xfffe) == 0xfffe; /* U+xxFFFE and U+xxFFFF */
 }
 
+int acmeva_escape_nonprinting(uint32_t cp)
+{
+    return cp >= 0x80 && nonprinting(cp);
+}
+
 static const char hexdigits[] = "0123456789abcdef";
 
 /* hex writes the low |n| hex digits of |v|, most significant first. */

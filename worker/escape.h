@@ -46,6 +46,13 @@ int acmeva_escape(const uint8_t *in, size_t inlen, char *out, size_t outlen, siz
 char *acmeva_escape_dup(const uint8_t *in, size_t inlen, size_t max_in);
 
 /*
+ * acmeva_escape_nonprinting returns 1 for a non-ASCII code point that acmeva_escape writes as
+ * \u or \U (C1 controls, non-ASCII spaces, format characters such as bidi overrides, private
+ * use, noncharacters), else 0: for code that prints text to a terminal.
+ */
+int acmeva_escape_nonprinting(uint32_t cp);
+
+/*
  * ACMEVA_ESCAPE_MAX_GROWTH is the most output bytes one input byte can become ("\xNN"): an
  * |out| of ACMEVA_ESCAPE_MAX_GROWTH * n + 1 bytes always holds the escape of n input bytes.
  */

@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pool.h>
+#include <openssl/ssl.h>
+
 #include "addrpolicy.h"
+#include "certcheck.h"
 #include "conn.h"
 #include "engine_int.h"
 #include "escape.h"
@@ -159,6 +163,9 @@ static void connect_failed(http01 *h, int status)
         h->conn = NULL;
         acmeva_validation_list_add(h->v, &record(h)->addresses_tried, h->addr_text,
                                    strlen(h->addr_text));
+        const char *why = acmeva_conn_error_is_local(status) ? uv_strerror(status)
+                                                             : acmeva_conn_error_text(status);
+        acmeva_validation_list_add(h->v, &record(h)->tried_errors, why, strlen(why));
         h->cur++;
         connect_next(h);
         return;
@@ -274,9 +281,24 @@ static void on_connect(void *arg, int status)
         fail_fetch(h, "TLS setup failed");
 }
 
+/* record_cert_names keeps the names of the certificate an https hop presented: it is not
+ * checked (BR 3.2.2.4.19), but a person reading the record may wonder about it. */
+static void record_cert_names(http01 *h)
+{
+    const STACK_OF(CRYPTO_BUFFER) *certs = SSL_get0_peer_certificates(acmeva_conn_ssl(h->conn));
+    if (certs == NULL || sk_CRYPTO_BUFFER_num(certs) == 0)
+        return;
+    const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(certs, 0);
+    if (acmeva_cert_names(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf),
+                          &record(h)->cert_names) == ACMEVA_CERT_ENOMEM)
+        acmeva_validation_nomem(h->v);
+}
+
 static void on_handshake(void *arg, int status, const char *reason)
 {
     http01 *h = arg;
+    if (status == 0)
+        record_cert_names(h);
     if (status != 0) {
         int not_tls = acmeva_conn_peer_spoke_http(h->conn);
         h->v->e->stats.tls_failures[not_tls ? ACMEVA_TLS_FAIL_NOT_TLS : ACMEVA_TLS_FAIL_HANDSHAKE]++;
@@ -341,10 +363,24 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
     hop_begin(h, text);
 }
 
+/* record_body keeps the start of the body that is about to be judged, escaped (a person
+ * wants to see what the server said: an HTML page, an error, another key authorization). */
+static void record_body(http01 *h)
+{
+    size_t len = 0;
+    const uint8_t *body = acmeva_httpreader_body(&h->reader, &len);
+    acmeva_vrecord *rec = record(h);
+    free(rec->body);
+    rec->body = acmeva_escape_dup(body, len, ACMEVA_RECORD_BODY_MAX);
+    if (rec->body == NULL)
+        acmeva_validation_nomem(h->v);
+}
+
 static void response_done(http01 *h)
 {
     acmeva_validation *v = h->v;
     int status = acmeva_httpreader_status(&h->reader);
+    record(h)->http_status = status;
     size_t loc_len = 0;
     const char *loc = acmeva_httpreader_location(&h->reader, &loc_len);
     /* Boulder follows 301, 302, 307 and 308 only; a 303 or any other status fails below. */
@@ -357,6 +393,7 @@ static void response_done(http01 *h)
         follow_redirect(h, loc, loc_len);
         return;
     }
+    record_body(h);
     if (status != 200) {
         fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: %d", h->addr_text,
              h->url_text, status);
@@ -391,6 +428,7 @@ static void response_done(http01 *h)
 
 static void reader_failed(http01 *h)
 {
+    record(h)->http_status = acmeva_httpreader_status(&h->reader);
     if (acmeva_httpreader_error(&h->reader) == ACMEVA_HTTPERR_NOMEM)
         acmeva_validation_nomem(h->v);
     switch (acmeva_httpreader_error(&h->reader)) {
@@ -493,6 +531,18 @@ static void hop_begin(http01 *h, const char *url_text)
         h->cur = 0;
         h->fam[0] = fam;
         memcpy(h->addr[0], h->url.ip, fam == AF_INET6 ? 16 : 4);
+        connect_next(h);
+        return;
+    }
+    if (v->pinned && strcmp(h->url.host, v->job->ident_value) == 0) {
+        /* acmeva check --all-addresses: this run tries the identifier at one of its addresses
+         * only, the one it is pinned to, on every hop to the identifier; other hosts of
+         * redirects are looked up as always. */
+        acmeva_validation_list_add(v, &rec->addresses_resolved, v->pin_text, strlen(v->pin_text));
+        h->n_addrs = 1;
+        h->cur = 0;
+        h->fam[0] = v->pin_fam;
+        memcpy(h->addr[0], v->pin_addr, v->pin_fam == AF_INET6 ? 16 : 4);
         connect_next(h);
         return;
     }

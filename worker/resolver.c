@@ -988,6 +988,40 @@ int acmeva_dns_problem(const acmeva_dns_answer *a, const char *qtype_name, const
     return 1;
 }
 
+void acmeva_dns_answer_cnames(const acmeva_dns_msg *m, acmeva_strlist *out)
+{
+    /* The chain in its order from the question name (RFC 1034 §3.6.2), whatever order the
+     * records came in; the answer holds only the chain (acmeva_dns_answer_chain). */
+    char cur[256], owner[256], target[256];
+    snprintf(cur, sizeof(cur), "%s", m->qname);
+    for (char *p = cur; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    for (int hop = 0; hop < ACMEVA_DNS_MAX_CNAME_HOPS; hop++) {
+        int found = 0;
+        for (size_t i = 0; i < m->n_answers && !found; i++) {
+            const acmeva_dns_rr *rr = &m->answers[i];
+            if (rr->type != ACMEVA_DNS_CNAME || acmeva_dns_rr_owner(m, rr, owner) != 0 ||
+                strcmp(owner, cur) != 0 || acmeva_dns_cname_target(m, rr, target) != 0)
+                continue;
+            found = 1;
+        }
+        if (!found)
+            return;
+        int seen = 0;
+        for (size_t k = 0; k < out->n && !seen; k++)
+            seen = strcmp(out->v[k], target) == 0;
+        if (seen)
+            return; /* a loop, or the other lookup of the same name already listed it */
+        /* Names presented as text are printable ASCII (dnsmsg.c); escaped all the same. */
+        char esc[ACMEVA_ESCAPE_MAX_GROWTH * 256 + 1];
+        if (acmeva_escape((const uint8_t *)target, strlen(target), esc, sizeof(esc), 0) < 0 ||
+            acmeva_strlist_add(out, esc, strlen(esc)) != 0)
+            return;
+        memcpy(cur, target, sizeof(cur));
+    }
+}
+
 /* ---- host lookups: A and AAAA in parallel ------------------------------------------------ */
 
 struct acmeva_host_lookup {
@@ -999,6 +1033,7 @@ struct acmeva_host_lookup {
     char *err4, *err6; /* the problem detail of a failed lookup, allocated when it fails */
     int local;         /* a lookup failed for want of a socket (ACMEVA_DNS_LOCAL) */
     acmeva_strlist resolved4, resolved6;
+    acmeva_strlist cnames; /* the CNAME chain from the name, as either answer gave it */
     char name[256];
     acmeva_host_addrs addrs;
 };
@@ -1028,9 +1063,12 @@ static void host_finish(acmeva_host_lookup *h)
         else
             snprintf(a->detail, sizeof(a->detail), "No valid IP addresses found for %s", h->name);
     }
+    acmeva_strlist_move(&a->cnames, &h->cnames);
+    acmeva_strlist_clear(&h->cnames);
     h->cb(h->arg, a);
     acmeva_strlist_clear(&a->resolved);
     acmeva_strlist_clear(&a->resolvers);
+    acmeva_strlist_clear(&a->cnames);
     free(h->err4);
     free(h->err6);
     free(h);
@@ -1053,6 +1091,10 @@ static void host_answer(acmeva_host_lookup *h, const acmeva_dns_answer *ans, int
     if (ans->status != ACMEVA_DNS_OK || !ans->msg->ad)
         a->all_secure = 0;
     h->local |= ans->status == ACMEVA_DNS_LOCAL;
+    /* Kept on failure too: an alias to a name that does not exist answers NXDOMAIN with the
+     * CNAME, and that CNAME is what a person needs to see. */
+    if (ans->status == ACMEVA_DNS_OK)
+        acmeva_dns_answer_cnames(ans->msg, &h->cnames);
     if (acmeva_dns_problem(ans, family == AF_INET ? "A" : "AAAA", h->name, err, sizeof(err))) {
         char *copy = strdup(err);
         if (copy == NULL) /* this machine's failure, reported as such */
@@ -1134,6 +1176,7 @@ void acmeva_host_lookup_cancel(acmeva_host_lookup *h)
     acmeva_strlist_clear(&h->addrs.resolvers);
     acmeva_strlist_clear(&h->resolved4);
     acmeva_strlist_clear(&h->resolved6);
+    acmeva_strlist_clear(&h->cnames);
     free(h->err4);
     free(h->err6);
     free(h);
@@ -1157,6 +1200,7 @@ void acmeva_host_addrs_record(acmeva_host_addrs *a, acmeva_vrecord *rec)
 {
     acmeva_strlist_move(&rec->addresses_resolved, &a->resolved);
     acmeva_strlist_move(&rec->resolver_addrs, &a->resolvers);
+    acmeva_strlist_move(&rec->cnames, &a->cnames);
     if (a->answered > 0 && rec->dnssec == NULL)
         rec->dnssec = strdup(a->all_secure ? "secure" : "insecure");
 }

@@ -128,6 +128,14 @@ void acmeva_dns_query_cancel(acmeva_dns_query *q);
 int acmeva_dns_problem(const acmeva_dns_answer *answer, const char *qtype_name, const char *name,
                        char *out, size_t outlen);
 
+/*
+ * acmeva_dns_answer_cnames appends to |out| the CNAME chain of the answer |m| (filtered by
+ * acmeva_dns_answer_chain): each target in order from the question name, escaped, a target
+ * already in |out| ending it (so the A and AAAA answers of one name list it once). For the
+ * records a person reads: an alias to a name that has no records explains a failure.
+ */
+void acmeva_dns_answer_cnames(const acmeva_dns_msg *m, acmeva_strlist *out);
+
 /* The addresses of one host name: A and AAAA looked up in parallel. */
 #define ACMEVA_MAX_ADDRS 32
 typedef struct acmeva_host_addrs {
@@ -141,6 +149,7 @@ typedef struct acmeva_host_addrs {
     size_t n4;
     acmeva_strlist resolved;  /* every address in the answers (policy-dropped ones included) */
     acmeva_strlist resolvers; /* the resolvers that answered */
+    acmeva_strlist cnames;    /* the CNAME chain from the name (acmeva_dns_answer_cnames) */
     int answered;             /* lookups that got an answer (of 2) */
     int all_secure;           /* both lookups got an answer, each with the AD bit */
 } acmeva_host_addrs;
@@ -161,8 +170,9 @@ int acmeva_host_lookup_start(acmeva_resolver *r, const char *name, int allow_pri
  * va/tlsalpn.go). Returns how many (0, 1 or 2). */
 int acmeva_host_addrs_pick(const acmeva_host_addrs *a, int fam[2], uint8_t addr[2][16]);
 
-/* acmeva_host_addrs_record moves the addresses resolved and the resolvers that answered
- * into a validation record (|a|'s lists are left empty: call it once, from the callback),
+/* acmeva_host_addrs_record moves the addresses resolved, the resolvers that answered and the
+ * CNAME chain into a validation record (|a|'s lists are left empty: call it once, from the
+ * callback),
  * and sets its "dnssec" status when any lookup was answered: "secure" only when both the A
  * and the AAAA answer had the AD bit (DESIGN.md "DNSSEC"). */
 void acmeva_host_addrs_record(acmeva_host_addrs *a, acmeva_vrecord *rec);

@@ -19,6 +19,7 @@
 #include "certcheck.h"
 #include "conn.h"
 #include "engine_int.h"
+#include "escape.h"
 
 static const uint8_t acme_tls_1[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
 
@@ -129,6 +130,7 @@ static void attempt_failed(tlsalpn *t, acmeva_problem_type type, const char *wha
         t->conn = NULL;
         acmeva_validation_list_add(t->v, &record(t)->addresses_tried, t->addr_text,
                                    strlen(t->addr_text));
+        acmeva_validation_list_add(t->v, &record(t)->tried_errors, what, strlen(what));
         t->cur++;
         try_next(t);
         return;
@@ -149,6 +151,17 @@ static void check_certificate(tlsalpn *t)
     const uint8_t *proto = NULL;
     unsigned proto_len = 0;
     SSL_get0_alpn_selected(ssl, &proto, &proto_len);
+    acmeva_vrecord *rec = record(t);
+    if (proto_len > 0 && (rec->alpn = acmeva_escape_dup(proto, proto_len, 0)) == NULL)
+        acmeva_validation_nomem(t->v);
+    /* The names of the certificate seen, for a person to recognise it (often the site's own
+     * certificate, served by a web server that does not speak tls-alpn-01). */
+    const STACK_OF(CRYPTO_BUFFER) *certs = SSL_get0_peer_certificates(ssl);
+    const CRYPTO_BUFFER *leaf =
+        certs != NULL && sk_CRYPTO_BUFFER_num(certs) > 0 ? sk_CRYPTO_BUFFER_value(certs, 0) : NULL;
+    if (leaf != NULL && acmeva_cert_names(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf),
+                                          &rec->cert_names) == ACMEVA_CERT_ENOMEM)
+        acmeva_validation_nomem(t->v);
     if (proto_len != sizeof(acme_tls_1) - 1 || memcmp(proto, acme_tls_1 + 1, proto_len) != 0) {
         /* RFC 8737 §3: the server must negotiate acme-tls/1. */
         t->v->e->stats.tls_failures[ACMEVA_TLS_FAIL_ALPN]++;
@@ -156,12 +169,10 @@ static void check_certificate(tlsalpn *t)
              "Cannot negotiate ALPN protocol \"acme-tls/1\" for tls-alpn-01 challenge");
         return;
     }
-    const STACK_OF(CRYPTO_BUFFER) *certs = SSL_get0_peer_certificates(ssl);
-    if (certs == NULL || sk_CRYPTO_BUFFER_num(certs) == 0) {
+    if (leaf == NULL) {
         fail(t, ACMEVA_PROB_UNAUTHORIZED, "No certs presented for tls-alpn-01 challenge");
         return;
     }
-    const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(certs, 0);
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256((const uint8_t *)job->key_authorization, strlen(job->key_authorization), digest);
     char reason[ACMEVA_CERT_REASON_MAX];
@@ -347,6 +358,16 @@ static int tlsalpn_start(acmeva_validation *v, void **state)
         return 0;
     }
     snprintf(t->sni, sizeof(t->sni), "%s", job->ident_value);
+    if (v->pinned) {
+        /* acmeva check --all-addresses: this run tries one address of the identifier, the one
+         * it is pinned to, without a lookup. */
+        acmeva_validation_list_add(v, &rec->addresses_resolved, v->pin_text, strlen(v->pin_text));
+        t->n_addrs = 1;
+        t->fam[0] = v->pin_fam;
+        memcpy(t->addr[0], v->pin_addr, v->pin_fam == AF_INET6 ? 16 : 4);
+        try_next(t);
+        return 0;
+    }
     t->state = TLSALPN_RESOLVING;
     uv_timer_start(t->timer, resolve_timeout_cb, acmeva_phase_ms(v, 0), 0);
     if (acmeva_engine_lookup_host(v->e, job->ident_value, on_lookup, t, &t->lookup) != 0) {

@@ -7,7 +7,8 @@
  *     check, so that mutations get past the self-signed rule and reach the extension, SAN and
  *     acmeIdentifier rules (a mutated certificate almost never keeps a valid signature).
  * The check must never crash, leak or read out of bounds, must return one of its documented
- * codes, and must leave a NUL-terminated reason inside the buffer (empty exactly on success).
+ * codes, and must leave a NUL-terminated reason inside the buffer (empty exactly on success);
+ * acmeva_cert_names must list the names of exactly the certificates that parse, escaped.
  *
  * Seeds (tests/fuzz/corpus/certcheck/): cert-* are whole certificates, tbs-* are TBSCertificates
  * whose public key is the fixed key (tc_key_from_seed(1)), for "example.com", 192.0.2.1 and
@@ -71,6 +72,20 @@ static int run_one(const uint8_t *der, size_t len, int is_ip, const uint8_t *ip,
     for (const char *p = reason; *p != '\0'; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
             abort();
+    /* The names a validation record lists: parsed from the same bytes, never a raw control
+     * byte, listed exactly when the certificate parses. */
+    acmeva_strlist names = {0};
+    int nrc = acmeva_cert_names(der, len, &names);
+    if (nrc != ACMEVA_CERT_OK && nrc != ACMEVA_CERT_EMALFORMED)
+        abort();
+    if ((nrc == ACMEVA_CERT_EMALFORMED) != (rc == ACMEVA_CERT_EMALFORMED) ||
+        (nrc != ACMEVA_CERT_OK && names.n > 0))
+        abort();
+    for (size_t i = 0; i < names.n; i++)
+        for (const char *p = names.v[i]; *p != '\0'; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+                abort();
+    acmeva_strlist_clear(&names);
     if (!tiny_too)
         return rc;
     memset(tiny, 'X', sizeof(tiny));

@@ -133,6 +133,58 @@ def run_check(args, jobs=None, timeout=120, allow=FIXTURE_CIDRS, prefix=()):
     return p.returncode, by_id, results, p.stderr
 
 
+def diagnose(args, jobs, timeout=120, allow=FIXTURE_CIDRS):
+    """Runs `acmeva check --format text` on |jobs|; returns (exit code, {job id: its text},
+    stderr). Each job's text starts at a line beginning with VALID or INVALID; its second line
+    names the job ("  job <id>, ...")."""
+    cmd = [ACMEVA, "check", "--format", "text"] + allow_args(allow) + args + ["--job", "-"]
+    stdin = "".join(json.dumps(j) + "\n" for j in jobs)
+    p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
+    texts, cur = {}, []
+    for line in p.stdout.splitlines(keepends=True):
+        if (line.startswith("VALID ") or line.startswith("INVALID ")) and cur:
+            texts[job_of(cur)] = "".join(cur).rstrip("\n") + "\n"
+            cur = []
+        cur.append(line)
+    if cur:
+        texts[job_of(cur)] = "".join(cur).rstrip("\n") + "\n"
+    return p.returncode, texts, p.stderr
+
+
+def job_of(lines):
+    second = lines[1] if len(lines) > 1 else ""
+    return second.strip()[4:].split(",", 1)[0] if second.strip().startswith("job ") else None
+
+
+def paragraph(text, label):
+    """The paragraph of a diagnosis that starts with |label| ("Likely cause:", ...), its wrapped
+    lines joined with single spaces; "" when there is none."""
+    lines = (text or "").splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(label):
+            out = [line[len(label):].strip()]
+            for nxt in lines[i + 1:]:
+                if not nxt.startswith("    ") or nxt.startswith("     "):
+                    break
+                out.append(nxt.strip())
+            return " ".join(out)
+    return ""
+
+
+def paragraphs(text, label):
+    """Every paragraph of |text| that starts with |label| (there may be several notes)."""
+    out, lines = [], (text or "").splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(label):
+            part = [line[len(label):].strip()]
+            for nxt in lines[i + 1:]:
+                if not nxt.startswith("      ") or nxt[6:7] == " ":
+                    break
+                part.append(nxt.strip())
+            out.append(" ".join(part))
+    return out
+
+
 class Fixture:
     """A fixture server from tests/fixtures started on loopback; stopped by stop()."""
 
@@ -163,6 +215,55 @@ class Fixture:
         os.unlink(self.log.name)
 
 
+class Tarpit:
+    """A loopback port that drops connection attempts, as a firewall that drops packets does.
+    Each address listens with a backlog of 0 and its accept queue is filled by connections of
+    our own that are never accepted; the kernel then drops every further SYN (Linux counts them
+    in ListenOverflows), so a connect gets no answer at all, neither an accept nor a refusal.
+    Real kernel behaviour on loopback, nothing dialled elsewhere."""
+
+    def __init__(self, addrs=("127.0.0.1", "::1"), port=0):
+        import select
+        self.socks, self.fill = [], []
+        for addr in addrs:
+            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.bind((addr, port))
+            port = s.getsockname()[1]
+            s.listen(0)
+            self.socks.append(s)
+            # Fill the queue until a connection of ours is left waiting: then it is full.
+            for _ in range(16):
+                c = socket.socket(fam, socket.SOCK_STREAM)
+                c.setblocking(False)
+                try:
+                    c.connect((addr, port))
+                except BlockingIOError:
+                    pass
+                self.fill.append(c)
+                _, w, _ = select.select([], [c], [], 0.2)
+                if not w:
+                    break
+        self.port = port
+
+    def drops(self, addr, timeout=0.5):
+        """Whether a connect to |addr| gets no answer within |timeout| seconds."""
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        with socket.socket(fam, socket.SOCK_STREAM) as c:
+            c.settimeout(timeout)
+            try:
+                c.connect((addr, self.port))
+                return False
+            except socket.timeout:
+                return True
+            except OSError:
+                return False
+
+    def stop(self):
+        for s in self.fill + self.socks:
+            s.close()
+
+
 class Checks:
     """Counts checks; a failed one prints what differed and the test goes on."""
 
@@ -189,6 +290,10 @@ class Checks:
         self.eq(err.get("type"), "urn:ietf:params:acme:error:" + ptype, what + ": error type")
         self.ok(detail_part in (err.get("detail") or ""), what + ": detail",
                 f"{err.get('detail')!r} lacks {detail_part!r}")
+
+    def has(self, text, part, what):
+        """Asserts that |part| is in |text| (a line or paragraph of a diagnosis)."""
+        return self.ok(part in (text or ""), what, f"{text!r} lacks {part!r}")
 
     def done(self):
         print(f"{self.passed} passed, {self.failed} failed", flush=True)

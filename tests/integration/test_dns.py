@@ -187,6 +187,14 @@ c.problem(res["dns01-wrong"], "unauthorized",
           "wrong TXT")
 c.problem(res["dns01-none"], "unauthorized", f"No TXT record found at _acme-challenge.{n_none}",
           "no TXT")
+# What a person needs beside the verdict: the value looked for, every value seen, the alias.
+rec = (res["dns01-wrong"].get("validationRecord") or [{}])[0]
+c.eq(rec.get("records"), ["a" * 120, "second"], "wrong TXT: every value seen is recorded")
+c.eq(len(rec.get("expected") or ""), 43, "wrong TXT: the value looked for is recorded")
+rec = (res["dns01-cname"].get("validationRecord") or [{}])[0]
+c.eq(rec.get("cnames"), [f"_acme-challenge.{n_target}"], "dns-01 through a CNAME: the chain")
+c.ok("cnames" not in ((res["dns01-ok"].get("validationRecord") or [{}])[0]),
+     "no CNAME, no chain recorded")
 c.problem(res["dns01-servfail"], "dns",
           f"DNS problem: SERVFAIL looking up TXT for _acme-challenge.{n_servfail} - the domain's "
           "nameservers may be malfunctioning", "SERVFAIL")
@@ -206,6 +214,16 @@ c.problem(res["caa-forbids"], "caa",
           f"While processing CAA for {n_c2}: CAA record for {n_c2} prevents issuance",
           "CAA forbids")
 c.eq(res["caa-forbids"].get("caa", {}).get("foundAt"), n_c2, "caa foundAt")
+c.eq(res["caa-forbids"].get("caa", {}).get("issuerDomains"), [ISSUER],
+     "caa: the issuer domains the records were held to")
+c.eq(res["caa-forbids"].get("caa", {}).get("decision"),
+     'no issue record permits issuance by this CA; issue record "other-ca.example": '
+     'issuer-domain-name "other-ca.example" is not this CA\'s', "caa: the deciding record")
+c.eq(res["caa-permits"].get("caa", {}).get("decision"),
+     f'issue record "{ISSUER}" permits issuance', "caa: the record that permits")
+c.eq(res["caa-job-issuer"].get("caa", {}).get("issuerDomains"), ["other-ca.example"],
+     "caa: the job's issuer domains are recorded")
+c.ok("decision" not in res["caa-none"].get("caa", {}), "no CAA set: no decision recorded")
 c.eq(res["caa-forbids"].get("caa", {}).get("status"), "invalid", "caa object status")
 c.problem(res["caa-climb"], "caa", f"CAA record for {n_parent} prevents issuance", "climb")
 c.problem(res["caa-wild-star"], "caa", "prevents issuance", "issuewild ; for a wildcard")

@@ -263,6 +263,19 @@ def http_checks(port, log_path):
     R.eq("wrong: body", body, b"wrong-key-authorization")
     R.eq("notfound: status", fetch(port, PREFIX + "notfound_" + rest)[0], 404)
     R.eq("servererror: status", fetch(port, PREFIX + "servererror_" + rest)[0], 500)
+    status, headers, body, _ = fetch(port, PREFIX + "html_" + rest)
+    R.eq("html: status", status, 200)
+    R.eq("html: Content-Type", hget(headers, "Content-Type"), "text/html")
+    R.check("html: an HTML page over 128 bytes", body.startswith(b"<!DOCTYPE html>") and
+            len(body) > 128, short(body))
+    status, headers, body, _ = fetch(port, PREFIX + "html404_" + rest)
+    R.eq("html404: status", status, 404)
+    R.check("html404: an HTML error page", body.startswith(b"<!DOCTYPE html>") and
+            b"Not Found" in body, short(body))
+    status, _, body, _ = fetch(port, PREFIX + "kaextra_" + rest)
+    R.eq("kaextra: status", status, 200)
+    R.eq("kaextra: the key authorization and more", body,
+         ka("kaextra_" + rest) + b"\n<!-- served by a proxy -->")
     R.eq("unknown case: 404", fetch(port, PREFIX + "nosuchcase_" + rest)[0], 404)
     R.eq("bare case name without rest: 404", fetch(port, PREFIX + "ok")[0], 404)
     R.eq("token outside base64url: 404", fetch(port, PREFIX + "ok_a%2Fb")[0], 404)

@@ -78,6 +78,8 @@ c.eq(rec.get("addressUsed"), "::1", "cts-ok IPv6 used first")
 c.eq(rec.get("resolverAddrs"), [cts.dns], "cts-ok resolver recorded")
 c.eq(rec.get("dnssec"), "insecure", "cts-ok: DNSSEC status of the A/AAAA answers (no AD)")
 c.ok("error" not in r, "cts-ok has no error")
+c.eq(rec.get("httpStatus"), 200, "cts-ok: the status code recorded")
+c.eq(rec.get("body"), t.key_authorization(ok_tok), "cts-ok: the body judged recorded")
 c.eq(res.get("cts-trailing-space", {}).get("status"), "valid", "trailing whitespace trimmed")
 c.problem(res.get("cts-wrong", {}), "unauthorized",
           'The key authorization file from the server did not match this challenge. Expected "'
@@ -91,6 +93,11 @@ r = res.get("cts-https-hop", {})
 c.ok(r.get("status") == "valid", "cts-https-hop valid", json.dumps(r))
 c.eq((r.get("validationRecord") or [{}, {}])[-1].get("port"), str(cts.https_port),
      "https hop record port")
+hops = r.get("validationRecord") or [{}, {}]
+c.eq([h.get("httpStatus") for h in hops], [302, 200], "https hop: each hop's status code")
+c.ok("body" not in hops[0], "no body recorded for a redirect followed")
+c.eq(hops[-1].get("certNames"), ["challenge test server"],
+     "https hop: the names of the certificate seen (not checked)")
 c.eq(res.get("cts-ip4", {}).get("status"), "valid", "IPv4 identifier valid")
 c.eq(((res.get("cts-ip4", {}).get("validationRecord") or [{}])[0]).get("url"),
      f"http://127.0.0.1:{cts.http_port}{PREFIX}{ip4_tok}", "IPv4 identifier URL")
@@ -209,6 +216,12 @@ try:
     c.problem(res["refused"], "connection", "Connection refused", "refused")
     rec = (res["refused"].get("validationRecord") or [{}])[0]
     c.eq(rec.get("addressUsed"), "127.0.0.2", "refused: address used")
+    rec = (res["notfound"].get("validationRecord") or [{}])[0]
+    c.eq(rec.get("httpStatus"), 404, "404: the status code recorded")
+    rec = (res["big128"].get("validationRecord") or [{}])[0]
+    c.eq(rec.get("body"), "a" * 128, "a body over the cap: its first 128 bytes recorded")
+    rec = (res["http2"].get("validationRecord") or [{}])[0]
+    c.ok("httpStatus" not in rec, "no HTTP/1 status line: no status code recorded")
     for case in ("r301", "r302", "r307", "r308", "rabs", "rhttps"):
         c.eq(len(res[case].get("validationRecord") or []), 2, f"{case}: a record per hop")
     rec = (res["r301"].get("validationRecord") or [{}, {}])[1]

@@ -50,6 +50,8 @@ try:
     c.eq(rec.get("port"), str(ports["valid"]), "record port")
     c.eq(rec.get("addressUsed"), "::1", "IPv6 first")
     c.eq(rec.get("addressesResolved"), ["::1", "127.0.0.1"], "addresses resolved")
+    c.eq(rec.get("alpn"), "acme-tls/1", "the ALPN protocol selected is recorded")
+    c.eq(rec.get("certNames"), [name], "the names of the certificate seen are recorded")
     r, _ = check("valid", "127.0.0.1", "ip")
     c.ok(r.get("status") == "valid", "valid certificate, IPv4 identifier (iPAddress SAN)",
          json.dumps(r))
@@ -78,10 +80,14 @@ try:
 
     r, _ = check("no-alpn")
     c.problem(r, "unauthorized", 'Cannot negotiate ALPN protocol "acme-tls/1"', "no ALPN")
+    c.ok("alpn" not in ((r.get("validationRecord") or [{}])[0]), "no ALPN: none recorded")
     r, _ = check("other-alpn")
     c.problem(r, "tls", "TLS handshake failed", "another ALPN protocol selected")
     rec = (r.get("validationRecord") or [{}])[0]
     c.eq(rec.get("addressesTried"), ["::1"], "a TLS error falls back from IPv6 to IPv4")
+    c.ok(len(rec.get("triedErrors") or []) == 1 and
+         rec["triedErrors"][0].startswith("TLS handshake failed"),
+         "what happened at the address tried first", rec.get("triedErrors"))
     c.eq(rec.get("addressUsed"), "127.0.0.1", "the IPv4 address used after the fallback")
     r, _ = check("tls11")
     c.problem(r, "tls", "TLS handshake failed", "TLS 1.1 only")

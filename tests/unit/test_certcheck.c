@@ -303,6 +303,40 @@ static void test_san(void)
            "(subjectAltName iPAddress is neither 4 nor 16 bytes).");
 }
 
+/* acmeva_cert_names: what a validation record shows of the certificate a server presented. */
+static void test_cert_names(void)
+{
+    struct tc_spec s;
+    tc_spec_init(&s, key, digest);
+    s.subject_cn = "Zed.Example";
+    tc_spec_add_dns(&s, "b.example");
+    tc_spec_add_dns(&s, "A.example");
+    tc_spec_add_dns(&s, "a.example");
+    tc_spec_add_dns(&s, "x\"y\n.example");
+    tc_spec_add_ip(&s, ip4, 4);
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    CHECK(tc_cert_der(&s, &der, &der_len) == 0);
+    acmeva_strlist names = {0};
+    CHECK_INT(acmeva_cert_names(der, der_len, &names), ACMEVA_CERT_OK);
+    CHECK_INT(names.n, 5);
+    if (names.n == 5) {
+        CHECK_STR(names.v[0], "192.0.2.1");
+        CHECK_STR(names.v[1], "a.example");
+        CHECK_STR(names.v[2], "b.example");
+        CHECK_STR(names.v[3], "x\\\"y\\n.example"); /* escaped */
+        CHECK_STR(names.v[4], "zed.example");
+    }
+    acmeva_strlist_clear(&names);
+    /* Not a certificate: nothing listed. */
+    CHECK_INT(acmeva_cert_names(der, der_len - 1, &names), ACMEVA_CERT_EMALFORMED);
+    CHECK_INT(names.n, 0);
+    CHECK_INT(acmeva_cert_names(der, ACMEVA_CERT_MAX_DER + 1, &names), ACMEVA_CERT_EMALFORMED);
+    CHECK_INT(acmeva_cert_names(NULL, 1, &names), ACMEVA_CERT_EINVAL);
+    CHECK_INT(acmeva_cert_names(der, der_len, NULL), ACMEVA_CERT_EINVAL);
+    OPENSSL_free(der);
+}
+
 static void test_names_cap(void)
 {
     /* Many long SAN names: the reason stays bounded and the list ends with "...". */
@@ -502,6 +536,7 @@ int main(void)
     test_extensions();
     test_san();
     test_names_cap();
+    test_cert_names();
     test_self_signed();
     test_malformed();
     test_arguments_and_buffers();

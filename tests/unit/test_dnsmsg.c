@@ -5,6 +5,7 @@
  */
 #include "check.h"
 #include "dnsmsg.h"
+#include "resolver.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -381,6 +382,27 @@ static void test_cname_chain(void)
     CHECK_STR(owner(2), "y.other.net");
     CHECK_INT(M->answers[2].type, ACMEVA_DNS_TXT);
     CHECK_INT(acmeva_dns_cname_target(M, &M->answers[2], target), ACMEVA_DNS_ETYPE);
+
+    /* The chain as a validation record lists it (resolver.c): each target in order from the
+     * question name, once, whatever the letter case of the question. */
+    acmeva_strlist chain = {0};
+    acmeva_dns_answer_cnames(M, &chain);
+    CHECK_INT(chain.n, 2);
+    if (chain.n == 2) {
+        CHECK_STR(chain.v[0], "x.other.net");
+        CHECK_STR(chain.v[1], "y.other.net");
+    }
+    acmeva_dns_answer_cnames(M, &chain); /* the AAAA answer of the same name: listed once */
+    CHECK_INT(chain.n, 2);
+    acmeva_strlist_clear(&chain);
+    M->qname[0] = '_';
+    memcpy(M->qname + 1, "ACME-Challenge", 14); /* 0x20 case: the chain is still found */
+    acmeva_dns_answer_cnames(M, &chain);
+    CHECK_INT(chain.n, 2);
+    acmeva_strlist_clear(&chain);
+    snprintf(M->qname, sizeof(M->qname), "elsewhere.example");
+    acmeva_dns_answer_cnames(M, &chain);
+    CHECK_INT(chain.n, 0);
 
     /* A CNAME whose rdlen is longer than its name is malformed. */
     acmeva_dns_rr r = M->answers[1];

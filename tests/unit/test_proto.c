@@ -825,6 +825,13 @@ static void test_result_json(void)
         rec->address_used = acmeva_strdup_n("192.0.2.1", 9);
         acmeva_strlist_add(&rec->addresses_tried, "2001:db8::1", 11);
         acmeva_strlist_add(&rec->resolver_addrs, "127.0.0.1:53", 12);
+        /* the fields added within major 1 */
+        rec->http_status = 404;
+        rec->body = acmeva_strdup_n("<html>\\\"x", 10);
+        acmeva_strlist_add(&rec->tried_errors, "Connection refused", 18);
+        acmeva_strlist_add(&rec->cnames, "lb.example.net", 14);
+        acmeva_strlist_add(&rec->cert_names, "example.com", 11);
+        rec->alpn = acmeva_strdup_n("http/1.1", 8);
     }
     rec = acmeva_result_add_record(r);
     if (rec != NULL) {
@@ -835,6 +842,7 @@ static void test_result_json(void)
         /* ill-formed sequences: one U+FFFD per maximal subpart, as everywhere */
         acmeva_strlist_add(&rec->records, "d\xe2\x82x\xc0\xaf\xf0\x9f\x98", 9);
         rec->matched_record = acmeva_strdup_n("m", 1);
+        rec->expected = acmeva_strdup_n("e", 1);
     }
     CHECK_INT(acmeva_result_set_problem(r, ACMEVA_PROB_UNAUTHORIZED,
                                         "Expected \"a\" (got \"b\xc3\x28\")"),
@@ -848,6 +856,8 @@ static void test_result_json(void)
     r->caa_dnssec = acmeva_strdup_n("insecure", 8);
     r->caa_problem.type = ACMEVA_PROB_CAA;
     r->caa_problem.detail = acmeva_strdup_n("CAA record for example.com prevents issuance", 44);
+    acmeva_strlist_add(&r->caa_issuer_domains, "ca.example", 10);
+    r->caa_decision = acmeva_strdup_n("no issue record permits issuance by this CA", 43);
     r->perspective = acmeva_strdup_n("eu-west", 7);
     r->rir = acmeva_strdup_n("RIPE", 4);
     r->worker = acmeva_strdup_n("h:1:0", 5);
@@ -885,6 +895,21 @@ static void test_result_json(void)
         CHECK_STR(gets(o, "validationRecord/1/records/1"), "d\xef\xbf\xbdx\xef\xbf\xbd\xef\xbf\xbd"
                                                            "\xef\xbf\xbd");
         CHECK_STR(gets(o, "validationRecord/1/matchedRecord"), "m");
+        CHECK_INT(json_integer_value(get(o, "validationRecord/0/httpStatus")), 404);
+        CHECK_STR(gets(o, "validationRecord/0/body"), "<html>\\\"x");
+        CHECK_STR(gets(o, "validationRecord/0/triedErrors/0"), "Connection refused");
+        CHECK_STR(gets(o, "validationRecord/0/cnames/0"), "lb.example.net");
+        CHECK_STR(gets(o, "validationRecord/0/certNames/0"), "example.com");
+        CHECK_STR(gets(o, "validationRecord/0/alpn"), "http/1.1");
+        CHECK_STR(gets(o, "validationRecord/1/expected"), "e");
+        CHECK(get(o, "validationRecord/1/httpStatus") == NULL); /* 0: none */
+        CHECK_STR(gets(o, "caa/issuerDomains/0"), "ca.example");
+        CHECK_STR(gets(o, "caa/decision"), "no issue record permits issuance by this CA");
+        CHECK(get(o, "addressChecks") == NULL); /* only with acmeva check --all-addresses */
+        /* The added fields come after the older ones, so that dropping them gives the bytes a
+         * writer of before wrote. */
+        CHECK(strstr(s, "\"matchedRecord\":\"m\",\"expected\":\"e\"}") != NULL);
+        CHECK(strstr(s, "\"dnssec\":\"insecure\",\"error\":{") != NULL);
         CHECK_STR(gets(o, "error/type"), "urn:ietf:params:acme:error:unauthorized");
         CHECK_STR(gets(o, "error/detail"), "Expected \"a\" (got \"b\xef\xbf\xbd(\")");
         CHECK_INT(json_integer_value(get(o, "error/status")), 403);
@@ -973,6 +998,52 @@ static void test_result_json(void)
     }
     acmeva_result_free(pr);
     acmeva_job_free(pj);
+
+    /* acmeva check --all-addresses: one outcome per address, each with its records. */
+    acmeva_result *all = acmeva_result_new();
+    acmeva_result *ok1 = acmeva_result_new(), *bad1 = acmeva_result_new();
+    if (all != NULL && ok1 != NULL && bad1 != NULL) {
+        all->valid = 0;
+        acmeva_result_set_problem(all, ACMEVA_PROB_UNAUTHORIZED, "192.0.2.2: old file");
+        ok1->valid = 1;
+        acmeva_vrecord *ar = acmeva_result_add_record(ok1);
+        if (ar != NULL)
+            ar->address_used = acmeva_strdup_n("192.0.2.1", 9);
+        acmeva_result_set_problem(bad1, ACMEVA_PROB_UNAUTHORIZED, "old file");
+        CHECK_INT(acmeva_result_add_address_check(all, "192.0.2.1", ok1), 0);
+        CHECK_INT(acmeva_result_add_address_check(all, "192.0.2.2", bad1), 0);
+        CHECK_INT(acmeva_result_add_address_check(all, NULL, bad1), ACMEVA_PROTO_EINVAL);
+        s = acmeva_result_to_json(all);
+        o = s ? json_loads(s, 0, &je) : NULL;
+        CHECK(o != NULL);
+        CHECK_INT(json_array_size(get(o, "addressChecks")), 2);
+        CHECK_STR(gets(o, "addressChecks/0/address"), "192.0.2.1");
+        CHECK_STR(gets(o, "addressChecks/0/status"), "valid");
+        CHECK(get(o, "addressChecks/0/error") == NULL);
+        CHECK_STR(gets(o, "addressChecks/0/validationRecord/0/addressUsed"), "192.0.2.1");
+        CHECK_STR(gets(o, "addressChecks/1/status"), "invalid");
+        CHECK_STR(gets(o, "addressChecks/1/error/detail"), "old file");
+        CHECK(json_array_size(get(o, "addressChecks/1/validationRecord")) == 0);
+        json_decref(o);
+        CHECK_MSG(s && acmeva_result_check_json(s, strlen(s), cerr, sizeof(cerr)) == 0, "%s", cerr);
+        free(s);
+        /* The cap: further checks are refused and stay the caller's. */
+        while (all->n_address_checks < ACMEVA_MAX_ADDRESS_CHECKS) {
+            acmeva_result *x = acmeva_result_new();
+            if (x == NULL || acmeva_result_add_address_check(all, "192.0.2.9", x) != 0) {
+                acmeva_result_free(x);
+                break;
+            }
+        }
+        acmeva_result *extra = acmeva_result_new();
+        CHECK_INT(acmeva_result_add_address_check(all, "192.0.2.9", extra), ACMEVA_PROTO_EINVAL);
+        acmeva_result_free(extra);
+        CHECK_INT(all->n_address_checks, ACMEVA_MAX_ADDRESS_CHECKS);
+    } else {
+        acmeva_result_free(ok1);
+        acmeva_result_free(bad1);
+    }
+    acmeva_result_free(all);
 
     /* The record cap. */
     acmeva_result *many = acmeva_result_new();

@@ -19,6 +19,8 @@
 #include "acmeva/engine.h"
 #include "acmeva/proto.h"
 #include "acmeva/version.h"
+#include "diagnose.h"
+#include "perspectives.h"
 #ifdef ACMEVA_HAVE_QUEUE
 #include "policycli.h"
 #include "submit.h"
@@ -35,7 +37,8 @@
 #define CHECK_MIN_FREE_FDS 8
 
 static const char check_usage[] =
-    "usage: acmeva check [engine options] [--max-inflight N] [--dns-stats]\n"
+    "usage: acmeva check [engine options] [--max-inflight N] [--dns-stats] [--format text|json]\n"
+    "                    [--all-addresses] [--perspectives FILE]\n"
     "                    (--job FILE|- | --type T --identifier V [--token T]\n"
     "                     [--key-authorization KA] [--account-uri U] [--caa] [--id ID])\n"
     "\n"
@@ -50,6 +53,29 @@ static const char check_usage[] =
     "go to standard error). Exit status: 0 when all are valid, 1 when any is invalid, 2 for\n"
     "bad usage or bad input (a batch with a bad line still runs its other jobs), and 2 with\n"
     "no job run when --require-dnssec-resolver finds no resolver that validates DNSSEC.\n"
+    "\n"
+    "--format text prints, for each job, a diagnosis for people: the verdict first, then each\n"
+    "step the validation took (names looked up and their answers with their DNSSEC status,\n"
+    "addresses tried and what happened at each, redirect hops with their status codes, the\n"
+    "start of the body, the certificate seen, where CAA was found and which record decided),\n"
+    "then the problem with its most likely cause and what to change. --format json prints the\n"
+    "result documents. Default: text when standard output is a terminal, json otherwise (so\n"
+    "scripts and pipes get JSON). Colour only on a terminal, and never when NO_COLOR is set.\n"
+    "\n"
+    "--all-addresses validates http-01 and tls-alpn-01 against every address the identifier\n"
+    "resolves to (A and AAAA, at most 32), each on its own, after the validation as a CA does it\n"
+    "(first IPv6, then IPv4), all within the job's deadline; the result lists each address's\n"
+    "outcome (addressChecks) and is valid only when every address passed: a load balancer with\n"
+    "a member that serves an old file shows up.\n"
+    "\n"
+    "--perspectives FILE runs every job through several resolvers at once, one engine each:\n"
+    "FILE has one perspective a line, \"NAME RESOLVER\" (RESOLVER as --resolver takes it;\n"
+    "'#' starts a comment), 2 to 16 of them. For each job it prints where their views differ\n"
+    "from the first perspective's (addresses, TXT values, CAA records, outcome), in the words\n"
+    "of acmeva-coordinator's disagreements: as JSON, one line per job {\"v\", \"id\", \"status\",\n"
+    "\"perspectives\": [{\"name\", \"resolver\", \"result\"}], \"disagreements\"}; as text, each\n"
+    "perspective's outcome, the differences, then each one's diagnosis. Valid (exit 0) only\n"
+    "when every perspective is. Not with --resolver, --require-dnssec-resolver or --dns-stats.\n"
     "\n"
     "--dns-stats writes the engine's DNS counters (queries by type and response code,\n"
     "replies dropped by reason, tries, time) at the end, as one line of JSON on standard\n"
@@ -69,6 +95,11 @@ typedef struct check_run {
     acmeva_engine_config cfg;
     size_t max_inflight;
     int dns_stats;
+    acmeva_perspectives *persp; /* --perspectives: the engines that run every job */
+    /* output: the result documents, or a diagnosis for people (--format) */
+    int text;
+    unsigned diag_flags;
+    size_t printed;
     /* input */
     int fd;
     uv_stream_t *stream; /* pipe or tty */
@@ -93,20 +124,74 @@ typedef struct check_run {
 static void pump(check_run *run);
 static void input_resume(check_run *run);
 
+/* print_text writes the diagnosis of the result document |json| (--format text), jobs
+ * separated by a blank line. Returns 0, or -1 on no memory. */
+static int print_text(check_run *run, const char *json)
+{
+    json_t *doc = json_loads(json, 0, NULL);
+    char *text = doc ? acmeva_diagnose_text(doc, run->diag_flags) : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        return -1;
+    if (run->printed++ > 0)
+        fputc('\n', stdout);
+    fputs(text, stdout);
+    fflush(stdout);
+    free(text);
+    return 0;
+}
+
 static void print_result(check_run *run, acmeva_result *r)
 {
     char *json = acmeva_result_to_json(r);
-    if (json == NULL) {
+    if (json == NULL || (run->text && print_text(run, json) != 0)) {
         fprintf(stderr, "acmeva: out of memory writing a result\n");
         run->bad_input = 1;
+        free(json);
         return;
     }
-    fputs(json, stdout);
-    fputc('\n', stdout);
-    fflush(stdout);
+    if (!run->text) {
+        fputs(json, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
     free(json);
     if (!r->valid)
         run->any_invalid = 1;
+}
+
+/* on_perspectives prints one job's outcome on every perspective (--perspectives). */
+static void on_perspectives(json_t *doc, void *arg)
+{
+    check_run *run = arg;
+    char *out = NULL;
+    if (doc != NULL)
+        out = run->text ? acmeva_diagnose_perspectives_text(doc, run->diag_flags)
+                        : json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    if (out == NULL) {
+        fprintf(stderr, "acmeva: out of memory writing a result\n");
+        run->bad_input = 1;
+    } else {
+        if (run->text && run->printed++ > 0)
+            fputc('\n', stdout);
+        fputs(out, stdout);
+        if (!run->text)
+            fputc('\n', stdout);
+        fflush(stdout);
+    }
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    if (st == NULL || strcmp(st, "valid") != 0)
+        run->any_invalid = 1;
+    free(out);
+    json_decref(doc);
+    run->finished++;
+    pump(run);
+}
+
+static size_t check_inflight(const check_run *run)
+{
+    return run->persp != NULL ? acmeva_perspectives_inflight(run->persp)
+                              : acmeva_engine_inflight(run->engine);
 }
 
 static void on_result(acmeva_result *r, void *arg)
@@ -147,6 +232,16 @@ static void run_line(check_run *run, const char *data, size_t len, int too_long)
         return;
     }
     run->started++;
+    if (run->persp != NULL) {
+        /* Every perspective parses the job anew: each engine takes its own. */
+        acmeva_job_free(job);
+        if (acmeva_perspectives_validate(run->persp, data, len, on_perspectives, run) != 0) {
+            fprintf(stderr, "acmeva: cannot start a validation: out of memory\n");
+            run->started--;
+            run->bad_input = 1;
+        }
+        return;
+    }
     if (acmeva_engine_validate(run->engine, job, 1, on_result, run, NULL) != 0) {
         fprintf(stderr, "acmeva: cannot start a validation: out of memory\n");
         run->started--;
@@ -157,7 +252,7 @@ static void run_line(check_run *run, const char *data, size_t len, int too_long)
 /* Start queued jobs while there is room; resume reading when the queue runs low. */
 static void pump(check_run *run)
 {
-    while (run->head != NULL && acmeva_engine_inflight(run->engine) < run->max_inflight) {
+    while (run->head != NULL && check_inflight(run) < run->max_inflight) {
         pending_line *p = run->head;
         run->head = p->next;
         if (run->head == NULL)
@@ -465,7 +560,7 @@ static int check_main(int argc, char **argv)
     check_run run;
     uv_loop_t loop;
     const char *job_path = NULL, *type = NULL, *ident = NULL, *token = NULL, *ka = NULL;
-    const char *account = NULL, *id = NULL;
+    const char *account = NULL, *id = NULL, *format = NULL, *persp_path = NULL;
     int caa = 0, rc = 2;
     char err[256];
     memset(&run, 0, sizeof(run));
@@ -489,7 +584,9 @@ static int check_main(int argc, char **argv)
                        {"--token", &token},
                        {"--key-authorization", &ka},
                        {"--account-uri", &account},
-                       {"--id", &id}};
+                       {"--id", &id},
+                       {"--format", &format},
+                       {"--perspectives", &persp_path}};
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(check_usage, stdout);
             fputs(acmeva_engine_config_usage, stdout);
@@ -503,6 +600,11 @@ static int check_main(int argc, char **argv)
         }
         if (strcmp(a, "--dns-stats") == 0) {
             run.dns_stats = 1;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--all-addresses") == 0) {
+            run.cfg.all_addresses = 1;
             i++;
             continue;
         }
@@ -529,6 +631,23 @@ static int check_main(int argc, char **argv)
         }
         *strings[k].dst = v;
     }
+    /* Scripts and pipes keep the result documents; a person at a terminal gets the text.
+     * Colour only on a terminal, and never with NO_COLOR set (https://no-color.org). */
+    if (format != NULL && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+        fprintf(stderr, "acmeva check: --format is text or json\n");
+        goto out;
+    }
+    int tty = isatty(STDOUT_FILENO);
+    run.text = format != NULL ? strcmp(format, "text") == 0 : tty;
+    const char *no_color = getenv("NO_COLOR");
+    if (run.text && tty && (no_color == NULL || no_color[0] == '\0'))
+        run.diag_flags |= ACMEVA_DIAG_COLOR;
+    if (persp_path != NULL &&
+        (run.cfg.n_resolvers > 0 || run.cfg.require_dnssec || run.dns_stats)) {
+        fprintf(stderr, "acmeva check: --perspectives names the resolvers; it does not go with "
+                        "--resolver, --require-dnssec-resolver or --dns-stats\n");
+        goto out;
+    }
     if ((job_path != NULL) == (ident != NULL)) {
         fprintf(stderr, "acmeva check: give either --job FILE|- or --identifier (see --help)\n");
         goto out;
@@ -554,7 +673,15 @@ static int check_main(int argc, char **argv)
         goto out;
     }
     run.loop = &loop;
-    if (acmeva_engine_new(run.loop, &run.cfg, NULL, &run.engine, err, sizeof(err)) != 0) {
+    if (persp_path != NULL) {
+        if (acmeva_perspectives_load(persp_path, &run.cfg, &run.persp, err, sizeof(err)) != 0 ||
+            acmeva_perspectives_start(run.persp, run.loop, err, sizeof(err)) != 0) {
+            fprintf(stderr, "acmeva check: --perspectives: %s\n", err);
+            acmeva_perspectives_free(run.persp);
+            uv_run(run.loop, UV_RUN_DEFAULT);
+            goto out;
+        }
+    } else if (acmeva_engine_new(run.loop, &run.cfg, NULL, &run.engine, err, sizeof(err)) != 0) {
         fprintf(stderr, "acmeva: %s\n", err);
         goto out;
     }
@@ -563,6 +690,7 @@ static int check_main(int argc, char **argv)
         (run.flags_job = job_from_flags(type, ident, token, ka, account, id, caa)) == NULL) {
         fprintf(stderr, "acmeva: out of memory\n");
         acmeva_engine_free(run.engine);
+        acmeva_perspectives_free(run.persp);
         uv_run(run.loop, UV_RUN_DEFAULT);
         goto out;
     }
@@ -581,6 +709,7 @@ static int check_main(int argc, char **argv)
     if (run.dns_stats)
         print_dns_stats(acmeva_engine_dns_stats(run.engine));
     acmeva_engine_free(run.engine);
+    acmeva_perspectives_free(run.persp);
     uv_run(run.loop, UV_RUN_DEFAULT);
     rc = run.bad_input || run.refused ? 2 : run.any_invalid ? 1 : 0;
 

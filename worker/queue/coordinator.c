@@ -19,7 +19,6 @@
  * fan-out) are counted and dropped.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include <openssl/sha.h>
 
 #include "acmeva/proto.h"
+#include "acmeva/resultdiff.h"
 #include "acmeva/version.h"
 #include "brrules.h"
 #include "consumer.h"
@@ -49,7 +49,6 @@
 #define UPKEEP_MS 5000
 #define REPLY_TTL_S "600" /* a dead coordinator's reply stream goes away after this */
 #define DETAIL_MAX 1024
-#define DISAGREEMENT_MAX 400
 #define FDS_PER_JOB 1
 #define FDS_BASE 64
 
@@ -271,106 +270,19 @@ static void log_decision(const mjob *m, const char *status, const char *error,
  * only, at most ACMEVA_RESULTDOC_LIST_MAX per list.
  */
 
-/* join_strings writes the strings of |l| as "x, y" (quoted when |quote|) into |buf|. */
-static void join_strings(const acmeva_rlist *l, int quote, char *buf, size_t len)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    if (l->n == 0) {
-        snprintf(buf, len, "nothing");
-        return;
-    }
-    for (size_t i = 0; i < l->n; i++) {
-        if (off + 1 >= len)
-            break;
-        int k =
-            snprintf(buf + off, len - off, quote ? "%s\"%s\"" : "%s%s", i ? ", " : "", l->v[i].s);
-        if (k < 0)
-            break;
-        off += (size_t)k;
-    }
-}
+/* add_line writes one disagreement as a JSON string of the array being written. */
+typedef struct lines_out {
+    acmeva_jbuf *b;
+    int first;
+} lines_out;
 
-static int listed(const acmeva_rlist *l, const acmeva_rstr *x)
+static void add_line(const char *line, void *arg)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->v[i].len == x->len && memcmp(l->v[i].s, x->s, x->len) == 0)
-            return 1;
-    return 0;
-}
-
-static int same_set(const acmeva_rlist *a, const acmeva_rlist *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (!listed(b, &a->v[i]))
-            return 0;
-    return 1;
-}
-
-/* add_line writes one disagreement as a JSON string of the array in |lines|. */
-static void add_line(acmeva_jbuf *lines, int *first, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void add_line(acmeva_jbuf *lines, int *first, const char *fmt, ...)
-{
-    char buf[DISAGREEMENT_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (!*first)
-        acmeva_jbuf_put(lines, ",", 1);
-    *first = 0;
-    acmeva_jbuf_put_str(lines, buf);
-}
-
-/* disagree adds what remote |s| saw differently from the primary, one line each: addresses,
- * TXT values, the CAA set, the outcome. This is how a BGP hijack or DNS poisoning seen from
- * some perspectives shows itself. */
-static void disagree(const sub *p, const sub *s, acmeva_jbuf *lines, int *first)
-{
-    if (s->doc == NULL || p->doc == NULL)
-        return;
-    const acmeva_resultdoc *pd = p->doc, *sd = s->doc;
-    char a[160], b[160];
-    const acmeva_rlist *pl[] = {&pd->addresses, &pd->txt}, *sl[] = {&sd->addresses, &sd->txt};
-    static const char *const what[][2] = {{"resolved", "resolved"}, {"saw TXT", "saw"}};
-    for (int k = 0; k < 2; k++) {
-        if (!same_set(pl[k], sl[k]) && (pl[k]->n > 0 || sl[k]->n > 0)) {
-            join_strings(sl[k], k == 1, a, sizeof(a));
-            join_strings(pl[k], k == 1, b, sizeof(b));
-            add_line(lines, first, "%s: %s %s where the primary %s %s", s->name, what[k][0], a,
-                     what[k][1], b);
-        }
-    }
-    if (pd->has_caa && sd->has_caa) {
-        const char *pf = pd->caa_found_at, *sf = sd->caa_found_at;
-        const acmeva_rlist *pr = &pd->caa_records, *sr = &sd->caa_records;
-        int differ = (pf == NULL) != (sf == NULL) || (pf != NULL && strcmp(pf, sf) != 0) ||
-                     !(!pd->has_caa_records ? !sd->has_caa_records || sr->n == 0
-                                            : sd->has_caa_records && same_set(pr, sr));
-        if (differ) {
-            join_strings(sr, 1, a, sizeof(a));
-            join_strings(pr, 1, b, sizeof(b));
-            add_line(lines, first, "%s: found CAA at %s (%s) where the primary found it at %s (%s)",
-                     s->name, sf ? sf : "no name", sd->has_caa_records ? a : "none",
-                     pf ? pf : "no name", pd->has_caa_records ? b : "none");
-        }
-    }
-    const char *ps = pd->status, *ss = sd->status;
-    const char *pt = pd->error_type, *st = sd->error_type;
-    if (ps != NULL && ss != NULL &&
-        (strcmp(ps, ss) != 0 || (pt != NULL && st != NULL && strcmp(pt, st) != 0))) {
-        const char *sdet = sd->error_detail;
-        char mine[DISAGREEMENT_MAX / 2] = "", theirs[96] = "";
-        if (st != NULL)
-            snprintf(mine, sizeof(mine), " (%s: %s)", st, sdet ? sdet : "");
-        if (pt != NULL)
-            snprintf(theirs, sizeof(theirs), " (%s)", pt);
-        add_line(lines, first, "%s: %s%s where the primary was %s%s", s->name, ss, mine, ps,
-                 theirs);
-    }
+    lines_out *o = arg;
+    if (!o->first)
+        acmeva_jbuf_put(o->b, ",", 1);
+    o->first = 0;
+    acmeva_jbuf_put_str(o->b, line);
 }
 
 /* put_problem writes an RFC 8555 §6.7 problem document of |type| (serverInternal when NULL). */
@@ -437,7 +349,8 @@ static char *mpic_new(const mjob *m, size_t *len, char *quorum, size_t qlen)
 {
     const sub *p = &m->subs[0];
     acmeva_jbuf b = {0}, lines = {0};
-    int pass = 0, first = 1, first_line = 1;
+    int pass = 0, first = 1;
+    lines_out out = {&lines, 1};
     acmeva_mpic_vote votes[ACMEVA_COORD_MAX_REMOTES];
     acmeva_rir all[ACMEVA_COORD_MAX_REMOTES];
     acmeva_jbuf_put(&lines, "[", 1);
@@ -453,7 +366,10 @@ static char *mpic_new(const mjob *m, size_t *len, char *quorum, size_t qlen)
         if (perspectives.len > 1)
             acmeva_jbuf_put(&perspectives, ",", 1);
         put_perspective(&perspectives, s);
-        disagree(p, s, &lines, &first_line);
+        /* What remote |s| saw differently from the primary: how a BGP hijack or DNS
+         * poisoning seen from some perspectives shows itself. */
+        if (p->doc != NULL && s->doc != NULL)
+            acmeva_result_disagreements(p->doc, "the primary", s->doc, s->name, add_line, &out);
     }
     acmeva_jbuf_put(&perspectives, "]", 1);
     acmeva_jbuf_put(&lines, "]", 1);

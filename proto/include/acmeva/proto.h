@@ -28,6 +28,7 @@ extern "C" {
 #define ACMEVA_DEADLINE_MS_MAX 9007199254740992LL /* 2^53: deadlineMs */
 #define ACMEVA_RESULT_MAX_BYTES (4 * 1024 * 1024) /* acmeva_result_check_json refuses more */
 #define ACMEVA_RESULT_MAX_RECORDS 256             /* acmeva_result_add_record refuses more */
+#define ACMEVA_MAX_ADDRESS_CHECKS 32              /* acmeva_result_add_address_check refuses more */
 
 /* Error codes of the codec. */
 #define ACMEVA_PROTO_EINVAL (-1) /* the document breaks a rule (the error says which) */
@@ -162,7 +163,28 @@ typedef struct acmeva_vrecord {
     char *rcode;            /* "NOERROR", "NXDOMAIN", ... (DNS answers) */
     acmeva_strlist records; /* the TXT values seen (escaped), at most 100 */
     char *matched_record;   /* dns-persist-01: the record that matched */
+    /* What a person needs to see why a validation failed (acmeva check --format text); added
+     * within major 1, written after the fields above. Server bytes are escaped. */
+    int http_status;             /* http-01: the status code of this hop's response (0: none) */
+    char *body;                  /* http-01: the start of the response body that was judged,
+                                  * escaped (at most ACMEVA_RECORD_BODY_MAX bytes read) */
+    acmeva_strlist tried_errors; /* what happened at each of addresses_tried, in order */
+    acmeva_strlist cnames;       /* the CNAME chain from hostname, each target in order */
+    acmeva_strlist cert_names;   /* TLS: the names of the leaf certificate seen (escaped) */
+    char *alpn;                  /* tls-alpn-01: the ALPN protocol the server selected */
+    char *expected;              /* dns-01, dns-account-01: the TXT value looked for */
 } acmeva_vrecord;
+
+/* The most body bytes of one response a record shows (the http-01 reader reads no more). */
+#define ACMEVA_RECORD_BODY_MAX 128
+
+struct acmeva_result;
+
+/* One address of the identifier validated on its own (acmeva check --all-addresses). */
+typedef struct acmeva_address_check {
+    char *address;
+    struct acmeva_result *result; /* owned: its status, problem and records */
+} acmeva_address_check;
 
 typedef struct acmeva_problem {
     acmeva_problem_type type; /* ACMEVA_PROB_NONE: no problem */
@@ -188,6 +210,8 @@ typedef struct acmeva_result {
     char *caa_dnssec; /* "secure" / "insecure": the CAA answers used, all authenticated? */
     char *caa_note;   /* e.g. "CAA is not checked for IP identifiers" */
     acmeva_problem caa_problem;
+    acmeva_strlist caa_issuer_domains; /* the CA's issuer domains the records were held to */
+    char *caa_decision; /* which record of the relevant set decided, and why (escaped) */
     char *perspective;
     char *rir;
     char *worker;
@@ -204,6 +228,10 @@ typedef struct acmeva_result {
      * fault. The problem is then serverInternal; acmeva check reports it, the worker leaves
      * the job pending for another delivery instead of posting it (DESIGN.md "Hardening"). */
     int local_failure;
+    /* acmeva check --all-addresses: the challenge checked against each address of the
+     * identifier on its own, in the order they resolved. Never set by acmeva-worker. */
+    acmeva_address_check *address_checks;
+    size_t n_address_checks;
 } acmeva_result;
 
 /* acmeva_str_set sets |*dst| (owned) to a copy of |src| (NULL sets NULL), freeing what it held:
@@ -219,6 +247,11 @@ void acmeva_result_free(acmeva_result *r);
  * no memory or when |r| already has ACMEVA_RESULT_MAX_RECORDS. The pointer is valid until the
  * next call. */
 acmeva_vrecord *acmeva_result_add_record(acmeva_result *r);
+/* acmeva_result_add_address_check appends the outcome |check| (taken: |r| frees it) of the
+ * challenge checked against |address| alone (copied). Returns 0, or ACMEVA_PROTO_EINVAL (NULL
+ * arguments, or |r| already holds ACMEVA_MAX_ADDRESS_CHECKS) or ACMEVA_PROTO_ENOMEM, and then
+ * |check| stays the caller's. */
+int acmeva_result_add_address_check(acmeva_result *r, const char *address, acmeva_result *check);
 /* acmeva_result_set_problem sets r->problem to |type| with |detail| copied, and valid = 0.
  * Returns 0, ACMEVA_PROTO_EINVAL for ACMEVA_PROB_NONE (nothing changed) or ACMEVA_PROTO_ENOMEM. */
 int acmeva_result_set_problem(acmeva_result *r, acmeva_problem_type type, const char *detail);

@@ -57,12 +57,21 @@ typedef struct acmeva_engine_config {
     int require_dnssec;         /* --require-dnssec-resolver: the shells refuse to validate
                                  * unless a resolver validates DNSSEC (acmeva_dnssec_check) */
     char *dnssec_probe_name;    /* the name the check asks for; default "." (the root) */
+    /* acmeva check --all-addresses: after an http-01 or tls-alpn-01 validation, run its
+     * connections again once per address the identifier resolved to (at most
+     * ACMEVA_MAX_ADDRESS_CHECKS, within the job's deadline) and record each outcome in
+     * result->address_checks; the result is valid only when every address passed too. Not an
+     * engine option: acmeva_engine_config_option never sets it, so a worker never does. */
+    int all_addresses;
 } acmeva_engine_config;
 
 /* acmeva_engine_config_init sets every default. */
 void acmeva_engine_config_init(acmeva_engine_config *cfg);
 /* acmeva_engine_config_clear frees the strings |cfg| owns. */
 void acmeva_engine_config_clear(acmeva_engine_config *cfg);
+/* acmeva_engine_config_copy makes |dst| a copy of |src| that owns copies of its strings (clear
+ * each with acmeva_engine_config_clear). Returns 0, or -1 on no memory (|dst| is then empty). */
+int acmeva_engine_config_copy(acmeva_engine_config *dst, const acmeva_engine_config *src);
 
 /*
  * acmeva_engine_config_option tries to consume the engine option at argv[*i] (and its value,
