@@ -371,6 +371,9 @@ static int parse_subject_cn(CBS subject, struct cert_view *v, const char **why)
 {
     CBS rdns, cn;
     int have_cn = 0;
+    /* Set although only read when have_cn is: GCC 12 with upstream BoringSSL's inline CBS
+     * accessors cannot see that, and -Werror stops the -DBORINGSSL_ROOT build. */
+    CBS_init(&cn, NULL, 0);
     if (!CBS_get_asn1(&subject, &rdns, CBS_ASN1_SEQUENCE))
         goto bad;
     while (CBS_len(&rdns) > 0) {
