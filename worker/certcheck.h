@@ -41,8 +41,10 @@ extern "C" {
  * jobs carry it). |digest| is SHA-256(keyAuthorization).
  *
  * The checks and their order follow Boulder's VA (va/tlsalpn.go), reasons in its words:
- *  1. self-signed: the signature verifies with the certificate's own key and the issuer
- *     equals the subject ("Received certificate which is not self-signed.");
+ *  1. self-signed: the issuer equals the subject ("Received certificate which is not
+ *     self-signed."). Unlike Boulder, the signature is not verified: RFC 8737 §3 does not
+ *     ask for it, and the handshake has already proven that the server holds the
+ *     certificate's key (the reasons are beside self_signed in certcheck.c);
  *  2. no extension OID twice, acmeIdentifier and subjectAltName present ("Received
  *     certificate with unexpected extensions: "Extension OID 2.5.29.17 seen twice"", ...
  *     "Required extension OID 1.3.6.1.5.5.7.1.31 is not present"");

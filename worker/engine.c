@@ -20,16 +20,45 @@ static int64_t wall_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* accept_any_chain is the certificate verifier of validation handshakes: it accepts every
+ * chain. RFC 8737 §3 asks for a self-signed certificate and nothing of a chain or of dates;
+ * certcheck.c checks the leaf after the handshake. The handshake still proves that the server
+ * holds the leaf's private key (its CertificateVerify or ServerKeyExchange signature is
+ * checked whatever this returns), which is what makes certcheck.c's check sufficient. */
+static enum ssl_verify_result_t accept_any_chain(SSL *ssl, uint8_t *out_alert)
+{
+    (void)ssl;
+    (void)out_alert;
+    return ssl_verify_ok;
+}
+
+/* Key exchange groups offered, X25519 first: the key share sent in the ClientHello is for the
+ * first group, and X25519 costs a fraction of P-256 (or of a post-quantum hybrid) on a
+ * BoringSSL without assembly. Nothing secret crosses a validation's connection (a public
+ * certificate, a public key authorization), so a hybrid's protection of recorded traffic
+ * buys nothing here. The others remain for servers without X25519 (one more round trip). */
+static const char kGroups[] = "X25519:P-256:P-384:P-521";
+
 void *acmeva_tls_ctx_new(void)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    /* The buffers method keeps peer certificates as DER (CRYPTO_BUFFER) and never parses them
+     * into X509 objects: nothing here uses crypto/x509, and certcheck.c reads the DER. */
+    SSL_CTX *ctx = SSL_CTX_new(TLS_with_buffers_method());
     if (ctx == NULL)
         return NULL;
     /* BR 3.2.2.4.19 and RFC 8737 §3: TLS 1.2 or newer. Challenge certificates are
-     * self-signed and checked by hand (certcheck.c), so there is no chain or date check. */
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+     * self-signed and checked by hand (certcheck.c), so there is no chain or date check,
+     * and no chain is built. Every handshake is a full one, as a validation never resumes:
+     * no session cache, no TLS 1.2 session ticket extension (SSL_OP_NO_TICKET), and a TLS 1.3
+     * server's tickets, sent after the handshake, are never read. */
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set1_curves_list(ctx, kGroups) != 1) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_custom_verify(ctx, SSL_VERIFY_PEER, accept_any_chain);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     return ctx;
 }
 

@@ -57,6 +57,16 @@ try:
          json.dumps(r))
     r, _ = check("valid", "::1", "ip")
     c.ok(r.get("status") == "valid", "valid certificate, IPv6 identifier", json.dumps(r))
+    # Issuer equal to the subject but signed by another key: the signature is not verified
+    # (RFC 8737 §3 does not ask for it; the handshake proved the server holds the key).
+    r, _ = check("foreign-signature")
+    c.ok(r.get("status") == "valid", "a self-signature is not verified", json.dumps(r))
+    # That proof is the handshake's: a server signing it with a key other than its
+    # certificate's fails, however good the certificate.
+    r, _ = check("key-mismatch")
+    c.problem(r, "tls", "TLS handshake failed", "handshake signed with another key")
+    rec = (r.get("validationRecord") or [{}])[0]
+    c.ok("certNames" not in rec, "key-mismatch: no certificate reached the check", rec)
     r, _ = check("close-after-handshake")
     c.ok(r.get("status") == "valid", "a close right after the handshake is not an error",
          json.dumps(r))

@@ -267,7 +267,10 @@ void acmeva_dnssec_check_cancel(acmeva_dnssec_check *c);
 void acmeva_engine_free(acmeva_engine *e);
 
 /* acmeva_tls_ctx_new returns a new client SSL_CTX (as void *) set up for validations: TLS 1.2
- * minimum, no certificate verification (challenge certificates are checked by hand). */
+ * minimum, X25519 offered first, no session resumption, and no chain or X509 work: peer
+ * certificates stay DER and any chain is accepted (challenge certificates are checked by
+ * hand after the handshake, which has proven the server holds the leaf's key). Returns NULL
+ * when out of memory. */
 void *acmeva_tls_ctx_new(void);
 /* acmeva_tls_ctx_free releases a context from acmeva_tls_ctx_new. NULL is a no-op. */
 void acmeva_tls_ctx_free(void *ssl_ctx);
