@@ -20,18 +20,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acmevatest as t  # noqa: E402
 
 c = t.Checks()
-RESPONDER = os.path.join(t.BUILD, "bench", "acmeva-responder")
 BENCH = os.path.join(t.BUILD, "bench", "acmeva-bench")
 DNS_TIMEOUT_MS = 5000
 N = 200
 DEADLINE_MS = 300  # the tarpit run: each validation ends here, its lookups still waiting
 
 http_port, dns_port = t.free_port(), t.free_port()
-proc = t.subprocess.Popen([RESPONDER, "--http-port", str(http_port), "--tls-port", "0",
-                           "--dns-port", str(dns_port), "--tarpit-port", "0"],
-                          stdout=t.subprocess.PIPE, stderr=t.subprocess.DEVNULL, text=True)
+proc, line = t.bench_responder(http_port, dns_port)
 try:
-    line = proc.stdout.readline()
     c.ok("ready" in line, "responder started", line)
     engine = ["--allow-private-addresses", "--resolver", f"127.0.0.1:{dns_port}",
               "--http-port", str(http_port), "--dns-timeout-ms", str(DNS_TIMEOUT_MS)]
