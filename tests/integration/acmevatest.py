@@ -102,6 +102,16 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def bench_responder(http_port, dns_port):
+    """Starts bench/acmeva-responder for http-01 and DNS on loopback (no TLS, no tarpit port) and
+    returns (process, its ready line); the caller checks the line, terminates and waits."""
+    proc = subprocess.Popen([os.path.join(BUILD, "bench", "acmeva-responder"), "--http-port",
+                             str(http_port), "--tls-port", "0", "--dns-port", str(dns_port),
+                             "--tarpit-port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return proc, proc.stdout.readline()
+
+
 # The loopback addresses that pebble-challtestsrv answers by default and most fixtures listen on.
 # Tests allow exactly their fixtures' addresses (--allow-address), never every reserved range.
 FIXTURE_CIDRS = ("127.0.0.1/32", "::1/128")

@@ -15,17 +15,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acmevatest as t  # noqa: E402
 
 c = t.Checks()
-RESPONDER = os.path.join(t.BUILD, "bench", "acmeva-responder")
 BENCH = os.path.join(t.BUILD, "bench", "acmeva-bench")
 N = 300
 pki = t.TestPKI()
 redis = None
 http_port, dns_port, tls_port = t.free_port(), t.free_port(), t.free_port()
-proc = t.subprocess.Popen([RESPONDER, "--http-port", str(http_port), "--tls-port", "0",
-                           "--dns-port", str(dns_port), "--tarpit-port", "0"],
-                          stdout=t.subprocess.PIPE, stderr=t.subprocess.DEVNULL, text=True)
+proc, line = t.bench_responder(http_port, dns_port)
 try:
-    line = proc.stdout.readline()
     c.ok("ready" in line, "responder started", line)
     ca = pki.ca("ca")
     server = pki.leaf("server", ca, "redis", ["DNS:localhost", "IP:127.0.0.1"])

@@ -20,8 +20,59 @@
 
 /* ---- held entries ----------------------------------------------------------------------- */
 
+#define INDEX_MIN 64
+
+/* FNV-1a of an entry id: ids are "<ms>-<seq>" decimals, every byte counts. */
+static size_t id_hash(const char *id)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* index_grow doubles the index (or makes the first one) once it holds as many entries as it
+ * has buckets. Returns 0, or -1 when there is no index and no memory for one; a larger one
+ * that cannot be had only leaves the chains longer. */
+static int index_grow(acmeva_consumer *c)
+{
+    if (c->index != NULL && c->held < c->index_size)
+        return 0;
+    size_t size = c->index_size ? 2 * c->index_size : INDEX_MIN;
+    acmeva_held **index = calloc(size, sizeof(*index));
+    if (index == NULL)
+        return c->index != NULL ? 0 : -1;
+    for (size_t i = 0; i < c->index_size; i++) {
+        acmeva_held *h = c->index[i];
+        while (h != NULL) {
+            acmeva_held *next = h->hnext;
+            size_t b = id_hash(h->entry_id) & (size - 1);
+            h->hnext = index[b];
+            index[b] = h;
+            h = next;
+        }
+    }
+    free(c->index);
+    c->index = index;
+    c->index_size = size;
+    return 0;
+}
+
+static void index_remove(acmeva_held *h)
+{
+    acmeva_consumer *c = h->c;
+    acmeva_held **p = &c->index[id_hash(h->entry_id) & (c->index_size - 1)];
+    while (*p != NULL && *p != h)
+        p = &(*p)->hnext;
+    if (*p == h)
+        *p = h->hnext;
+    h->hnext = NULL;
+}
+
 int acmeva_consumer_hold(acmeva_consumer *c, acmeva_held *h, const acmeva_sentry *e)
 {
+    if (index_grow(c) < 0)
+        return -1;
     if (e->raw != NULL) {
         h->raw = malloc(e->raw_len + 1);
         if (h->raw == NULL)
@@ -43,13 +94,18 @@ int acmeva_consumer_hold(acmeva_consumer *c, acmeva_held *h, const acmeva_sentry
     if (c->head != NULL)
         c->head->prev = h;
     c->head = h;
+    size_t b = id_hash(h->entry_id) & (c->index_size - 1);
+    h->hnext = c->index[b];
+    c->index[b] = h;
     c->held++;
     return 0;
 }
 
 acmeva_held *acmeva_consumer_find(acmeva_consumer *c, const char *id)
 {
-    for (acmeva_held *h = c->head; h != NULL; h = h->next)
+    if (c->index == NULL)
+        return NULL;
+    for (acmeva_held *h = c->index[id_hash(id) & (c->index_size - 1)]; h != NULL; h = h->hnext)
         if (strcmp(h->entry_id, id) == 0)
             return h;
     return NULL;
@@ -65,6 +121,7 @@ static void unhold(acmeva_held *h, int posted)
         c->head = h->next;
     if (h->next != NULL)
         h->next->prev = h->prev;
+    index_remove(h);
     c->held--;
     acmeva_outbox_item_clear(&h->item);
     free(h->raw);
@@ -508,6 +565,9 @@ void acmeva_consumer_close(acmeva_consumer *c)
     acmeva_outbox_forget(&c->outbox);
     while (c->head != NULL)
         unhold(c->head, 0);
+    free(c->index);
+    c->index = NULL;
+    c->index_size = 0;
     if (c->held_back)
         atomic_fetch_sub(&c->d->d->held_back, 1);
     c->held_back = 0;

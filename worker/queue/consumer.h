@@ -38,6 +38,7 @@ typedef struct acmeva_held acmeva_held;
 struct acmeva_held {
     acmeva_consumer *c;
     acmeva_held *prev, *next;
+    acmeva_held *hnext; /* in c's index bucket of its entry id */
     char entry_id[ACMEVA_ENTRY_ID_MAX];
     char *raw; /* the payload as received (for a dead letter); NULL when none */
     size_t raw_len;
@@ -86,6 +87,11 @@ struct acmeva_consumer {
     acmeva_outbox outbox;
     acmeva_held *head;
     size_t held;
+    /* The held entries by id (chained buckets, a power of two of them): every entry a read
+     * delivers is looked up, and a scan of a list of hundreds was a twentieth of a worker's
+     * time end to end (bench/README.md "Round two"). */
+    acmeva_held **index;
+    size_t index_size;
     uv_timer_t pause_timer;
     uint64_t paused_until;
     int held_back; /* the service holds reading back (acmeva_consumer_hold_back) */
