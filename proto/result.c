@@ -80,7 +80,7 @@ acmeva_vrecord *acmeva_result_add_record(acmeva_result *r)
     if (r == NULL || r->n_records >= ACMEVA_RESULT_MAX_RECORDS)
         return NULL;
     if (r->n_records == r->cap_records) {
-        size_t cap = r->cap_records ? r->cap_records * 2 : 4;
+        size_t cap = r->cap_records ? r->cap_records * 2 : 1;
         if (cap > ACMEVA_RESULT_MAX_RECORDS)
             cap = ACMEVA_RESULT_MAX_RECORDS;
         acmeva_vrecord *v = realloc(r->records, cap * sizeof(*v));

@@ -389,10 +389,19 @@ static void dialer_leave(acmeva_conn *c)
     }
 }
 
+/* Reading starts together with the connect, so that the socket enters epoll once, for
+ * EPOLLIN|EPOLLOUT, and only drops EPOLLOUT when the connect completes. Started from the
+ * connect callback instead, it would enter after libuv had forgotten the connect's watch
+ * (uv__stream_connect stops POLLOUT first): an EPOLL_CTL_ADD that fails with EEXIST and a
+ * MOD, two system calls where one does. No byte can arrive before the connect completes,
+ * and libuv reports the connect before any read. */
 static int conn_dial(acmeva_conn *c)
 {
     c->turn = CONN_DIALED;
-    return uv_tcp_connect(&c->connect_req, &c->tcp, &c->peer.sa, connect_cb);
+    int rc = uv_tcp_connect(&c->connect_req, &c->tcp, &c->peer.sa, connect_cb);
+    if (rc != 0)
+        return rc;
+    return acmeva_conn_read_start(c);
 }
 
 /* Start the connects of the connections whose turn came. A callback may close any connection
@@ -475,7 +484,9 @@ int acmeva_conn_connect(acmeva_dialer *d, const struct sockaddr *addr, const acm
         return rc;
     }
     c->tcp.data = c;
-    uv_tcp_nodelay(&c->tcp, 1); /* kept as a flag until libuv opens the socket */
+    /* No TCP_NODELAY here: a plain connection sends one request in one write, which Nagle's
+     * algorithm never holds back (nothing is unacknowledged before it), so the setsockopt
+     * would be a system call for nothing. TLS sets it (acmeva_conn_start_tls). */
     c->cbs = *cbs;
     c->arg = arg;
     c->connect_req.data = c;
@@ -514,6 +525,12 @@ fail:
 int acmeva_conn_start_tls(acmeva_conn *c, void *ssl_ctx, const char *sni, const uint8_t *alpn,
                           size_t alpn_len)
 {
+    /* A handshake is several flights, the last of them followed at once by the request:
+     * Nagle's algorithm would hold that write back until the peer acknowledges the flight
+     * before it (up to a delayed ACK's 40 ms). */
+    int rc = uv_tcp_nodelay(&c->tcp, 1);
+    if (rc != 0)
+        return rc;
     c->ssl = SSL_new((SSL_CTX *)ssl_ctx);
     if (c->ssl == NULL)
         return UV_ENOMEM;
@@ -536,7 +553,7 @@ int acmeva_conn_start_tls(acmeva_conn *c, void *ssl_ctx, const char *sni, const 
     if (alpn != NULL && SSL_set_alpn_protos(c->ssl, alpn, (unsigned)alpn_len) != 0)
         return UV_ENOMEM;
     c->handshaking = 1;
-    int rc = acmeva_conn_read_start(c);
+    rc = acmeva_conn_read_start(c);
     if (rc != 0)
         return rc;
     ERR_clear_error();

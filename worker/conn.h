@@ -90,8 +90,10 @@ size_t acmeva_dialer_destinations(const acmeva_dialer *d);
  * taken. When the destination already has its share of connections open, the connection waits
  * (acmeva_conn_queued returns 1) until one closes, then on_dial runs and the connect starts;
  * closing a waiting connection takes it out of the line. The callbacks run later from the loop
- * until acmeva_conn_close. Returns 0 or a negative error (ACMEVA_CONN_ERESERVED or a libuv
- * error such as UV_EMFILE; then no callback runs and |*out| is NULL).
+ * until acmeva_conn_close; reading starts with the connect (on_read runs for bytes that come
+ * after on_connect). TCP_NODELAY is set for TLS only (acmeva_conn_start_tls). Returns 0 or a
+ * negative error (ACMEVA_CONN_ERESERVED or a libuv error such as UV_EMFILE; then no callback
+ * runs and |*out| is NULL).
  */
 int acmeva_conn_connect(acmeva_dialer *d, const struct sockaddr *addr, const acmeva_conn_cbs *cbs,
                         void *arg, acmeva_conn **out);

@@ -47,10 +47,19 @@ typedef enum {
 typedef struct http01 {
     acmeva_validation *v;
     http01_state state;
-    uv_timer_t *timer;
+    /* The request's one timer, inside it: the struct is freed from the timer's close
+     * callback (http01_free), which saves an allocation per validation. */
+    uv_timer_t timer;
+    /* The phase's limit: at |due| (loop time) |on_due| runs. The timer itself may be armed
+     * earlier (|armed|, for an earlier phase's limit): it then finds the limit not reached
+     * and re-arms for it. */
+    uint64_t due, armed;
+    uv_timer_cb on_due;
     acmeva_host_lookup *lookup;
     acmeva_conn *conn;
-    acmeva_httpreader reader;
+    /* Allocated when the first byte of the response (or its end) arrives: a validation
+     * held by a server that never answers carries no reader. */
+    acmeva_httpreader *reader;
     acmeva_url url; /* the current hop */
     const char *url_text; /* the current hop's URL: its record's url, owned by the result */
     size_t rec; /* index of the current hop's validation record */
@@ -59,7 +68,7 @@ typedef struct http01 {
     int fam[2];
     uint8_t addr[2][16];
     int n_addrs, cur;
-    char addr_text[256]; /* the address in use, or the host before one is chosen */
+    char addr_text[INET6_ADDRSTRLEN]; /* the address in use; "" before one is chosen */
     /* The first connect of this hop that failed because of this machine (0: none), and the
      * index of its address: if no later address answers, that is the outcome. */
     int local_status, local_cur;
@@ -67,16 +76,56 @@ typedef struct http01 {
 
 static void hop_begin(http01 *h, const char *url_text);
 
+/* where names the peer in a problem detail: the address in use, or the host before one is
+ * chosen. */
+static const char *where(const http01 *h)
+{
+    return h->addr_text[0] != '\0' ? h->addr_text : h->url.host;
+}
+
+static void reader_free(http01 *h)
+{
+    if (h->reader != NULL) {
+        acmeva_httpreader_clear(h->reader);
+        free(h->reader);
+        h->reader = NULL;
+    }
+}
+
 static acmeva_vrecord *record(http01 *h)
 {
     return &h->v->result->records[h->rec];
 }
 
+static void phase_timer_cb(uv_timer_t *t)
+{
+    http01 *h = t->data;
+    uint64_t now = uv_now(h->v->e->loop);
+    if (now < h->due) {
+        h->armed = h->due;
+        uv_timer_start(&h->timer, phase_timer_cb, h->due - now, 0);
+        return;
+    }
+    h->on_due(t);
+}
+
+/* set_state enters phase |s|, bounded by |limit_ms| and the job's deadline (|cb| runs when
+ * the bound is reached; NULL keeps the current bound). The timer is re-armed only when the
+ * new bound comes before the one it is armed for: most phases end well before their bound,
+ * so a later bound is left to phase_timer_cb to catch up with (each uv_timer_start is a
+ * removal and an insertion in libuv's timer heap). */
 static void set_state(http01 *h, http01_state s, int64_t limit_ms, uv_timer_cb cb)
 {
     h->state = s;
-    if (cb != NULL)
-        uv_timer_start(h->timer, cb, acmeva_phase_ms(h->v, limit_ms), 0);
+    if (cb == NULL)
+        return;
+    uint64_t now = uv_now(h->v->e->loop);
+    h->due = now + acmeva_phase_ms(h->v, limit_ms);
+    h->on_due = cb;
+    if (!uv_is_active((uv_handle_t *)&h->timer) || h->armed > h->due) {
+        h->armed = h->due;
+        uv_timer_start(&h->timer, phase_timer_cb, h->due - now, 0);
+    }
 }
 
 static void release(http01 *h, int abort)
@@ -85,10 +134,20 @@ static void release(http01 *h, int abort)
     h->lookup = NULL;
     acmeva_conn_close(h->conn, abort);
     h->conn = NULL;
-    acmeva_timer_free(h->timer);
-    h->timer = NULL;
-    acmeva_httpreader_clear(&h->reader);
+    uv_timer_stop(&h->timer);
+    reader_free(h);
     acmeva_url_clear(&h->url);
+}
+
+static void http01_close_cb(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* http01_free frees |h| once its timer is closed; |h| must not be used after this call. */
+static void http01_free(http01 *h)
+{
+    uv_close((uv_handle_t *)&h->timer, http01_close_cb);
 }
 
 /* The one way out: record the outcome, release everything, report once, free once. */
@@ -98,7 +157,7 @@ static void finish(http01 *h, int ok)
     h->state = HTTP01_DONE;
     release(h, !ok);
     v->challenge_ok = ok;
-    free(h);
+    http01_free(h);
     acmeva_validation_check_done(v, ACMEVA_CHECK_CHALLENGE);
 }
 
@@ -116,13 +175,13 @@ static void fail(http01 *h, acmeva_problem_type type, const char *fmt, ...)
 /* A connection problem as Boulder words it: "<ip>: Fetching <url>: <what>". */
 static void fail_fetch(http01 *h, const char *what)
 {
-    fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", h->addr_text, h->url_text, what);
+    fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", where(h), h->url_text, what);
 }
 
 /* A failure of this machine (DESIGN.md "Hardening"): serverInternal, never the subscriber's. */
 static void fail_local(http01 *h, const char *what)
 {
-    acmeva_validation_local_failure(h->v, 0, "%s: Fetching %s: %s", h->addr_text, h->url_text,
+    acmeva_validation_local_failure(h->v, 0, "%s: Fetching %s: %s", where(h), h->url_text,
                                     what);
     finish(h, 0);
 }
@@ -192,7 +251,7 @@ static void connect_next(http01 *h)
         char why[256];
         acmeva_addr_reserved_text(fam, h->addr[h->cur], why, sizeof(why));
         fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: Invalid host: %s",
-             h->url.host_is_ip ? h->url.host : h->addr_text, h->url_text, why);
+             h->url.host_is_ip ? h->url.host : where(h), h->url_text, why);
         return;
     }
     acmeva_vrecord *rec = record(h);
@@ -251,7 +310,6 @@ static void send_request(http01 *h)
         fail_fetch(h, "request too long");
         return;
     }
-    acmeva_httpreader_init(&h->reader, 1);
     set_state(h, HTTP01_WAITING, HTTP01_FIRST_BYTE_MS, response_timeout_cb);
     int rc = acmeva_conn_write(h->conn, req, (size_t)n);
     if (rc != 0)
@@ -305,7 +363,7 @@ static void on_handshake(void *arg, int status, const char *reason)
         if (not_tls)
             fail_fetch(h, "Server only speaks HTTP, not TLS");
         else
-            fail(h, ACMEVA_PROB_TLS, "%s: Fetching %s: TLS handshake failed: %s", h->addr_text,
+            fail(h, ACMEVA_PROB_TLS, "%s: Fetching %s: TLS handshake failed: %s", where(h),
                  h->url_text, reason ? reason : "error");
         return;
     }
@@ -332,7 +390,7 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
         /* Boulder names the refused target when it could be parsed, else the current URL. */
         char target[HTTP01_URL_MAX];
         if (next.path != NULL && acmeva_url_format(&next, target, sizeof(target)) == 0)
-            fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", h->addr_text, target, detail);
+            fail(h, ACMEVA_PROB_CONNECTION, "%s: Fetching %s: %s", where(h), target, detail);
         else
             fail_fetch(h, detail);
         acmeva_url_clear(&next);
@@ -355,7 +413,7 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
     }
     acmeva_conn_close(h->conn, 0);
     h->conn = NULL;
-    acmeva_httpreader_clear(&h->reader);
+    reader_free(h);
     acmeva_url_clear(&h->url);
     h->url = next;
     h->redirects++;
@@ -368,7 +426,7 @@ static void follow_redirect(http01 *h, const char *loc, size_t loc_len)
 static void record_body(http01 *h)
 {
     size_t len = 0;
-    const uint8_t *body = acmeva_httpreader_body(&h->reader, &len);
+    const uint8_t *body = acmeva_httpreader_body(h->reader, &len);
     acmeva_vrecord *rec = record(h);
     free(rec->body);
     rec->body = acmeva_escape_dup(body, len, ACMEVA_RECORD_BODY_MAX);
@@ -379,13 +437,13 @@ static void record_body(http01 *h)
 static void response_done(http01 *h)
 {
     acmeva_validation *v = h->v;
-    int status = acmeva_httpreader_status(&h->reader);
+    int status = acmeva_httpreader_status(h->reader);
     record(h)->http_status = status;
     size_t loc_len = 0;
-    const char *loc = acmeva_httpreader_location(&h->reader, &loc_len);
+    const char *loc = acmeva_httpreader_location(h->reader, &loc_len);
     /* Boulder follows 301, 302, 307 and 308 only; a 303 or any other status fails below. */
     int followed = status == 301 || status == 302 || status == 307 || status == 308;
-    if (followed && acmeva_httpreader_location_too_long(&h->reader)) {
+    if (followed && acmeva_httpreader_location_too_long(h->reader)) {
         fail_fetch(h, "Redirect target too long");
         return;
     }
@@ -395,17 +453,17 @@ static void response_done(http01 *h)
     }
     record_body(h);
     if (status != 200) {
-        fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: %d", h->addr_text,
+        fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: %d", where(h),
              h->url_text, status);
         return;
     }
     size_t body_len = 0;
-    const uint8_t *body = acmeva_httpreader_body(&h->reader, &body_len);
-    if (acmeva_httpreader_body_over_cap(&h->reader)) {
+    const uint8_t *body = acmeva_httpreader_body(h->reader, &body_len);
+    if (acmeva_httpreader_body_over_cap(h->reader)) {
         char *esc = acmeva_escape_dup(body, body_len, 0);
         if (esc == NULL)
             acmeva_validation_nomem(v);
-        fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: \"%s\"", h->addr_text,
+        fail(h, ACMEVA_PROB_UNAUTHORIZED, "%s: Invalid response from %s: \"%s\"", where(h),
              h->url_text, esc ? esc : "");
         free(esc);
         return;
@@ -428,10 +486,10 @@ static void response_done(http01 *h)
 
 static void reader_failed(http01 *h)
 {
-    record(h)->http_status = acmeva_httpreader_status(&h->reader);
-    if (acmeva_httpreader_error(&h->reader) == ACMEVA_HTTPERR_NOMEM)
+    record(h)->http_status = acmeva_httpreader_status(h->reader);
+    if (acmeva_httpreader_error(h->reader) == ACMEVA_HTTPERR_NOMEM)
         acmeva_validation_nomem(h->v);
-    switch (acmeva_httpreader_error(&h->reader)) {
+    switch (acmeva_httpreader_error(h->reader)) {
     case ACMEVA_HTTPERR_NOMEM:
         fail_local(h, "out of memory reading the response");
         return;
@@ -444,7 +502,7 @@ static void reader_failed(http01 *h)
     default: {
         char what[256];
         snprintf(what, sizeof(what), "Malformed HTTP response: %s",
-                 acmeva_httpreader_error_text(&h->reader));
+                 acmeva_httpreader_error_text(h->reader));
         fail_fetch(h, what);
         return;
     }
@@ -455,18 +513,27 @@ static void on_read(void *arg, const char *buf, ssize_t n)
 {
     http01 *h = arg;
     int rc;
-    if (n < 0) {
-        if (n != UV_EOF) {
-            fail_io(h, (int)n);
+    if (n < 0 && n != UV_EOF) {
+        fail_io(h, (int)n);
+        return;
+    }
+    if (h->reader == NULL) {
+        h->reader = malloc(sizeof(*h->reader));
+        if (h->reader == NULL) {
+            acmeva_validation_nomem(h->v);
+            fail_local(h, "out of memory reading the response");
             return;
         }
-        rc = acmeva_httpreader_eof(&h->reader);
+        acmeva_httpreader_init(h->reader, 1);
+    }
+    if (n < 0) {
+        rc = acmeva_httpreader_eof(h->reader);
     } else {
         if (h->state == HTTP01_WAITING) {
             /* First byte in: the rest of the response gets what is left of the deadline. */
             set_state(h, HTTP01_READING, 0, response_timeout_cb);
         }
-        rc = acmeva_httpreader_feed(&h->reader, buf, (size_t)n);
+        rc = acmeva_httpreader_feed(h->reader, buf, (size_t)n);
     }
     if (rc < 0)
         reader_failed(h);
@@ -520,7 +587,7 @@ static void hop_begin(http01 *h, const char *url_text)
     snprintf(port, sizeof(port), "%u", (unsigned)h->url.port);
     rec->hostname = acmeva_validation_strdup(v, h->url.host);
     rec->port = acmeva_validation_strdup(v, port);
-    snprintf(h->addr_text, sizeof(h->addr_text), "%s", h->url.host);
+    h->addr_text[0] = '\0';
 
     if (h->url.host_is_ip) {
         /* An IP identifier (RFC 8738 §3) or an IP literal redirect target: no lookup; the
@@ -601,19 +668,15 @@ static int http01_start(acmeva_validation *v, void **state)
     if (h == NULL)
         return -1;
     h->v = v;
-    h->timer = acmeva_timer_new(v->e->loop, h);
-    if (h->timer == NULL) {
-        free(h);
-        return -1;
-    }
+    uv_timer_init(v->e->loop, &h->timer);
+    h->timer.data = h;
     /* The token is base64url (checked by the codec) before it reaches the path. */
     snprintf(path, sizeof(path), "/.well-known/acme-challenge/%s", job->token);
     char text[HTTP01_URL_MAX];
     if (acmeva_url_build(&h->url, 0, job->ident_value, v->e->cfg->http_port, path) != 0 ||
         acmeva_url_format(&h->url, text, sizeof(text)) != 0) {
         acmeva_url_clear(&h->url);
-        acmeva_timer_free(h->timer);
-        free(h);
+        http01_free(h);
         return -1;
     }
     *state = h;
@@ -625,7 +688,7 @@ static void http01_cancel(void *state)
 {
     http01 *h = state;
     release(h, 1);
-    free(h);
+    http01_free(h);
 }
 
 const acmeva_check_ops acmeva_http01_ops = {http01_start, http01_cancel};

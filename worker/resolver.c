@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <ares.h>
+#include <openssl/mem.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #define DNS_PORT_PICKS 8  /* random source ports tried before the kernel picks one */
 #define DNS_PORT_MIN 1024 /* the lowest random source port */
 #define DNS_CASE_BYTES 32 /* random bits for the letters of a 253-character name */
+#define DNS_RAND_POOL 2048 /* random bytes drawn from RAND_bytes at once (about 40 tries) */
 
 typedef struct dns_server {
     struct sockaddr_storage addr;
@@ -52,6 +54,11 @@ struct acmeva_resolver {
     uint8_t *rbuf;
     acmeva_dns_msg *msg;
     acmeva_dns_stats stats;
+    /* Random bytes for ids, letter case and ports, drawn from RAND_bytes in blocks: one call
+     * per try cost more in the DRBG's fixed work than the bytes themselves. Each byte is used
+     * once and wiped when taken; the unused rest is as secret as the DRBG's state. */
+    uint8_t rand_pool[DNS_RAND_POOL];
+    size_t rand_left; /* the unused bytes are rand_pool[0 .. rand_left) */
     int closing;
     int closes_pending;
 };
@@ -390,6 +397,23 @@ static void try_failed(acmeva_dns_query *q, int err)
 
 /* ---- building one try ---------------------------------------------------------------------- */
 
+/* rand_take fills |out| with |n| (at most DNS_RAND_POOL) bytes from RAND_bytes, through the
+ * resolver's pool. Returns 0, or UV_ENOMEM when RAND_bytes fails. */
+static int rand_take(acmeva_resolver *r, uint8_t *out, size_t n)
+{
+    if (r->rand_left < n) {
+        if (RAND_bytes(r->rand_pool, sizeof(r->rand_pool)) != 1) {
+            r->rand_left = 0;
+            return UV_ENOMEM;
+        }
+        r->rand_left = sizeof(r->rand_pool);
+    }
+    r->rand_left -= n;
+    memcpy(out, r->rand_pool + r->rand_left, n);
+    OPENSSL_cleanse(r->rand_pool + r->rand_left, n);
+    return 0;
+}
+
 /*
  * try_build writes the query of a new try into q->qbuf: a fresh id and, with 0x20, a fresh
  * random letter case, both from |rnd| (2 + DNS_CASE_BYTES random bytes). Returns 0 or a
@@ -617,7 +641,7 @@ static void tcp_start(acmeva_dns_query *q)
     uint8_t rnd[2 + DNS_CASE_BYTES];
     sockets_close(q);
     /* A new message on a new transport: a fresh id and case, checked the same way. */
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    if (rand_take(r, rnd, sizeof(rnd)) != 0) {
         try_failed(q, UV_ENOMEM);
         return;
     }
@@ -662,7 +686,7 @@ static int try_start(acmeva_dns_query *q)
     acmeva_resolver *r = q->r;
     /* One draw per try: the id, the letter case, and the source port picks. */
     uint8_t rnd[2 + DNS_CASE_BYTES + 2 * DNS_PORT_PICKS];
-    int rc = RAND_bytes(rnd, sizeof(rnd)) == 1 ? 0 : UV_ENOMEM;
+    int rc = rand_take(r, rnd, sizeof(rnd));
     if (rc == 0 && try_build(q, rnd) != 0)
         return UV_EINVAL;
     q->deadline = uv_now(r->loop) + (uint64_t)r->cfg->dns_timeout_ms;
@@ -910,6 +934,7 @@ int acmeva_resolver_new(uv_loop_t *loop, const acmeva_engine_config *cfg, acmeva
 static void resolver_maybe_free(acmeva_resolver *r)
 {
     if (r->closing && r->closes_pending == 0) {
+        OPENSSL_cleanse(r->rand_pool, sizeof(r->rand_pool));
         free(r->rbuf);
         free(r->msg);
         free(r);

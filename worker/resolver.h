@@ -11,7 +11,8 @@
  *
  * What the transport does instead (DESIGN.md "Hardening", RFC 5452 §9.2 and §9.3):
  * - every try of every query gets a fresh 16-bit id from RAND_bytes and a fresh UDP socket
- *   bound to a random source port (picked with RAND_bytes from 1024..65535; a few more picks
+ *   bound to a random source port (picked with RAND_bytes from 1024..65535, the bytes drawn
+ *   in blocks of 2 KiB per resolver and each used once; a few more picks
  *   on EADDRINUSE, then the kernel's choice), connected to the resolver so the kernel drops
  *   datagrams from anyone else; each datagram's source address and port are still checked;
  * - the query name is sent in random letter case per try (draft-vixie-dnsext-dns0x20), unless
