@@ -2,9 +2,10 @@
  * The audit log (DESIGN.md "Operations", BR 5.4.1: a CA records every validation): one JSON
  * line per result a daemon posts, written BEFORE the result is posted.
  *
- * Event loops never touch the disk: they submit lines to a bounded queue, and one writer
- * thread writes them in batches (writev), optionally followed by fdatasync, then tells each
- * loop through a uv_async which of its lines are written; only then does the loop post those
+ * Event loops never touch the disk: they submit lines to a bounded queue (a loop's lines of one
+ * turn are handed over together, before the loop next waits for I/O), and one writer thread
+ * writes them in batches (writev), optionally followed by fdatasync, then tells each loop
+ * through a uv_async which of its lines are written; only then does the loop post those
  * results. A line that could not be written is reported as failed (never dropped silently):
  * its result is not posted, the job stays pending for another delivery, an error line is
  * logged, acmeva_audit_log_write_errors_total counts it, and the log reports itself failing
@@ -45,14 +46,16 @@ int acmeva_audit_new(const char *path, int sync, size_t capacity, size_t n_loops
 int acmeva_audit_loop_init(acmeva_audit *a, size_t i, uv_loop_t *loop);
 
 /* acmeva_audit_loop_close ends loop |i|'s registration on its thread: no done callback runs
- * for it afterwards (lines still queued are written all the same). Run the loop afterwards
- * (its uv_async closes). */
+ * for it afterwards (lines still queued or pending on the loop are written all the same). Run
+ * the loop afterwards (its handles close). */
 void acmeva_audit_loop_close(acmeva_audit *a, size_t i);
 
 /*
  * acmeva_audit_submit queues |line| (|len| bytes ending in '\n'; taken: freed by the log) from
- * loop |i|. |cb| runs later on that loop, never inside this call. Returns 0, or -1 when the
- * queue is full or memory runs out (|line| is freed and |cb| never runs).
+ * loop |i|, on that loop's thread; the writer gets it when the loop's turn ends. |cb| runs
+ * later on that loop, never inside this call. Returns 0, or -1 when |capacity| lines wait
+ * already (submitted and not yet taken by the writer), loop |i| is not registered, or memory
+ * runs out (|line| is freed and |cb| never runs).
  */
 int acmeva_audit_submit(acmeva_audit *a, size_t i, char *line, size_t len,
                         acmeva_audit_done_cb cb, void *arg);
