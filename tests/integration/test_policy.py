@@ -346,8 +346,11 @@ try:
          "it read the policy before it took any job")
 
     # ---- a hash that cannot be read: the last policy stays in force ------------------------
-    cl.call("RENAME", POLICY, POLICY + ":saved")
-    cl.call("SET", POLICY, "not a hash")
+    # One atomic step each way: a worker reading between a RENAME and a SET would see no hash at
+    # all, which rightly means "nothing disabled", and the case under test would not be tested.
+    swap = "redis.call('RENAME', KEYS[1], KEYS[2]) return redis.call('SET', KEYS[1], ARGV[1])"
+    back = "redis.call('DEL', KEYS[1]) return redis.call('RENAME', KEYS[2], KEYS[1])"
+    cl.call("EVAL", swap, "2", POLICY, POLICY + ":saved", "not a hash")
     c.ok(t.wait_until(lambda: "cannot read the operator's policy; the last one read stays in "
                               "force" in w3.log(), t.GRACE_S), "the read error is logged",
          w3.log()[-600:])
@@ -355,8 +358,7 @@ try:
     t.enqueue(cl, [j])
     c.ok(wait_answered(["unreadable"]) and refused(results()["unreadable"], "http-01"),
          "a disabled method stays disabled (fail closed)")
-    cl.call("DEL", POLICY)
-    cl.call("RENAME", POLICY + ":saved", POLICY)
+    cl.call("EVAL", back, "2", POLICY, POLICY + ":saved")
 
     # ---- Redis restarted while the method is disabled ------------------------------------------
     cl.close()
