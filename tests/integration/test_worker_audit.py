@@ -11,25 +11,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acmevatest as t  # noqa: E402
 
-STATS_SYNC_MS = 500  # worker.c: counters reach the metrics within this
+STATS_SYNC_MS = 500  # worker/queue/consumer.c: counters reach the metrics within this
 
 cts = t.Challtestsrv()
 c = t.Checks()
 tmp = tempfile.mkdtemp(prefix="acmeva-audit-")
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+get = t.http_get
 
 
 def http_jobs(prefix, n, valid=True):
